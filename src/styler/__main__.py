@@ -1,0 +1,3 @@
+from styler.cli import main
+
+main()

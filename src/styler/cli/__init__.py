@@ -1,0 +1,65 @@
+"""The ``styler`` command: a thin Typer layer over the engine.
+
+Each subcommand lives in its own module (Typer's one-file-per-command); they share the
+option vocabulary and error handling in ``common``. Only this package prints or exits.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+from typer.core import TyperGroup
+
+from .common import err, fail
+from .transfer import transfer
+from .weights import weights_app
+
+
+class OneLineErrors(TyperGroup):
+    """Usage errors (unknown option, a word where a number goes) as one line, not a panel."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except Exception as e:
+            # Click's usage errors carry format_message/exit_code; others are ours to re-raise.
+            if not (hasattr(e, "format_message") and hasattr(e, "exit_code")):
+                raise
+            ctx = getattr(e, "ctx", None)
+            where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            err.print(f"[bold red]error:[/] {e.format_message()}{where}", markup=True)
+            code = e.exit_code
+        if standalone_mode:
+            sys.exit(code or 0)
+        return code
+
+
+app = typer.Typer(
+    cls=OneLineErrors,
+    name="styler",
+    help="Arbitrary neural style transfer (AdaIN, Huang & Belongie 2017).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks (also STYLER_DEBUG=1)."),
+) -> None:
+    if debug:
+        os.environ["STYLER_DEBUG"] = "1"
+
+
+app.command()(transfer)
+app.add_typer(weights_app, name="weights")
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main", "fail"]

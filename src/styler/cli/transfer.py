@@ -1,0 +1,71 @@
+"""styler transfer: every content x style pair; each style and each content encoded once."""
+
+from __future__ import annotations
+
+from itertools import groupby, product
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .common import (Alpha, ContentSize, Crop, DecoderW, Device, Output, Precision, StyleSize, Vgg, err,
+                     exit_for_failures, guarded, load_stylizer, out, output_paths, progress_bar)
+
+Ext = Annotated[str, typer.Option(help="Extension of default output names: png, jpg, webp, tiff or bmp.")]
+
+
+@guarded
+def transfer(
+    content: Annotated[Path, typer.Argument(help="Content image, or a folder of them.")],
+    style: Annotated[Path, typer.Argument(help="Style image, or a folder of them.")],
+    output: Output = None,
+    alpha: Alpha = 1.0,
+    content_size: ContentSize = 512,
+    style_size: StyleSize = 512,
+    crop: Crop = False,
+    ext: Ext = "png",
+    device: Device = "auto",
+    precision: Precision = "auto",
+    vgg: Vgg = None,
+    decoder: DecoderW = None,
+) -> None:
+    """Repaint CONTENT in the style of STYLE (files or folders: every pair is done).
+
+    Results are named {content}_stylized_{style}.{ext} in the current folder, or as -o says.
+    """
+    from ..engine import check_alpha
+    from ..errors import StylerError
+    from ..images import list_images, load_image, save_image
+
+    check_alpha(alpha)
+    contents, styles = list_images(content), list_images(style)
+    pairs = list(product(contents, styles))  # content-major, so each content is encoded once
+    targets = output_paths(output, [f"{c.stem}_stylized_{s.stem}.{ext.lstrip('.')}" for c, s in pairs])
+    stylizer = load_stylizer(vgg, decoder, device, precision)
+    inputs = (*contents, *styles)
+
+    failures: list[str] = []
+    stats = {}
+    for s in styles:
+        try:
+            stats[s] = stylizer.style_stats(load_image(s, style_size, crop))
+        except StylerError as e:
+            failures.append(str(e))
+    todo = [(c, s, t) for (c, s), t in zip(pairs, targets) if s in stats]
+    written = 0
+    with progress_bar() as bar:
+        task = bar.add_task("stylizing", total=len(todo))
+        for c, group in groupby(todo, key=lambda item: item[0]):
+            try:
+                image = load_image(c, content_size, crop)
+                fc = stylizer.encode(image)
+                for _, s, target in group:
+                    result = stylizer.decode_adain(fc, stats[s], alpha=alpha, size=image.shape[-2:])
+                    save_image(result, target, protect=inputs)
+                    out.print(str(target))
+                    written += 1
+                    bar.advance(task)
+            except StylerError as e:
+                failures.append(str(e))
+    exit_for_failures(failures, written)
+    err.print(f"done: {written} image(s)")

@@ -1,0 +1,83 @@
+"""Shared fixtures: random weights in the public release layout, small images, no network."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from styler.model import decoder_layers, vgg_normalised_layers
+
+
+def random_layout(layers: list[nn.Module], seed: int) -> dict[str, torch.Tensor]:
+    """A public-layout state dict with He-initialised convs, so activations keep their scale."""
+    torch.manual_seed(seed)
+    seq = nn.Sequential(*layers)
+    for m in seq.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            nn.init.uniform_(m.bias, -0.05, 0.05)
+    return seq.state_dict()
+
+
+@pytest.fixture(scope="session")
+def weights_dir(tmp_path_factory) -> Path:
+    """vgg_normalised.pth (all 53 modules, as released) and decoder.pth, random but fixed."""
+    d = tmp_path_factory.mktemp("weights")
+    torch.save(random_layout(vgg_normalised_layers(), 0), d / "vgg_normalised.pth")
+    dec = random_layout(decoder_layers(), 1)
+    dec["28.weight"] *= 0.1  # keep the random decoder's output mostly inside [0, 1]
+    dec["28.bias"].fill_(0.5)
+    torch.save(dec, d / "decoder.pth")
+    return d
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch, weights_dir, tmp_path):
+    """Weights come from the test directory; any download attempt fails as offline."""
+    monkeypatch.setenv("STYLER_WEIGHTS_DIR", str(weights_dir))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("STYLER_DEBUG", raising=False)
+    real = urllib.request.urlopen
+
+    def offline(url, *a, **k):
+        if str(getattr(url, "full_url", url)).startswith("file:"):
+            return real(url, *a, **k)
+        raise urllib.error.URLError("network is disabled in tests")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+
+
+@pytest.fixture(scope="session")
+def stylizer(weights_dir):
+    from styler.engine import Stylizer
+
+    return Stylizer.from_files(weights_dir / "vgg_normalised.pth", weights_dir / "decoder.pth",
+                               device="cpu", precision="fp32")
+
+
+def make_image(path: Path, size=(48, 40), seed: int = 0, mode: str = "RGB") -> Path:
+    """A smooth random colour image (w, h) written to ``path``."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    base = rng.uniform(0, 255, (4, 4, 3)).astype(np.uint8)
+    img = Image.fromarray(base).resize((w, h), Image.Resampling.BICUBIC)
+    if mode != "RGB":
+        img = img.convert(mode)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path)
+    return path
+
+
+@pytest.fixture
+def images(tmp_path) -> dict[str, Path]:
+    return {
+        "content": make_image(tmp_path / "in" / "content.png", (48, 40), 1),
+        "style": make_image(tmp_path / "in" / "style.jpg", (36, 44), 2),
+    }
