@@ -1,0 +1,30 @@
+"""`make bench`: every benchmark section, each printing its own table.
+
+Sections live in bench/bench_*.py and expose ``run(console)``. Ratios are measured side by
+side in one process, since this machine is noisy.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+HERE = Path(__file__).resolve().parent
+SECTIONS = ["bench_images", "bench_video", "bench_train"]
+
+
+def main(argv: list[str]) -> None:
+    sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
+    console = Console(highlight=False)
+    wanted = argv or SECTIONS
+    for name in wanted:
+        if not (HERE / f"{name}.py").exists():
+            continue
+        importlib.import_module(name).run(console)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
