@@ -29,3 +29,13 @@ def atomic_path(dest: Path, hint: str = "choose a writable location") -> Iterato
         raise OutputError(f"cannot write {dest} ({e.strerror or e}); {hint}") from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def check_writable(dest: Path, hint: str = "choose a writable location") -> None:
+    """Fail early (before any compute) if ``dest``'s folder cannot be created or written."""
+    folder = Path(dest).parent
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write to {folder} ({probe} is not a writable folder); {hint}")

@@ -104,23 +104,24 @@ def download_progress() -> Iterator[Callable[[int, int | None], None]]:
 # -- model loading ------------------------------------------------------------------------
 
 def load_stylizer(vgg: Path | None, decoder: Path | None, device: str, precision: str):
-    """Resolve and load the weights (downloading on first use) and say what will run."""
+    """Resolve and load the weights (downloading on first use). Commands name the device and
+    precision in their progress bar and closing line, so an error stays a single line."""
     from ..engine import Stylizer
 
     with download_progress() as cb:
-        stylizer = Stylizer.from_files(vgg, decoder, device=device, precision=precision, progress=cb)
-    err.print(f"running on {stylizer.describe()}")
-    return stylizer
+        return Stylizer.from_files(vgg, decoder, device=device, precision=precision, progress=cb)
 
 
 def output_paths(output: Path | None, names: list[str]) -> list[Path]:
     """Where each result goes. ``-o`` is a file (one result) or a directory (any number);
     a path with no image extension, or an existing directory, is a directory."""
     from ..errors import InputError
+    from ..files import check_writable
     from ..images import FORMATS, output_format
 
     if output is not None and output.suffix and not output.is_dir():
         output_format(output)  # unknown extensions fail here, before any compute
+        check_writable(output, "choose a writable output")
         if len(names) > 1:
             raise InputError(f"-o {output} is one file but there are {len(names)} results; "
                              "pass a directory to -o")
@@ -131,6 +132,7 @@ def output_paths(output: Path | None, names: list[str]) -> list[Path]:
     for name in names:
         if Path(name).suffix.lower() not in FORMATS:
             output_format(Path(name))
+    check_writable(folder / "x", "choose a writable output")
     return [folder / name for name in names]
 
 

@@ -54,7 +54,7 @@ def transfer(
     todo = [(c, s, t) for (c, s), t in zip(pairs, targets) if s in stats]
     written = 0
     with progress_bar() as bar:
-        task = bar.add_task("stylizing", total=len(todo))
+        task = bar.add_task(f"stylizing on {stylizer.describe()}", total=len(todo))
         for c, group in groupby(todo, key=lambda item: item[0]):
             try:
                 image = load_image(c, content_size, crop)
@@ -68,4 +68,4 @@ def transfer(
             except StylerError as e:
                 failures.append(str(e))
     exit_for_failures(failures, written)
-    err.print(f"done: {written} image(s)")
+    err.print(f"done: {written} image(s) on {stylizer.describe()}")

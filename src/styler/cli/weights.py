@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from .common import download_progress, err, fail, guarded, out
 
@@ -19,15 +18,12 @@ def list_() -> None:
     """Show the known weights, their URLs and whether they are in the weights directory."""
     from .. import weights
 
-    table = Table(title=f"weights directory: {weights.default_dir()}  (set ${weights.ENV_DIR} to change)")
-    for col in ("name", "file", "present", "sha256 (recorded)", "url"):
-        table.add_column(col)
+    out.print(f"weights directory: {weights.default_dir()}  (set ${weights.ENV_DIR} to change)")
     for known in weights.KNOWN.values():
         path = weights.default_dir() / known.filename
-        size = f"{path.stat().st_size / 1e6:.1f} MB" if path.is_file() else "missing"
-        digest = weights.recorded_hash(path) if path.is_file() else None
-        table.add_row(known.name, known.filename, size, (digest or "-")[:16], known.url)
-    out.print(table)
+        state = f"{path.stat().st_size / 1e6:.1f} MB" if path.is_file() else "missing"
+        digest = (weights.recorded_hash(path) or "-")[:16] if path.is_file() else "-"
+        out.print(f"{known.name:<8} {known.filename:<19} {state:<9} sha256 {digest:<16}  {known.url}")
 
 
 @weights_app.command()

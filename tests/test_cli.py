@@ -1,0 +1,152 @@
+import subprocess
+import sys
+
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from conftest import make_image
+from styler.cli import app
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def one_line_error(result, *words):
+    assert result.exit_code != 0, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+    assert "Traceback" not in result.output
+
+
+def files_in(path):
+    return sorted(p.name for p in path.rglob("*") if p.is_file())
+
+
+def test_transfer_writes_the_image_at_content_size(images, tmp_path):
+    r = run("transfer", images["content"], images["style"], "-o", tmp_path / "out.png", "--content-size", 0,
+            "--alpha", 0.5, "--device", "cpu", "--precision", "fp32")
+    assert r.exit_code == 0, r.output
+    assert Image.open(tmp_path / "out.png").size == (48, 40)
+    assert "cpu" in r.stderr and "fp32" in r.stderr
+    assert str(tmp_path / "out.png") in r.stdout
+
+
+def test_cli_equals_the_api(images, tmp_path, stylizer):
+    from styler.images import load_image
+
+    run("transfer", images["content"], images["style"], "-o", tmp_path / "o.png", "--precision", "fp32",
+        "--content-size", 32, "--style-size", 24)
+    want = stylizer.transfer(load_image(images["content"], 32), load_image(images["style"], 24))
+    got = load_image(tmp_path / "o.png", 0)
+    assert got.shape == want.shape and (got - want).abs().max() <= 0.5 / 255 + 1e-4
+
+
+def test_default_name_in_the_current_folder(images, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = run("transfer", images["content"], images["style"], "--ext", "jpg", "--content-size", 32)
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "content_stylized_style.jpg").is_file()
+
+
+def test_folders_do_every_pair_and_skip_bad_files(tmp_path):
+    for i in range(2):
+        make_image(tmp_path / "c" / f"c{i}.png", (40, 32), i)
+        make_image(tmp_path / "s" / f"s{i}.png", (24, 24), 10 + i)
+    (tmp_path / "c" / "broken.jpg").write_bytes(b"nope")
+    r = run("transfer", tmp_path / "c", tmp_path / "s", "-o", tmp_path / "out", "--content-size", 32)
+    assert r.exit_code == 1
+    assert files_in(tmp_path / "out") == sorted(f"c{i}_stylized_s{j}.png" for i in range(2) for j in range(2))
+    assert "broken.jpg" in r.stderr and "skipped" in r.stderr and "1 input(s) failed" in r.stderr
+
+
+def test_many_results_need_a_directory(tmp_path):
+    make_image(tmp_path / "c" / "a.png")
+    make_image(tmp_path / "c" / "b.png")
+    s = make_image(tmp_path / "s.png")
+    one_line_error(run("transfer", tmp_path / "c", s, "-o", tmp_path / "x.png"), "pass a directory")
+    assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("alpha", ["1.5", "-0.1", "nan"])
+def test_bad_alpha(images, tmp_path, alpha):
+    one_line_error(run("transfer", images["content"], images["style"], "-o", tmp_path / "o.png", "--alpha", alpha),
+                   "alpha")
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_error_paths_are_one_line_and_write_nothing(images, tmp_path, weights_dir):
+    c, s, o = images["content"], images["style"], tmp_path / "out" / "o.png"
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"\x00" * 64)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    cases = [
+        (("transfer", tmp_path / "missing.jpg", s, "-o", o), ["missing.jpg", "does not exist"]),
+        (("transfer", c, tmp_path, "-o", o), ["no image files"]),
+        (("transfer", c, s, "-o", tmp_path / "o.gif2"), ["unknown image extension"]),
+        (("transfer", c, s, "-o", o, "--vgg", bad), ["bad.pth", "not a readable weights file"]),
+        (("transfer", c, s, "-o", o, "--decoder", weights_dir / "vgg_normalised.pth"), ["layout"]),
+        (("transfer", c, s, "-o", o, "--vgg", tmp_path), ["directory"]),
+        (("transfer", c, s, "-o", o, "--device", "tpu"), ["unknown device"]),
+        (("transfer", c, s, "-o", o, "--precision", "int4"), ["unknown precision"]),
+        (("transfer", c, s, "-o", o, "--alpha", "lots"), ["--alpha"]),
+        (("transfer", c, s, "-o", blocker / "o.png"), ["cannot write"]),
+        (("transfer", c, s, "-o", c), ["refusing to overwrite input"]),
+    ]
+    before = c.read_bytes()
+    for args, words in cases:
+        one_line_error(run(*args), *words)
+    assert not (tmp_path / "out").exists() or files_in(tmp_path / "out") == []
+    assert c.read_bytes() == before
+
+
+def test_cuda_without_a_gpu_is_an_error(images, tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    one_line_error(run("transfer", images["content"], images["style"], "-o", tmp_path / "o.png", "--device", "cuda"),
+                   "no CUDA")
+
+
+def test_offline_without_weights(images, tmp_path, monkeypatch):
+    monkeypatch.setenv("STYLER_WEIGHTS_DIR", str(tmp_path / "w"))
+    r = run("transfer", images["content"], images["style"], "-o", tmp_path / "o.png")
+    one_line_error(r, "vgg_normalised.pth", "https://github.com/naoto0804/pytorch-AdaIN/releases", str(tmp_path / "w"))
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_debug_shows_the_traceback(images, tmp_path):
+    r = run("--debug", "transfer", images["content"], images["style"], "-o", tmp_path / "o.png", "--alpha", "2")
+    assert r.exit_code != 0 and r.exception is not None and "alpha" in str(r.exception)
+
+
+def test_weights_commands(weights_dir, tmp_path, monkeypatch):
+    r = run("weights", "list")
+    assert r.exit_code == 0 and "vgg_normalised.pth" in r.stdout and "releases/download" in r.stdout
+    assert run("weights", "verify").exit_code == 0
+    monkeypatch.setenv("STYLER_WEIGHTS_DIR", str(tmp_path / "w"))
+    r = run("weights", "verify")  # a report: one line per file, then the verdict
+    assert r.exit_code == 1 and "is missing" in r.stderr and "2 weights file(s) failed verification" in r.stderr
+    r = run("weights", "import", weights_dir / "decoder.pth", weights_dir / "vgg_normalised.pth")
+    assert r.exit_code == 0, r.output
+    assert files_in(tmp_path / "w") == ["decoder.pth", "decoder.pth.sha256", "vgg_normalised.pth",
+                                        "vgg_normalised.pth.sha256"]
+    assert run("weights", "verify").exit_code == 0
+    (tmp_path / "w" / "decoder.pth").write_bytes((weights_dir / "decoder.pth").read_bytes()[:-10] + b"0" * 10)
+    assert run("weights", "verify").exit_code == 1
+    junk = tmp_path / "junk.pth"
+    torch.save({"x": torch.zeros(1)}, junk)
+    one_line_error(run("weights", "import", junk), "neither")
+    one_line_error(run("weights", "download"), "cannot download")
+
+
+def test_python_dash_m_and_help():
+    r = subprocess.run([sys.executable, "-m", "styler", "--help"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "transfer" in r.stdout
+    r = run("transfer", "--help")
+    assert "stroke-scale" in r.stdout

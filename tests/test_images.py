@@ -1,0 +1,123 @@
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import make_image
+from styler import images
+from styler.errors import InputError, OutputError
+
+
+def reference_transform(img, size, crop):
+    """torchvision's Resize(size) + CenterCrop(size) + ToTensor on a PIL image, written out."""
+    w, h = img.size
+    if size:
+        short, long = sorted((w, h))
+        new_short, new_long = size, int(size * long / short)
+        img = img.resize((new_short, new_long) if w <= h else (new_long, new_short), Image.BILINEAR)
+        if crop:
+            w, h = img.size
+            top, left = int(round((h - size) / 2.0)), int(round((w - size) / 2.0))
+            img = img.crop((left, top, left + size, top + size))
+    arr = torch.tensor(np.array(img), dtype=torch.float32) / 255
+    return arr.permute(2, 0, 1).unsqueeze(0)
+
+
+def test_resize_matches_the_reference_transform(tmp_path):
+    path = make_image(tmp_path / "c.png", (71, 45), 3)
+    for size, crop in [(32, False), (32, True), (0, False), (100, True)]:
+        want = reference_transform(Image.open(path).convert("RGB"), size, crop)
+        got = images.load_image(path, size, crop)
+        assert got.shape == want.shape
+        assert torch.equal(got, want)
+
+
+def test_crop_with_size_zero_is_the_central_square(tmp_path):
+    assert images.load_image(make_image(tmp_path / "c.png", (60, 40)), 0, crop=True).shape == (1, 3, 40, 40)
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    img = Image.new("RGB", (40, 20), (255, 0, 0))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
+    img.save(tmp_path / "r.jpg", exif=exif)
+    assert images.open_rgb(tmp_path / "r.jpg").size == (20, 40)
+
+
+@pytest.mark.parametrize("mode", ["L", "P", "CMYK", "RGBA", "LA", "I;16", "1"])
+def test_modes_become_rgb(tmp_path, mode):
+    if mode == "I;16":
+        img = Image.fromarray(np.full((8, 8), 65535, dtype=np.uint16))
+        path = tmp_path / "x.png"
+    else:
+        img = Image.new("RGB", (8, 8), (10, 200, 30)).convert(mode)
+        path = tmp_path / ("x.jpg" if mode == "CMYK" else "x.png")
+    img.save(path)
+    rgb = images.open_rgb(path)
+    assert rgb.mode == "RGB" and rgb.size == (8, 8)
+    if mode == "I;16":
+        assert rgb.getpixel((0, 0)) == (255, 255, 255)  # full-scale 16-bit white stays white
+
+
+def test_transparent_pixels_become_white(tmp_path):
+    Image.new("RGBA", (4, 4), (0, 0, 0, 0)).save(tmp_path / "t.png")
+    assert images.open_rgb(tmp_path / "t.png").getpixel((1, 1)) == (255, 255, 255)
+
+
+def test_read_errors_are_one_line(tmp_path):
+    (tmp_path / "bad.jpg").write_bytes(b"not an image")
+    full = io.BytesIO()
+    Image.new("RGB", (64, 64), (1, 2, 3)).save(full, "PNG")
+    (tmp_path / "cut.png").write_bytes(full.getvalue()[:60])
+    for path, words in [(tmp_path / "bad.jpg", "not an image"), (tmp_path / "cut.png", "truncated"),
+                        (tmp_path / "none.png", "does not exist"), (tmp_path, "directory")]:
+        with pytest.raises(InputError, match=words) as e:
+            images.open_rgb(path)
+        assert "\n" not in str(e.value)
+
+
+def test_decompression_bomb_is_refused(tmp_path, monkeypatch):
+    path = make_image(tmp_path / "big.png", (64, 64))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    with pytest.raises(InputError, match="too large"):
+        images.open_rgb(path)
+
+
+@pytest.mark.parametrize("ext", ["png", "jpg", "webp", "tiff", "bmp"])
+def test_save_by_extension_is_atomic(tmp_path, ext):
+    t = torch.rand(1, 3, 10, 12)
+    out = images.save_image(t, tmp_path / f"o.{ext}")
+    assert Image.open(out).size == (12, 10)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"o.{ext}"]  # no temp file left
+    if ext == "png":
+        back = images.load_image(out, 0)
+        assert (back - t).abs().max() <= 0.5 / 255 + 1e-6  # rounding as torchvision save_image
+
+
+def test_save_refuses_unknown_extension_and_inputs(tmp_path):
+    src = make_image(tmp_path / "in.png")
+    before = src.read_bytes()
+    with pytest.raises(InputError, match="unknown image extension"):
+        images.save_image(torch.rand(1, 3, 4, 4), tmp_path / "o.xyz")
+    with pytest.raises(OutputError, match="overwrite input"):
+        images.save_image(torch.rand(1, 3, 4, 4), src, protect=(src,))
+    assert src.read_bytes() == before
+
+
+def test_unwritable_output_leaves_nothing(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(OutputError, match="cannot write"):
+        images.save_image(torch.rand(1, 3, 4, 4), blocker / "o.png")
+
+
+def test_list_images(tmp_path):
+    make_image(tmp_path / "b.png")
+    make_image(tmp_path / "a.jpg")
+    (tmp_path / "notes.txt").write_text("x")
+    assert [p.name for p in images.list_images(tmp_path)] == ["a.jpg", "b.png"]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no image files"):
+        images.list_images(tmp_path / "empty")

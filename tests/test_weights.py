@@ -1,0 +1,99 @@
+import dataclasses
+import os
+import pickle
+
+import pytest
+import torch
+
+from styler import weights
+from styler.engine import Stylizer, check_weights
+from styler.errors import WeightsError
+
+
+def test_resolution_order(weights_dir, tmp_path, monkeypatch):
+    other = tmp_path / "mine.pth"
+    other.write_bytes((weights_dir / "decoder.pth").read_bytes())
+    assert weights.resolve(weights.DECODER, other) == other                     # 1. the flag
+    assert weights.resolve(weights.DECODER) == weights_dir / "decoder.pth"      # 2. $STYLER_WEIGHTS_DIR
+    monkeypatch.delenv("STYLER_WEIGHTS_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert weights.default_dir() == tmp_path / "xdg" / "styler"                 # 3. the default
+    with pytest.raises(WeightsError, match="not in"):
+        weights.resolve(weights.DECODER, download=False)
+
+
+def test_offline_error_names_url_and_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("STYLER_WEIGHTS_DIR", str(tmp_path / "w"))
+    with pytest.raises(WeightsError) as e:
+        weights.resolve(weights.VGG)
+    msg = str(e.value)
+    assert weights.VGG.url in msg and str(tmp_path / "w") in msg and "\n" not in msg
+    assert not list((tmp_path / "w").glob("*"))  # nothing half-written
+
+
+def test_fetch_is_atomic_checked_and_records_the_hash(weights_dir, tmp_path):
+    src = weights_dir / "decoder.pth"
+    seen = []
+    dest = weights.fetch(weights.DECODER, tmp_path / "w", url=src.as_uri(), progress=lambda d, t: seen.append((d, t)),
+                         check=lambda p: check_weights(weights.DECODER, p))
+    assert dest.read_bytes() == src.read_bytes()
+    assert weights.recorded_hash(dest) == weights.sha256_of(src)
+    assert seen and seen[-1][0] == src.stat().st_size
+    assert sorted(p.name for p in (tmp_path / "w").iterdir()) == ["decoder.pth", "decoder.pth.sha256"]
+
+
+def test_fetch_rejects_a_wrong_hash_and_a_wrong_layout(weights_dir, tmp_path):
+    pinned = dataclasses.replace(weights.DECODER, sha256="0" * 64)
+    with pytest.raises(WeightsError, match="SHA-256"):
+        weights.fetch(pinned, tmp_path / "w", url=(weights_dir / "decoder.pth").as_uri())
+    with pytest.raises(WeightsError, match="layout"):
+        weights.fetch(weights.DECODER, tmp_path / "w", url=(weights_dir / "vgg_normalised.pth").as_uri(),
+                      check=lambda p: check_weights(weights.DECODER, p))
+    assert not (tmp_path / "w" / "decoder.pth").exists()
+    assert not list((tmp_path / "w").glob("*.part"))
+
+
+class Boom:
+    def __reduce__(self):
+        return (os.system, ("echo pwned > /tmp/styler-pwned",))
+
+
+@pytest.mark.parametrize("kind", ["truncated", "garbage", "hostile", "not_a_dict", "nan", "empty"])
+def test_bad_files_get_one_line_errors(weights_dir, tmp_path, kind):
+    path = tmp_path / "bad.pth"
+    good = (weights_dir / "decoder.pth").read_bytes()
+    if kind == "truncated":
+        path.write_bytes(good[: len(good) // 2])
+    elif kind == "garbage":
+        path.write_bytes(b"\x00garbage" * 100)
+    elif kind == "hostile":
+        path.write_bytes(pickle.dumps({"1.weight": Boom()}))
+    elif kind == "not_a_dict":
+        torch.save([1, 2, 3], path)
+    elif kind == "nan":
+        sd = torch.load(weights_dir / "decoder.pth", weights_only=True)
+        sd["1.weight"][0, 0, 0, 0] = float("nan")
+        torch.save(sd, path)
+    else:
+        path.write_bytes(b"")
+    with pytest.raises(WeightsError) as e:
+        check_weights(weights.DECODER, path)
+    assert str(path) in str(e.value) and "\n" not in str(e.value)
+    assert not os.path.exists("/tmp/styler-pwned")
+
+
+def test_checkpoint_with_a_decoder_entry_loads(weights_dir, tmp_path):
+    sd = torch.load(weights_dir / "decoder.pth", weights_only=True)
+    torch.save({"decoder": sd, "iter": 10, "config": {"lr": 1e-4}}, tmp_path / "ckpt.pth")
+    s = Stylizer.from_files(decoder=tmp_path / "ckpt.pth", device="cpu", precision="fp32")
+    assert torch.equal(s.decoder[1].weight, sd["1.weight"])
+
+
+def test_install_copies_and_checks(weights_dir, tmp_path):
+    dest = weights.install(weights.VGG, weights_dir / "vgg_normalised.pth", tmp_path / "w",
+                           check=lambda p: check_weights(weights.VGG, p))
+    assert dest.name == "vgg_normalised.pth" and weights.recorded_hash(dest)
+    with pytest.raises(WeightsError):
+        weights.install(weights.VGG, weights_dir / "decoder.pth", tmp_path / "w2",
+                        check=lambda p: check_weights(weights.VGG, p))
+    assert not (tmp_path / "w2" / "vgg_normalised.pth").exists()
