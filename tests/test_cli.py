@@ -142,7 +142,9 @@ def test_weights_commands(weights_dir, tmp_path, monkeypatch):
     junk = tmp_path / "junk.pth"
     torch.save({"x": torch.zeros(1)}, junk)
     one_line_error(run("weights", "import", junk), "neither")
-    one_line_error(run("weights", "download"), "cannot download")
+    kept = (tmp_path / "w" / "vgg_normalised.pth").read_bytes()
+    one_line_error(run("weights", "download", "--force"), "cannot download")  # offline
+    assert (tmp_path / "w" / "vgg_normalised.pth").read_bytes() == kept      # the old file is untouched
 
 
 def test_python_dash_m_and_help():
