@@ -20,9 +20,9 @@ out = Console(highlight=False, soft_wrap=True)
 # -- shared options ------------------------------------------------------------------------
 
 Alpha = Annotated[float, typer.Option("--alpha", "-a", help="Style strength in [0, 1]: 1 = full style, 0 = the content.")]
-ContentSize = Annotated[int, typer.Option(help="Resize the content's shorter side to N px (0 = keep its size).")]
+ContentSize = Annotated[int, typer.Option(min=0, help="Resize the content's shorter side to N px (0 = keep its size).")]
 StyleSize = Annotated[int, typer.Option(
-    help="Resize the style's shorter side to N px (0 = keep). This is the stroke-scale control: "
+    min=0, help="Resize the style's shorter side to N px (0 = keep). This is the stroke-scale control: "
          "smaller = larger brush strokes and patterns, larger = finer ones.")]
 Crop = Annotated[bool, typer.Option("--crop", help="Centre-crop content and style to a square after resizing.")]
 Device = Annotated[str, typer.Option(help="auto (CUDA when available, else CPU), cpu or cuda.")]
@@ -82,14 +82,14 @@ def _escape(text: str) -> str:
 def progress_bar(transient: bool = False) -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                    console=err, transient=transient, disable=not err.is_terminal and not debug_enabled())
+                    console=err, transient=transient, disable=not err.is_terminal)
 
 
 @contextmanager
 def download_progress() -> Iterator[Callable[[int, int | None], None]]:
     """A callback for ``weights.fetch`` that drives a Rich download bar."""
     bar = Progress(TextColumn("downloading weights"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                   TimeRemainingColumn(), console=err, transient=True)
+                   TimeRemainingColumn(), console=err, transient=True, disable=not err.is_terminal)
     tasks: dict[int | None, int] = {}
 
     def update(done: int, total: int | None) -> None:
