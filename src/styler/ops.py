@@ -6,6 +6,8 @@ touches files. Feature maps are (N, C, H, W).
 
 from __future__ import annotations
 
+import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 EPS = 1e-5  # added to the variance, as in the reference implementation
@@ -39,3 +41,143 @@ def blend(target: Tensor, content: Tensor, alpha: float) -> Tensor:
     if alpha == 1.0:
         return target
     return target * alpha + content * (1 - alpha)  # the reference's order of operations
+
+
+# -- colour preservation -------------------------------------------------------------------
+
+def _sqrtm(cov: Tensor, power: float = 0.5) -> Tensor:
+    """``cov ** power`` for a symmetric positive-definite (3, 3) matrix, via its eigen decomposition.
+
+    The references take the square root by SVD and then invert it; for a symmetric PD
+    matrix the SVD is the eigen decomposition, and ``power=-0.5`` is that inverse directly.
+    """
+    vals, vecs = torch.linalg.eigh(cov)
+    return vecs @ torch.diag(vals.clamp_min(0) ** power) @ vecs.T
+
+
+def coral(source: Tensor, target: Tensor) -> Tensor:
+    """Give ``source`` (3, H, W) the RGB channel means and covariance of ``target`` (3, h, w).
+
+    CORAL as pytorch-AdaIN's ``function.coral`` and AdaIN-style's ``coral`` compute it:
+    standardise each channel (unbiased std), form ``X X^T + I`` for both (a sum over pixels,
+    so the identity is a small regulariser), map ``x -> C_t^1/2 C_s^-1/2 x``, then restore the
+    target's std and mean. The result's channel means equal the target's exactly; its
+    covariance equals the target's up to the identity's O(1/pixels) effect. Not clamped.
+
+    One fix: the references' ``X X^T`` sums over pixels, so when the two images differ in
+    size the result's covariance comes out scaled by ``(P_target - 1) / (P_source - 1)``.
+    We rescale the target's sum to the source's pixel count; for equal sizes this is
+    exactly the references' formula.
+    """
+    def standardised(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        flat = x.reshape(3, -1).double()                                # (3, P)
+        mean, std = flat.mean(1, keepdim=True), flat.std(1, keepdim=True)  # (3, 1) each
+        return (flat - mean) / std.clamp_min(1e-12), mean, std          # a flat channel stays 0
+
+    src, _, _ = standardised(source)
+    tgt, t_mean, t_std = standardised(target)
+    eye = torch.eye(3, dtype=torch.float64, device=source.device)
+    scale = (src.shape[1] - 1) / max(tgt.shape[1] - 1, 1)              # 1 when the sizes match
+    src_cov, tgt_cov = src @ src.T + eye, tgt @ tgt.T * scale + eye     # (3, 3) each
+    moved = _sqrtm(tgt_cov) @ _sqrtm(src_cov, -0.5) @ src               # (3, P)
+    return (moved * t_std + t_mean).to(source.dtype).reshape(source.shape)
+
+
+# YIQ (NTSC 1953): Y is luminance; I and Q carry the colour and are 0 for every grey.
+_YIQ = ((0.299, 0.587, 0.114), (0.596, -0.274, -0.322), (0.211, -0.523, 0.312))
+
+
+def _yiq(device: torch.device, inverse: bool = False) -> Tensor:
+    m = torch.tensor(_YIQ, dtype=torch.float64)
+    # Computed in float64: the inverse's first column is then exactly 1 in float32.
+    return (torch.linalg.inv(m) if inverse else m).float().to(device)
+
+
+def rgb_to_yiq(rgb: Tensor) -> Tensor:
+    """(N, 3, H, W) RGB -> (N, 3, H, W) YIQ."""
+    return torch.einsum("ij,njhw->nihw", _yiq(rgb.device), rgb)
+
+
+def yiq_to_rgb(yiq: Tensor) -> Tensor:
+    """(N, 3, H, W) YIQ -> (N, 3, H, W) RGB."""
+    return torch.einsum("ij,njhw->nihw", _yiq(yiq.device, inverse=True), yiq)
+
+
+def luminance(rgb: Tensor) -> Tensor:
+    """(N, 3, H, W) RGB -> (N, 1, H, W) luminance Y."""
+    return rgb_to_yiq(rgb)[:, :1]
+
+
+def match_luminance(luma: Tensor, like: Tensor, eps: float = EPS) -> Tensor:
+    """Give ``luma`` (N, 1, h, w) the mean and std of ``like`` (N, 1, H, W) (Gatys et al. 2016, eq. 1)."""
+    l_mean, l_std = mean_std(luma, eps)
+    t_mean, t_std = mean_std(like, eps)
+    return (luma - l_mean) / l_std * t_std + t_mean
+
+
+def merge_luminance(luma: Tensor, content: Tensor) -> Tensor:
+    """Stylized luminance (N, 1, H, W) + the chrominance (I, Q) of ``content`` (N, 3, H, W) -> RGB.
+
+    The content's I and Q are kept exactly. Where the new luminance would push a pixel out
+    of [0, 1] RGB, the luminance (not the colour) is clamped to the range that fits: RGB is
+    ``Y + d_c(I, Q)`` for each channel c, and the content's own Y is always inside that range.
+    """
+    iq = rgb_to_yiq(content)[:, 1:]                                      # (N, 2, H, W)
+    offsets = torch.einsum("cj,njhw->nchw", _yiq(content.device, inverse=True)[:, 1:], iq)  # (N, 3, H, W)
+    low = (-offsets).amax(1, keepdim=True)                               # (N, 1, H, W)
+    high = (1 - offsets).amin(1, keepdim=True)
+    y = torch.minimum(torch.maximum(luma, low), high)
+    return yiq_to_rgb(torch.cat([y, iq], 1))
+
+
+# -- interpolation and spatial control ----------------------------------------------------
+
+def interpolate_adain(content: Tensor, means: list[Tensor], stds: list[Tensor], weights: list[float],
+                      eps: float = EPS) -> Tensor:
+    """``sum_k w_k * adain(content, style_k)`` for content (N, C, H, W) and style stats (N|1, C, 1, 1).
+
+    The weights are used as given; the engine normalises them to sum to 1 first.
+    """
+    out = torch.zeros_like(content)
+    for mean, std, w in zip(means, stds, weights, strict=True):
+        out += w * adain_stats(content, mean, std, eps)
+    return out
+
+
+def masked_adain(content: Tensor, masks: Tensor, means: list[Tensor], stds: list[Tensor],
+                 eps: float = EPS) -> Tensor:
+    """Per-region AdaIN: content (N, C, H, W), masks (N|1, R, H, W) >= 0, region r gets ``means[r]``/``stds[r]``.
+
+    Masks are normalised to sum to 1 over R at each position (a pixel that no region
+    covers gives 0). In region r the content is standardised with the region's own
+    (mask-weighted) mean and std, then given style r's; the results are summed with the
+    mask weights. For 0/1 masks this is AdaIN on each region's features alone, with the
+    unbiased variance plus ``eps`` as ``mean_std``. An empty region contributes nothing.
+    """
+    weights = masks / masks.sum(1, keepdim=True).clamp_min(1e-12)      # (N|1, R, H, W)
+    out = torch.zeros_like(content)
+    for r, (s_mean, s_std) in enumerate(zip(means, stds, strict=True)):
+        w = weights[:, r : r + 1]                                        # (N|1, 1, H, W)
+        total = w.sum((2, 3), keepdim=True)                              # (N|1, 1, 1, 1)
+        mean = (w * content).sum((2, 3), keepdim=True) / total.clamp_min(1e-12)  # (N, C, 1, 1)
+        # Unbiased (n - 1) like mean_std; a one-pixel or empty region gets variance eps, not NaN.
+        var = (w * (content - mean) ** 2).sum((2, 3), keepdim=True) / (total - 1).clamp_min(1) + eps
+        out += w * ((content - mean) / var.sqrt() * s_std + s_mean)
+    return out
+
+
+def feather(masks: Tensor, px: float) -> Tensor:
+    """Soften region boundaries: Gaussian blur (sigma = px / 2) of masks (R, H, W), renormalised over R."""
+    if px <= 0:
+        return masks
+    sigma = px / 2
+    radius = max(1, int(3 * sigma + 0.5))
+    x = torch.arange(-radius, radius + 1, dtype=masks.dtype, device=masks.device)
+    k = torch.exp(-0.5 * (x / sigma) ** 2)
+    k = k / k.sum()                                                      # (2r+1,)
+    m = masks.unsqueeze(1)                                               # (R, 1, H, W)
+    # Separable blur; replicate padding so a region touching the border keeps its weight there.
+    m = F.conv2d(F.pad(m, (radius, radius, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
+    m = F.conv2d(F.pad(m, (0, 0, radius, radius), mode="replicate"), k.view(1, 1, -1, 1))
+    m = m.squeeze(1)
+    return m / m.sum(0, keepdim=True).clamp_min(1e-12)
