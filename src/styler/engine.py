@@ -9,10 +9,12 @@ statistics and the blend always run in float32.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
@@ -145,8 +147,13 @@ class Stylizer:
         return style if isinstance(style, StyleStats) else self.style_stats(style)
 
     @torch.inference_mode()
-    def transfer(self, content: Tensor, style: Tensor | StyleStats, *, alpha: float = 1.0) -> Tensor:
-        """Stylize ``content`` (N, 3, H, W) with one style -> (N, 3, H, W) in [0, 1]."""
+    def transfer(self, content: Tensor, style: Tensor | StyleStats, *, alpha: float = 1.0,
+                 preserve_color: str | None = None) -> Tensor:
+        """Stylize ``content`` (N, 3, H, W) with one style -> (N, 3, H, W) in [0, 1].
+
+        ``preserve_color``: None, "coral" or "luminance" (keep the content's colours; see ``prepare``)."""
+        if preserve_color is not None:
+            return self.interpolate(content, [style], alpha=alpha, preserve_color=preserve_color)
         return self.decode_adain(self.encode(content), self._stats(style), alpha=alpha,
                                  size=tuple(content.shape[-2:]))
 
@@ -167,3 +174,157 @@ class Stylizer:
         c = images.to_tensor(images.prepare(images.to_rgb(content), content_size, crop))
         s = images.to_tensor(images.prepare(images.to_rgb(style), style_size, crop))
         return images.to_pil(self.transfer(c, s, alpha=alpha))
+
+    # -- controls: interpolation, spatial masks, colour preservation --------------------
+
+    def _rgb(self, x: Tensor, what: str) -> Tensor:
+        if not isinstance(x, Tensor) or x.dim() != 4 or x.shape[1] != 3 or x.shape[0] != 1:
+            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise InputError(f"expected the {what} as one image (1, 3, H, W), got {shape}; split batches")
+        return x.to(self.device, torch.float32)
+
+    @torch.inference_mode()
+    def prepare(self, content: Tensor, styles: Sequence[Tensor | StyleStats], *,
+                preserve_color: str | None = None) -> Prepared:
+        """Encode one content image (1, 3, H, W) and its styles once, for any number of ``render`` calls.
+
+        ``preserve_color="coral"``: each style image first gets the content's RGB mean and
+        covariance (``ops.coral``). ``"luminance"`` (Gatys et al. 2016): content and styles are
+        replaced by their luminance (as grey RGB), each style's matched to the content's
+        luminance mean/std; ``render`` then puts the content's chrominance back. Both need
+        style images, not precomputed ``StyleStats``: the style depends on the content.
+        """
+        method = check_color_method(preserve_color)
+        if not styles:
+            raise InputError("no style given; pass at least one style image")
+        content = self._rgb(content, "content")
+        source, adapted = content, list(styles)
+        if method is not None:
+            if any(isinstance(s, StyleStats) for s in styles):
+                raise InputError("colour preservation adapts each style image to the content; "
+                                 "pass style images, not StyleStats")
+            adapted = [self._rgb(s, "style") for s in styles]
+        if method == "coral":
+            adapted = [ops.coral(s[0], content[0]).unsqueeze(0) for s in adapted]
+        elif method == "luminance":
+            luma = ops.luminance(content)                                     # (1, 1, H, W)
+            source = luma.expand(-1, 3, -1, -1)                               # grey RGB
+            adapted = [ops.match_luminance(ops.luminance(s), luma).expand(-1, 3, -1, -1) for s in adapted]
+        return Prepared(content, self.encode(source), tuple(self._stats(s) for s in adapted), method)
+
+    @torch.inference_mode()
+    def render(self, prep: Prepared, *, weights: Sequence[float] | None = None, masks: Tensor | None = None,
+               alpha: float = 1.0, feather: float = 0.0) -> Tensor:
+        """One stylized image (1, 3, H, W) in [0, 1] from a ``prepare``d content.
+
+        Without ``masks``: the target is ``sum_k w_k * AdaIN(f(c), style_k)`` with ``weights``
+        normalised to sum to 1 (equal weights when None). With ``masks`` (R, H', W'), one per
+        style, >= 0, any size: per-region AdaIN (``ops.masked_adain``) on the relu4_1 grid;
+        ``feather`` blurs the boundaries over about that many content pixels. Then the alpha
+        blend with f(c), the decoder and, for luminance, the content's chrominance.
+        """
+        alpha = check_alpha(alpha)
+        fc = prep.feat                                                        # (1, 512, h, w)
+        means, stds = [s.mean for s in prep.styles], [s.std for s in prep.styles]
+        if masks is not None:
+            if weights is not None:
+                raise InputError("pass interpolation weights or region masks, not both")
+            regions = self._feature_masks(masks, len(prep.styles), tuple(prep.content.shape[-2:]),
+                                          tuple(fc.shape[-2:]), feather)
+            target = ops.masked_adain(fc, regions, means, stds)
+        else:
+            target = ops.interpolate_adain(fc, means, stds, normalize_weights(weights, len(prep.styles)))
+        out = self.decode(ops.blend(target, fc, alpha), tuple(prep.content.shape[-2:]))
+        if prep.preserve_color == "luminance":
+            out = ops.merge_luminance(ops.luminance(out), prep.content)
+        return out
+
+    def _feature_masks(self, masks: Tensor, count: int, size: tuple[int, int], grid: tuple[int, int],
+                       feather: float) -> Tensor:
+        """Masks (R, H', W') -> weights (1, R, h, w) on the relu4_1 grid.
+
+        Like the original, hard 0/1 masks are sampled (nearest, at each 8 x 8 cell's centre),
+        so every feature belongs to one region; feathered masks are blurred at the content's
+        size and then area-averaged, giving soft weights.
+        """
+        if not isinstance(masks, Tensor) or masks.dim() != 3 or masks.shape[0] != count:
+            shape = tuple(masks.shape) if isinstance(masks, Tensor) else type(masks).__name__
+            raise InputError(f"expected {count} region masks (R, H, W), one per style, got {shape}")
+        if not math.isfinite(feather) or feather < 0:
+            raise InputError(f"feather must be a number of pixels >= 0, got {feather}")
+        m = masks.to(self.device, torch.float32)
+        if not bool(torch.isfinite(m).all()) or bool((m < 0).any()):
+            raise InputError("region masks must be finite and >= 0")
+        if tuple(m.shape[-2:]) != size:
+            m = F.interpolate(m[None], size=size, mode="nearest-exact")[0]    # (R, H, W)
+        if feather > 0:
+            m = ops.feather(m, feather)
+            return F.interpolate(m[None], size=grid, mode="area")
+        hard = bool(((m == 0) | (m == 1)).all())
+        return F.interpolate(m[None], size=grid, mode="nearest-exact" if hard else "area")
+
+    @torch.inference_mode()
+    def interpolate(self, content: Tensor, styles: Sequence[Tensor | StyleStats],
+                    weights: Sequence[float] | None = None, *, alpha: float = 1.0,
+                    preserve_color: str | None = None) -> Tensor:
+        """Style interpolation: content (N, 3, H, W), K styles, K weights -> (N, 3, H, W).
+
+        The target is ``sum_k w_k * AdaIN(f(c), f(s_k))`` with the weights normalised to
+        sum to 1 (equal when None), then the alpha blend and the decoder."""
+        check_alpha(alpha)
+        normalize_weights(weights, len(styles))
+        if check_color_method(preserve_color) is None:
+            styles = [self._stats(s) for s in styles]                         # encode each style once
+        return torch.cat([self.render(self.prepare(c, styles, preserve_color=preserve_color),
+                                      weights=weights, alpha=alpha) for c in content.split(1)])
+
+    @torch.inference_mode()
+    def transfer_masked(self, content: Tensor, masks: Tensor, styles: Sequence[Tensor | StyleStats], *,
+                        alpha: float = 1.0, preserve_color: str | None = None, feather: float = 0.0) -> Tensor:
+        """Spatial control: region r of ``masks`` (R, H', W') takes ``styles[r]``; content (N, 3, H, W)."""
+        check_alpha(alpha)
+        if check_color_method(preserve_color) is None:
+            styles = [self._stats(s) for s in styles]
+        return torch.cat([self.render(self.prepare(c, styles, preserve_color=preserve_color),
+                                      masks=masks, alpha=alpha, feather=feather) for c in content.split(1)])
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A content image ready for ``Stylizer.render``: encoded once, its styles adapted to it."""
+
+    content: Tensor                 # (1, 3, H, W) float32, as given: luminance takes its chrominance back
+    feat: Tensor                    # (1, 512, h, w) relu4_1 of the content (or of its luminance)
+    styles: tuple[StyleStats, ...]  # one per style, after colour adaptation
+    preserve_color: str | None
+
+
+COLOR_METHODS = ("coral", "luminance")
+
+
+def check_color_method(method: str | None) -> str | None:
+    if method is not None and method not in COLOR_METHODS:
+        raise InputError(f"unknown colour method '{method}'; use one of {', '.join(COLOR_METHODS)}")
+    return method
+
+
+def normalize_weights(weights: Sequence[float] | None, count: int) -> list[float]:
+    """Interpolation weights -> the same divided by their sum; equal weights when None."""
+    if count < 1:
+        raise InputError("no style given; pass at least one style image")
+    if weights is None:
+        return [1.0 / count] * count
+    try:
+        w = [float(x) for x in weights]
+    except (TypeError, ValueError):
+        raise InputError(f"weights must be numbers, got {list(weights)}") from None
+    if len(w) != count:
+        raise InputError(f"got {len(w)} weight(s) for {count} style(s); give exactly one weight per style")
+    if not all(math.isfinite(x) for x in w):
+        raise InputError(f"weights must be finite numbers, got {','.join(map(str, w))}")
+    if any(x < 0 for x in w):
+        raise InputError(f"weights must not be negative, got {','.join(map(str, w))}; use 0 to leave a style out")
+    total = sum(w)
+    if total <= 0:
+        raise InputError("the weights sum to 0; give at least one positive weight")
+    return [x / total for x in w]
