@@ -13,6 +13,7 @@ import typer
 from typer.core import TyperGroup
 
 from .common import err, fail
+from .controls import color_preserve, interpolate, mask
 from .transfer import transfer
 from .weights import weights_app
 
@@ -55,6 +56,9 @@ def _root(
 
 
 app.command()(transfer)
+app.command()(interpolate)
+app.command()(mask)
+app.command("color-preserve")(color_preserve)
 app.add_typer(weights_app, name="weights")
 
 

@@ -145,3 +145,25 @@ def exit_for_failures(failures: list[str], written: int) -> None:
     for why in failures:
         err.print(f"[red]skipped:[/] {_escape(why)}", markup=True)
     raise fail(f"{len(failures)} input(s) failed (see above); {written} result(s) were written")
+
+
+# -- options shared by transfer and the controls (interpolate, mask) ------------------------
+
+PreserveColor = Annotated[bool, typer.Option(
+    "--preserve-color", help="Keep the content's colours: each style image first gets the content's RGB mean "
+                             "and covariance (CORAL, as the paper). See also styler color-preserve.")]
+
+
+def parse_numbers(text: str, what: str) -> list[float]:
+    """'1,2.5,0' -> [1.0, 2.5, 0.0]; anything but finite numbers is one InputError line."""
+    import math
+
+    from ..errors import InputError
+
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise InputError(f"{what} must be comma-separated numbers such as 1,2,1; got '{text}'") from None
+    if not all(math.isfinite(v) for v in values):
+        raise InputError(f"{what} must be finite numbers; got '{text}'")
+    return values
