@@ -127,7 +127,7 @@ def merge_luminance(luma: Tensor, content: Tensor) -> Tensor:
     low = (-offsets).amax(1, keepdim=True)                               # (N, 1, H, W)
     high = (1 - offsets).amin(1, keepdim=True)
     y = torch.minimum(torch.maximum(luma, low), high)
-    return yiq_to_rgb(torch.cat([y, iq], 1))
+    return yiq_to_rgb(torch.cat([y, iq], 1)).clamp_(0, 1)  # the clamp only removes rounding error
 
 
 # -- interpolation and spatial control ----------------------------------------------------

@@ -26,6 +26,11 @@ def _stem(paths: list[Path]) -> str:
     return "+".join(p.stem for p in paths)
 
 
+def _done(stylizer, what: str) -> None:
+    """The closing line on stderr (after the write, so an error before it stays one line)."""
+    err.print(f"done: 1 image on {stylizer.describe()}; {what}")
+
+
 def _save(result, target: Path, inputs: tuple[Path, ...]) -> None:
     from ..images import save_image
 
@@ -84,16 +89,16 @@ def interpolate(
         name = f"{content.stem}_interpolated_{_stem(styles)}.{ext.lstrip('.')}"
     (target,) = output_paths(output, [name])
     if grid is None:
-        err.print("weights: " + ", ".join(f"{s.name} {w:.4g}" for s, w in zip(styles, cells[0][0])))
+        used = "weights " + ", ".join(f"{s.name} {w:.4g}" for s, w in zip(styles, cells[0][0]))
     else:
-        err.print(f"grid {grid} x {grid}: " + ", ".join(f"{s.name} {c}" for s, c in zip(styles, CORNERS)))
+        used = f"{grid} x {grid} grid, " + ", ".join(f"{s.name} {c}" for s, c in zip(styles, CORNERS))
 
     image = load_image(content, content_size, crop)
     style_images = [load_image(s, style_size, crop) for s in styles]
     stylizer = load_stylizer(vgg, decoder, device, precision)
     prep = stylizer.prepare(image, style_images, preserve_color="coral" if preserve_color else None)
     with progress_bar() as bar:
-        task = bar.add_task("stylizing", total=len(cells) * len(cells[0]))
+        task = bar.add_task(f"stylizing on {stylizer.describe()}", total=len(cells) * len(cells[0]))
         rows = []
         for row in cells:
             rows.append([])
@@ -102,13 +107,14 @@ def interpolate(
                 bar.advance(task)
     if grid is None:
         _save(rows[0][0], target, (content, *styles))
-        return
+        return _done(stylizer, used)
     if show_styles:
         size = tuple(image.shape[-2:])
         thumbs = [fit(s, size) for s in style_images]
         blank: list = [None] * grid
         rows = [[thumbs[0], *blank, thumbs[1]], *([None, *r, None] for r in rows), [thumbs[2], *blank, thumbs[3]]]
     _save(contact_sheet(rows), target, (content, *styles))
+    _done(stylizer, used)
 
 
 def _corner_weights(i: int, j: int, n: int) -> list[float]:
@@ -156,13 +162,13 @@ def mask(
     (target,) = output_paths(output, [f"{content.stem}_masked_{_stem(style)}.{ext.lstrip('.')}"])
     image = load_image(content, content_size, crop)
     regions = load_regions(mask, tuple(image.shape[-2:]), len(style))
-    share = regions.mean((1, 2)).tolist()
-    err.print("regions: " + ", ".join(f"{s.name} {f:.0%}" for s, f in zip(style, share)))
     style_images = [load_image(s, style_size, crop) for s in style]
     stylizer = load_stylizer(vgg, decoder, device, precision)
     result = stylizer.transfer_masked(image, regions, style_images, alpha=alpha, feather=feather,
                                       preserve_color="coral" if preserve_color else None)
     _save(result, target, (content, mask, *style))
+    share = regions.mean((1, 2)).tolist()  # of the content's pixels, before feathering
+    _done(stylizer, "regions " + ", ".join(f"{s.name} {f:.0%}" for s, f in zip(style, share)))
 
 
 @guarded
@@ -194,3 +200,4 @@ def color_preserve(
     image, style_image = load_image(content, content_size, crop), load_image(style, style_size, crop)
     stylizer = load_stylizer(vgg, decoder, device, precision)
     _save(stylizer.transfer(image, style_image, alpha=alpha, preserve_color=method), target, (content, style))
+    _done(stylizer, f"colour kept by {method}")

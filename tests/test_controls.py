@@ -1,0 +1,330 @@
+"""Issue 3: style interpolation, spatial masks, colour preservation (ops, engine, CLI)."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from conftest import make_image
+from styler import images, ops
+from styler.cli import app
+from styler.engine import normalize_weights
+from styler.errors import InputError
+
+runner = CliRunner()
+FAST = ("--device", "cpu", "--precision", "fp32", "--content-size", "0", "--style-size", "0")
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def one_line_error(result, *words):
+    assert result.exit_code != 0, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+def region_stats(feat, region):
+    """Unbiased mean/std + eps of feat (1, C, h, w) over a boolean region (h, w), as mean_std."""
+    sel = feat[0][:, region]                                   # (C, n)
+    return sel.mean(1), (sel.var(1) + ops.EPS).sqrt()
+
+
+def label_png(path, colours, size=(40, 32)):
+    """A label image (w, h) with vertical bands, one per colour, left to right."""
+    w, h = size
+    arr = np.zeros((h, w, 3), np.uint8)
+    for i, c in enumerate(colours):
+        arr[:, i * w // len(colours):(i + 1) * w // len(colours)] = c
+    Image.fromarray(arr).save(path)
+    return path
+
+
+# -- interpolation --------------------------------------------------------------------------
+
+def test_interpolate_adain_is_the_weighted_sum_of_single_targets():
+    torch.manual_seed(0)
+    c = torch.randn(2, 8, 6, 7)
+    styles = [torch.randn(1, 8, 5, 5) * k + k for k in (1, 2, 3)]
+    stats = [ops.mean_std(s) for s in styles]
+    got = ops.interpolate_adain(c, [m for m, _ in stats], [s for _, s in stats], [0.25, 0.5, 0.25])
+    want = sum(w * ops.adain(c, s) for w, s in zip([0.25, 0.5, 0.25], styles))
+    assert torch.allclose(got, want, atol=1e-5)
+
+
+def test_stylizer_interpolate_decodes_the_normalised_weighted_target(stylizer):
+    torch.manual_seed(1)
+    c = torch.rand(1, 3, 40, 32)
+    styles = [torch.rand(1, 3, 32, 32), torch.rand(1, 3, 24, 40), torch.rand(1, 3, 48, 40)]  # any sizes
+    fc = stylizer.encode(c)
+    target = sum(w * ops.adain(fc, stylizer.encode(s)) for w, s in zip([0.25, 0.5, 0.25], styles))
+    want = stylizer.decode(ops.blend(target, fc, 0.7), (40, 32))
+    got = stylizer.interpolate(c, styles, [1, 2, 1], alpha=0.7)
+    assert torch.allclose(got, want, atol=1e-5)
+    assert torch.allclose(stylizer.interpolate(c, styles, [2, 4, 2], alpha=0.7), got, atol=1e-6)
+    # one style with weight 1 is plain transfer
+    assert torch.allclose(stylizer.interpolate(c, styles[:1]), stylizer.transfer(c, styles[0]), atol=1e-6)
+
+
+@pytest.mark.parametrize("weights, words", [
+    ([1, 2], "2 weight(s) for 3"), ([1, -1, 2], "negative"), ([0, 0, 0], "sum to 0"),
+    ([1, float("nan"), 1], "finite"), (["a", 1, 1], "numbers"),
+])
+def test_bad_weights(weights, words):
+    with pytest.raises(InputError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        normalize_weights(weights, 3)
+
+
+def test_weights_are_normalised():
+    assert normalize_weights([1, 2, 1], 3) == [0.25, 0.5, 0.25]
+    assert normalize_weights(None, 4) == [0.25] * 4
+
+
+# -- masks ------------------------------------------------------------------------------------
+
+def test_masked_adain_binary_mask_gives_each_region_its_style_exactly():
+    torch.manual_seed(2)
+    fc = torch.randn(1, 16, 9, 11) * 2 + 1
+    region = torch.zeros(9, 11, dtype=torch.bool)
+    region[2:7, 3:10] = True
+    masks = torch.stack([region, ~region]).float()[None]              # (1, 2, h, w)
+    styles = [torch.randn(1, 16, 5, 5) * 3 - 1, torch.randn(1, 16, 6, 4) * 0.5 + 2]
+    stats = [ops.mean_std(s) for s in styles]
+    out = ops.masked_adain(fc, masks, [m for m, _ in stats], [s for _, s in stats])
+    for r, sel in enumerate([region, ~region]):
+        mean, std = region_stats(out, sel)
+        _, c_std = region_stats(fc, sel)
+        raw = fc[0][:, sel].std(1)
+        assert torch.allclose(mean, stats[r][0].flatten(), atol=1e-4)
+        # std = style std * std_c / sqrt(var_c + eps), exactly as plain AdaIN with the reference eps
+        assert torch.allclose(out[0][:, sel].std(1), stats[r][1].flatten() * raw / c_std, rtol=1e-4)
+        # and it is AdaIN on the region's features alone
+        alone = ops.adain(fc[0][:, sel][None, :, :, None], styles[r])[0, :, :, 0]
+        assert torch.allclose(out[0][:, sel], alone, atol=1e-4)
+
+
+def test_label_map_with_three_regions_gives_exact_region_statistics(stylizer, tmp_path):
+    # brightest first: white, then mid grey, then dark red (luminance 255 > 128 > 0.299 * 200 = 60)
+    path = label_png(tmp_path / "labels.png", [(128, 128, 128), (200, 0, 0), (255, 255, 255)], (48, 40))
+    regions = images.load_regions(path, (40, 48), 3)
+    assert regions.shape == (3, 40, 48) and torch.equal(regions.sum(0), torch.ones(40, 48))
+    assert regions[0, :, 32:].all() and regions[1, :, :16].all() and regions[2, :, 16:32].all()
+
+    c = torch.rand(1, 3, 40, 48)
+    styles = [torch.rand(1, 3, 32, 32) * k for k in (0.3, 0.6, 1.0)]
+    prep = stylizer.prepare(c, styles)
+    grid = stylizer._feature_masks(regions, 3, (40, 48), tuple(prep.feat.shape[-2:]), 0.0)  # (1, 3, 5, 6)
+    assert set(grid.unique().tolist()) == {0.0, 1.0}
+    out = ops.masked_adain(prep.feat, grid, [s.mean for s in prep.styles], [s.std for s in prep.styles])
+    for r in range(3):
+        sel = grid[0, r].bool()
+        mean, _ = region_stats(out, sel)
+        assert torch.allclose(mean, prep.styles[r].mean.flatten(), atol=1e-4)
+        raw, (_, c_std) = prep.feat[0][:, sel].std(1), region_stats(prep.feat, sel)
+        assert torch.allclose(out[0][:, sel].std(1), prep.styles[r].std.flatten() * raw / c_std, rtol=1e-3, atol=1e-5)
+
+
+def test_all_white_mask_equals_plain_transfer_with_the_first_style(stylizer, tmp_path):
+    path = tmp_path / "white.png"
+    Image.new("L", (20, 30), 255).save(path)
+    masks = images.load_regions(path, (40, 48), 2)
+    assert masks[0].all() and not masks[1].any()                     # second region empty
+    c, a, b = torch.rand(1, 3, 40, 48), torch.rand(1, 3, 32, 32), torch.rand(1, 3, 36, 28)
+    got = stylizer.transfer_masked(c, masks, [a, b], alpha=0.8)
+    assert not got.isnan().any()
+    assert torch.allclose(got, stylizer.transfer(c, a, alpha=0.8), atol=1e-5)
+
+
+def test_empty_region_and_feathering_give_no_nan(stylizer):
+    fc = torch.randn(1, 8, 4, 4)
+    masks = torch.zeros(1, 3, 4, 4)
+    masks[:, 0] = 1
+    masks[:, 1, 0, 0] = 1                                              # one-pixel region
+    stats = [ops.mean_std(torch.randn(1, 8, 3, 3)) for _ in range(3)]
+    out = ops.masked_adain(fc, masks, [m for m, _ in stats], [s for _, s in stats])
+    assert torch.isfinite(out).all()
+    c = torch.rand(1, 3, 32, 40)
+    half = torch.zeros(2, 32, 40)
+    half[0, :, :20], half[1, :, 20:] = 1, 1
+    soft = ops.feather(half, 6)
+    assert torch.allclose(soft.sum(0), torch.ones(32, 40)) and 0 < soft[0, 0, 20] < 1
+    out = stylizer.transfer_masked(c, half, [torch.rand(1, 3, 32, 32)] * 2, feather=6, alpha=0.5)
+    assert out.shape == (1, 3, 32, 40) and torch.isfinite(out).all()
+
+
+def test_binary_mask_rule_thresholds_grey_levels(tmp_path):
+    arr = np.tile(np.array([0, 100, 127, 128, 200, 255], np.uint8).repeat(4), (8, 1))  # (8, 24), 6 levels
+    Image.fromarray(arr, "L").save(tmp_path / "aa.png")
+    m = images.load_regions(tmp_path / "aa.png", (8, 24), 2)
+    assert torch.equal(m[0, 0], torch.tensor([0.0] * 12 + [1.0] * 12))
+    assert torch.equal(m[1], 1 - m[0])
+    with pytest.raises(InputError, match="6 distinct colours but 3 styles"):
+        images.load_regions(tmp_path / "aa.png", (8, 24), 3)
+
+
+# -- colour -------------------------------------------------------------------------------------
+
+def reference_coral(source, target):
+    """The pytorch-AdaIN / AdaIN-style formula, written out (float64)."""
+    def norm(x):
+        f = x.reshape(3, -1).double()
+        m, s = f.mean(1, keepdim=True), f.std(1, keepdim=True)
+        return (f - m) / s, m, s
+
+    def sqrtm(a):
+        u, d, v = torch.svd(a)
+        return u @ torch.diag(d.sqrt()) @ v.T
+
+    s, _, _ = norm(source)
+    t, tm, ts = norm(target)
+    eye = torch.eye(3, dtype=torch.float64)
+    moved = sqrtm(t @ t.T + eye) @ torch.inverse(sqrtm(s @ s.T + eye)) @ s
+    return (moved * ts + tm).float().reshape(source.shape)
+
+
+def test_coral_is_the_reference_formula_for_equal_sizes():
+    torch.manual_seed(3)
+    s, t = torch.rand(3, 20, 24), torch.rand(3, 24, 20) * 0.5 + 0.2
+    assert torch.allclose(ops.coral(s, t), reference_coral(s, t), atol=1e-5)
+
+
+def test_coral_gives_the_target_means_exactly_and_its_covariance():
+    torch.manual_seed(4)
+    mix = torch.tensor([[1.0, 0.3, 0.0], [0.2, 0.8, 0.1], [0.0, 0.5, 0.6]])
+    s = torch.rand(3, 30, 40)
+    t = (mix @ torch.rand(3, 17 * 23)).reshape(3, 17, 23) * 0.4 + 0.1   # correlated, other size
+    out = ops.coral(s, t)
+    flat_o, flat_t = out.reshape(3, -1), t.reshape(3, -1)
+    assert torch.allclose(flat_o.mean(1), flat_t.mean(1), atol=1e-6)
+    cov_o, cov_t = torch.cov(flat_o), torch.cov(flat_t)
+    # the identity regulariser shifts the covariance by O(1 / pixels) of its scale
+    assert (cov_o - cov_t).abs().max() < 5 * cov_t.diag().max() / (30 * 40), (cov_o, cov_t)
+    assert (cov_o - cov_t).abs().max() > 0  # it is there: not an exact match
+    assert torch.isfinite(ops.coral(torch.full((3, 4, 4), 0.5), t)).all()  # a flat style
+
+
+def test_preserve_color_coral_stylizes_with_the_recoloured_style(stylizer):
+    c, s = torch.rand(1, 3, 32, 40), torch.rand(1, 3, 40, 32)
+    want = stylizer.transfer(c, ops.coral(s[0], c[0])[None], alpha=0.9)
+    assert torch.allclose(stylizer.transfer(c, s, alpha=0.9, preserve_color="coral"), want, atol=1e-6)
+
+
+def test_luminance_keeps_the_content_chrominance_exactly(stylizer):
+    torch.manual_seed(5)
+    c, s = torch.rand(1, 3, 32, 40), torch.rand(1, 3, 40, 32)
+    out = stylizer.transfer(c, s, preserve_color="luminance")
+    assert out.min() >= 0 and out.max() <= 1
+    iq_out, iq_c = ops.rgb_to_yiq(out)[:, 1:], ops.rgb_to_yiq(c)[:, 1:]
+    assert (iq_out - iq_c).abs().max() < 1e-5
+    assert (ops.luminance(out) - ops.luminance(c)).abs().mean() > 1e-3  # the luminance did change
+    luma = ops.match_luminance(torch.rand(1, 1, 9, 9), ops.luminance(c))
+    m, sd = ops.mean_std(luma)
+    assert torch.allclose(m, ops.mean_std(ops.luminance(c))[0], atol=1e-6)
+
+
+def test_colour_modes_combine_with_interpolation_and_masks(stylizer):
+    c, a, b = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32), torch.rand(1, 3, 24, 32)
+    masks = torch.zeros(2, 32, 32)
+    masks[0, :16], masks[1, 16:] = 1, 1
+    for method in ("coral", "luminance"):
+        for out in (stylizer.interpolate(c, [a, b], [1, 3], preserve_color=method),
+                    stylizer.transfer_masked(c, masks, [a, b], preserve_color=method)):
+            assert out.shape == c.shape and torch.isfinite(out).all()
+    luma = stylizer.interpolate(c, [a, b], preserve_color="luminance")
+    assert (ops.rgb_to_yiq(luma)[:, 1:] - ops.rgb_to_yiq(c)[:, 1:]).abs().max() < 1e-5
+    with pytest.raises(InputError, match="unknown colour method"):
+        stylizer.transfer(c, a, preserve_color="histogram")
+
+
+# -- CLI ------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def three_styles(tmp_path):
+    return [make_image(tmp_path / "in" / f"s{i}.png", (32 + 8 * i, 32), 10 + i) for i in range(4)]
+
+
+def test_cli_interpolate_prints_the_normalised_weights(images, three_styles, tmp_path):
+    r = run("interpolate", images["content"], *three_styles[:3], "--weights", "1,2,1", "-o", tmp_path / "o.png",
+            *FAST)
+    assert r.exit_code == 0, r.output
+    assert Image.open(tmp_path / "o.png").size == (48, 40)
+    assert "s0.png 0.25, s1.png 0.5, s2.png 0.25" in r.stderr
+
+
+def test_cli_grid_and_alpha_sweep_write_one_sheet(images, three_styles, tmp_path):
+    r = run("interpolate", images["content"], *three_styles, "--grid", 3, "-o", tmp_path / "g.png", *FAST)
+    assert r.exit_code == 0, r.output
+    assert Image.open(tmp_path / "g.png").size == (3 * 48 + 2 * 4, 3 * 40 + 2 * 4)
+    r = run("interpolate", images["content"], *three_styles, "--grid", 2, "--show-styles", "--preserve-color",
+            "-o", tmp_path / "gs.png", *FAST)
+    assert r.exit_code == 0, r.output
+    assert Image.open(tmp_path / "gs.png").size == (4 * 48 + 3 * 4, 4 * 40 + 3 * 4)
+    r = run("transfer", images["content"], images["style"], "--alpha-sweep", "0,0.5,1", "--preserve-color",
+            "-o", tmp_path, *FAST)
+    assert r.exit_code == 0, r.output
+    strip = Image.open(tmp_path / "content_stylized_style_sweep.png")
+    assert strip.size == (3 * 48 + 2 * 4, 40)
+
+
+def test_cli_mask_all_white_equals_transfer(images, three_styles, tmp_path):
+    Image.new("RGB", (13, 9), "white").save(tmp_path / "white.png")
+    r = run("mask", images["content"], "--mask", tmp_path / "white.png", "--style", images["style"],
+            "--style", three_styles[0], "-o", tmp_path / "m.png", "--alpha", 0.7, *FAST)
+    assert r.exit_code == 0, r.output
+    r = run("transfer", images["content"], images["style"], "-o", tmp_path / "t.png", "--alpha", 0.7, *FAST)
+    assert r.exit_code == 0, r.output
+    a = np.asarray(Image.open(tmp_path / "m.png"), np.int16)
+    b = np.asarray(Image.open(tmp_path / "t.png"), np.int16)
+    assert np.abs(a - b).max() <= 1
+
+
+def test_cli_mask_label_map_and_feather(images, three_styles, tmp_path):
+    label_png(tmp_path / "l.png", [(0, 0, 255), (255, 0, 0), (0, 255, 0)], (96, 80))
+    r = run("mask", images["content"], "--mask", tmp_path / "l.png", *[a for s in three_styles[:3] for a in ("-s", s)],
+            "--feather", 3, "--preserve-color", "-o", tmp_path / "m.png", *FAST)
+    assert r.exit_code == 0, r.output
+    assert Image.open(tmp_path / "m.png").size == (48, 40)
+    assert "s0.png 33%" in r.stderr  # green, the brightest band, is a third of the image
+
+
+@pytest.mark.parametrize("method", ["coral", "luminance"])
+def test_cli_color_preserve(images, tmp_path, method):
+    r = run("color-preserve", images["content"], images["style"], "--method", method, "-o", tmp_path, *FAST)
+    assert r.exit_code == 0, r.output
+    assert Image.open(tmp_path / f"content_stylized_style_{method}.png").size == (48, 40)
+
+
+BAD = [
+    (["interpolate", "{c}", "{s0}", "{s1}", "{s2}", "--weights", "1,x,2"], "comma-separated numbers"),
+    (["interpolate", "{c}", "{s0}", "{s1}", "{s2}", "--weights", "1,2"], "2 weight(s) for 3"),
+    (["interpolate", "{c}", "{s0}", "{s1}", "{s2}", "--weights", "1,-2,1"], "negative"),
+    (["interpolate", "{c}", "{s0}", "{s1}", "{s2}", "--weights", "0,0,0"], "sum to 0"),
+    (["interpolate", "{c}", "{s0}", "{s1}", "{s2}", "--weights", "1,inf,1"], "finite"),
+    (["interpolate", "{c}", "{s0}"], "two or more"),
+    (["interpolate", "{c}", "{s0}", "{s1}", "{s2}", "--grid", "3"], "exactly four"),
+    (["interpolate", "{c}", "{s0}", "{s1}", "{s2}", "{s3}", "--grid", "1"], "between 2"),
+    (["interpolate", "{c}", "{s0}", "{s1}", "{s2}", "{s3}", "--grid", "3", "--weights", "1,1,1,1"], "--grid"),
+    (["interpolate", "{c}", "{s0}", "{s1}", "--show-styles"], "--show-styles"),
+    (["mask", "{c}", "--mask", "{labels}", "-s", "{s0}", "-s", "{s1}", "-s", "{s2}"], "4 distinct colours"),
+    (["mask", "{c}", "--mask", "{labels}", "-s", "{s0}"], "at least two styles"),
+    (["mask", "{c}", "--mask", "{missing}", "-s", "{s0}", "-s", "{s1}"], "does not exist"),
+    (["mask", "{c}", "--mask", "{labels}", "-s", "{s0}", "-s", "{s1}", "--feather", "-1"], "feather"),
+    (["color-preserve", "{c}", "{s0}", "--method", "histogram"], "unknown colour method"),
+    (["transfer", "{c}", "{s0}", "--alpha-sweep", "0,0.5", "--alpha", "0.5"], "only one"),
+    (["transfer", "{c}", "{s0}", "--alpha-sweep", "0,1.5"], "alpha"),
+]
+
+
+@pytest.mark.parametrize("args, words", BAD, ids=[" ".join(a[3:]) or a[0] for a, _ in BAD])
+def test_cli_bad_input_is_one_line_and_writes_nothing(images, three_styles, tmp_path, args, words):
+    labels = label_png(tmp_path / "in" / "labels.png", [(0, 0, 0), (90, 90, 90), (180, 0, 0), (255, 255, 255)])
+    names = {"c": images["content"], "labels": labels, "missing": tmp_path / "nope.png",
+             **{f"s{i}": p for i, p in enumerate(three_styles)}}
+    out = tmp_path / "out"
+    r = run(*[a.format(**names) for a in args], "-o", out, *FAST)
+    one_line_error(r, words)
+    assert not out.exists() or not any(out.iterdir())
