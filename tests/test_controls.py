@@ -58,11 +58,11 @@ def test_interpolate_adain_is_the_weighted_sum_of_single_targets():
 
 def test_stylizer_interpolate_decodes_the_normalised_weighted_target(stylizer):
     torch.manual_seed(1)
-    c = torch.rand(1, 3, 40, 32)
-    styles = [torch.rand(1, 3, 32, 32), torch.rand(1, 3, 24, 40), torch.rand(1, 3, 48, 40)]  # any sizes
+    c = torch.rand(1, 3, 24, 32)
+    styles = [torch.rand(1, 3, 16, 16), torch.rand(1, 3, 24, 16), torch.rand(1, 3, 16, 32)]  # any sizes
     fc = stylizer.encode(c)
     target = sum(w * ops.adain(fc, stylizer.encode(s)) for w, s in zip([0.25, 0.5, 0.25], styles))
-    want = stylizer.decode(ops.blend(target, fc, 0.7), (40, 32))
+    want = stylizer.decode(ops.blend(target, fc, 0.7), (24, 32))
     got = stylizer.interpolate(c, styles, [1, 2, 1], alpha=0.7)
     assert torch.allclose(got, want, atol=1e-5)
     assert torch.allclose(stylizer.interpolate(c, styles, [2, 4, 2], alpha=0.7), got, atol=1e-6)
@@ -255,19 +255,27 @@ def test_cli_interpolate_prints_the_normalised_weights(images, three_styles, tmp
     assert "s0.png 0.25, s1.png 0.5, s2.png 0.25" in r.stderr
 
 
-def test_cli_grid_and_alpha_sweep_write_one_sheet(images, three_styles, tmp_path):
-    r = run("interpolate", images["content"], *three_styles, "--grid", 3, "-o", tmp_path / "g.png", *FAST)
-    assert r.exit_code == 0, r.output
-    assert Image.open(tmp_path / "g.png").size == (3 * 48 + 2 * 4, 3 * 40 + 2 * 4)
-    r = run("interpolate", images["content"], *three_styles, "--grid", 2, "--show-styles", "--preserve-color",
+def test_grid_weights_are_bilinear_over_the_corners():
+    from styler.cli.controls import _corner_weights
+
+    assert _corner_weights(0, 0, 3) == [1, 0, 0, 0] and _corner_weights(0, 2, 3) == [0, 1, 0, 0]
+    assert _corner_weights(2, 0, 3) == [0, 0, 1, 0] and _corner_weights(2, 2, 3) == [0, 0, 0, 1]
+    assert _corner_weights(1, 1, 3) == [0.25] * 4 and _corner_weights(0, 1, 3) == [0.5, 0.5, 0, 0]
+
+
+def test_cli_grid_and_alpha_sweep_write_one_sheet(three_styles, tmp_path):
+    small = make_image(tmp_path / "in" / "small.png", (24, 16), 7)
+    r = run("interpolate", small, *three_styles, "--grid", 3, "--show-styles", "--preserve-color",
             "-o", tmp_path / "gs.png", *FAST)
     assert r.exit_code == 0, r.output
-    assert Image.open(tmp_path / "gs.png").size == (4 * 48 + 3 * 4, 4 * 40 + 3 * 4)
-    r = run("transfer", images["content"], images["style"], "--alpha-sweep", "0,0.5,1", "--preserve-color",
+    sheet = Image.open(tmp_path / "gs.png")
+    assert sheet.size == (5 * 24 + 4 * 4, 5 * 16 + 4 * 4)           # 3 x 3 cells + a ring for the styles
+    assert sheet.getpixel((24 + 2, 0)) == (255, 255, 255)             # blank between the corner styles
+    r = run("transfer", small, three_styles[0], "--alpha-sweep", "0,0.5,1", "--preserve-color",
             "-o", tmp_path, *FAST)
     assert r.exit_code == 0, r.output
-    strip = Image.open(tmp_path / "content_stylized_style_sweep.png")
-    assert strip.size == (3 * 48 + 2 * 4, 40)
+    strip = Image.open(tmp_path / "small_stylized_s0_sweep.png")
+    assert strip.size == (3 * 24 + 2 * 4, 16)
 
 
 def test_cli_mask_all_white_equals_transfer(images, three_styles, tmp_path):
