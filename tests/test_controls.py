@@ -128,6 +128,12 @@ def test_label_map_with_three_regions_gives_exact_region_statistics(stylizer, tm
         assert torch.allclose(out[0][:, sel].std(1), prep.styles[r].std.flatten() * raw / c_std, rtol=1e-3, atol=1e-5)
 
 
+def test_crop_crops_the_mask_like_the_content(tmp_path):
+    path = label_png(tmp_path / "wide.png", [(0, 0, 0), (128, 128, 128), (255, 255, 255)], (60, 20))
+    m = images.load_regions(path, (16, 16), 3, crop=True)
+    assert m[1].all() and not m[0].any() and not m[2].any()           # only the middle band is left
+
+
 def test_all_white_mask_equals_plain_transfer_with_the_first_style(stylizer, tmp_path):
     path = tmp_path / "white.png"
     Image.new("L", (20, 30), 255).save(path)

@@ -152,7 +152,7 @@ def list_images(path: Path) -> list[Path]:
 BINARY_THRESHOLD = 128  # grey level (of 255) from which a binary-mask pixel takes the first style
 
 
-def load_regions(path: Path, size: tuple[int, int], count: int) -> Tensor:
+def load_regions(path: Path, size: tuple[int, int], count: int, crop: bool = False) -> Tensor:
     """A mask or label image -> (count, H, W) float 0/1 region masks at the content's ``size`` (H, W).
 
     The rule (also in the README):
@@ -166,6 +166,8 @@ def load_regions(path: Path, size: tuple[int, int], count: int) -> Tensor:
       all-white masks work. Resized bilinearly, then thresholded.
 
     A black-and-white mask gives the same regions under both rules: white = first style.
+    ``crop`` centre-crops the mask to a square before resizing, as ``--crop`` does to the
+    content (colours are still counted on the whole mask).
     """
     path = Path(path)
     if count < 2:
@@ -175,7 +177,8 @@ def load_regions(path: Path, size: tuple[int, int], count: int) -> Tensor:
     h, w = size
     rgb = np.asarray(img, dtype=np.uint8)                                   # (H', W', 3)
     codes = (rgb[..., 0].astype(np.int64) << 16) | (rgb[..., 1].astype(np.int64) << 8) | rgb[..., 2]
-    colours = np.unique(codes)
+    colours = np.unique(codes)                  # counted on the whole mask, so --crop changes no mapping
+    img = prepare(img, 0, crop)
     if len(colours) == count:
         r, g, b = colours >> 16, (colours >> 8) & 255, colours & 255
         order = np.lexsort((-b, -g, -r, -(0.299 * r + 0.587 * g + 0.114 * b)))  # last key sorts first

@@ -161,7 +161,7 @@ def mask(
         raise InputError(f"--feather must be a number of pixels >= 0, got {feather}")
     (target,) = output_paths(output, [f"{content.stem}_masked_{_stem(style)}.{ext.lstrip('.')}"])
     image = load_image(content, content_size, crop)
-    regions = load_regions(mask, tuple(image.shape[-2:]), len(style))
+    regions = load_regions(mask, tuple(image.shape[-2:]), len(style), crop)
     style_images = [load_image(s, style_size, crop) for s in style]
     stylizer = load_stylizer(vgg, decoder, device, precision)
     result = stylizer.transfer_masked(image, regions, style_images, alpha=alpha, feather=feather,
