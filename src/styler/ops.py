@@ -136,12 +136,13 @@ def interpolate_adain(content: Tensor, means: list[Tensor], stds: list[Tensor], 
                       eps: float = EPS) -> Tensor:
     """``sum_k w_k * adain(content, style_k)`` for content (N, C, H, W) and style stats (N|1, C, 1, 1).
 
-    The weights are used as given; the engine normalises them to sum to 1 first.
+    The weights are used as given; the engine normalises them to sum to 1 first. AdaIN is
+    affine in the style statistics, so the sum is one AdaIN with the weighted mean and std
+    (``norm * sum w_k std_k + sum w_k mean_k``): K styles cost one pass over the features.
     """
-    out = torch.zeros_like(content)
-    for mean, std, w in zip(means, stds, weights, strict=True):
-        out += w * adain_stats(content, mean, std, eps)
-    return out
+    mean = sum(w * m for w, m in zip(weights, means, strict=True))      # (N|1, C, 1, 1)
+    std = sum(w * s for w, s in zip(weights, stds, strict=True))
+    return adain_stats(content, mean, std, eps)
 
 
 def masked_adain(content: Tensor, masks: Tensor, means: list[Tensor], stds: list[Tensor],
