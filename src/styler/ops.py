@@ -182,3 +182,28 @@ def feather(masks: Tensor, px: float) -> Tensor:
     m = F.conv2d(F.pad(m, (0, 0, radius, radius), mode="replicate"), k.view(1, 1, -1, 1))
     m = m.squeeze(1)
     return m / m.sum(0, keepdim=True).clamp_min(1e-12)
+
+
+# -- training losses (Huang & Belongie 2017, section 6.2) ------------------------------------
+
+def content_loss(out_feat: Tensor, target: Tensor) -> Tensor:
+    """Lc = MSE between the output's relu4_1 (N, 512, h, w) and the AdaIN target t (N, 512, h, w).
+
+    The target, not the content features: the paper found t converges faster and
+    is what the decoder is asked to invert.
+    """
+    return (out_feat - target).pow(2).mean()
+
+
+def style_loss(out_feats: tuple[Tensor, ...], style_feats: tuple[Tensor, ...], eps: float = EPS) -> Tensor:
+    """Ls = sum over levels (relu1_1..relu4_1) of MSE(means) + MSE(stds), each level weighted 1.
+
+    Only first- and second-order channel statistics are matched, the same ones AdaIN
+    transfers, so the loss asks for nothing the network cannot represent.
+    """
+    total = out_feats[0].new_zeros(())
+    for o, s in zip(out_feats, style_feats, strict=True):
+        o_mean, o_std = mean_std(o, eps)  # (N, C, 1, 1) each
+        s_mean, s_std = mean_std(s, eps)
+        total = total + (o_mean - s_mean).pow(2).mean() + (o_std - s_std).pow(2).mean()
+    return total
