@@ -187,6 +187,7 @@ class _Run:
     """One training process: models, optimiser, data streams and the files it writes."""
 
     def __init__(self, cfg: TrainConfig, on_step: Callable[[StepInfo], None] | None) -> None:
+        """Everything that can fail on the user's input fails here, before the first iteration."""
         self.rank, self.world, local = _dist_env()
         self.device = pick_device(cfg.device)
         if self.device.type == "cuda" and self.world > 1:
@@ -231,6 +232,12 @@ class _Run:
         self.bad: dict[str, set[int]] = {"content": set(), "style": set()}
         self.last_saved: Path | None = None
         self.saved_iter = self.start if saved is not None else -1
+
+    def summary(self) -> str:
+        name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "CPU"
+        return (f"training on {self.device.type} ({name}), {self.precision}, {self.world} process(es) x batch "
+                f"{self.cfg.batch_size}; {len(self.contents)} content and {len(self.styles)} style images; "
+                f"iteration {self.start} of {self.cfg.max_iter}; run folder {self.run}")
 
     def _stream(self, paths: list[Path], stream: int):
         cfg = self.cfg
@@ -344,12 +351,14 @@ class _Run:
         return self._result(done, interrupted=done < cfg.max_iter)
 
 
-def train_decoder(cfg: TrainConfig, on_step: Callable[[StepInfo], None] | None = None) -> TrainResult:
+def train_decoder(cfg: TrainConfig, on_step: Callable[[StepInfo], None] | None = None,
+                  on_start: Callable[[str, int], None] | None = None) -> TrainResult:
     """Train (or with ``cfg.resume`` continue) a decoder; returns where its files are.
 
     Under torchrun the process group is set up here (env://; nccl on CUDA, gloo on CPU)
     and torn down on the way out. Stops early, with a checkpoint, on SIGINT/SIGTERM
-    (``TrainResult.interrupted``); raises ``NonFiniteLoss`` on a NaN/Inf loss.
+    (``TrainResult.interrupted``); raises ``NonFiniteLoss`` on a NaN/Inf loss. ``on_start``
+    gets a one-line summary and the starting iteration once the data and weights are loaded.
     """
     rank, world, _ = _dist_env()
     started = False
@@ -358,7 +367,10 @@ def train_decoder(cfg: TrainConfig, on_step: Callable[[StepInfo], None] | None =
         dist.init_process_group("nccl" if cuda else "gloo", init_method="env://")
         started = True
     try:
-        return _Run(cfg, on_step).train()
+        run = _Run(cfg, on_step)
+        if on_start:
+            on_start(run.summary(), run.start)
+        return run.train()
     finally:
         if started:
             dist.destroy_process_group()

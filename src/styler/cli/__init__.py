@@ -14,6 +14,7 @@ from typer.core import TyperGroup
 
 from .common import err, fail
 from .controls import color_preserve, interpolate, mask
+from .train import train
 from .transfer import transfer
 from .weights import weights_app
 
@@ -59,6 +60,7 @@ app.command()(transfer)
 app.command()(interpolate)
 app.command()(mask)
 app.command("color-preserve")(color_preserve)
+app.command()(train)
 app.add_typer(weights_app, name="weights")
 
 
