@@ -82,8 +82,12 @@ def train(
         if main and info.checkpoint:
             bar.console.print(f"iter {info.iter}: {losses}; saved {info.checkpoint}")
 
-    with bar:
-        result = train_decoder(cfg, on_step=on_step, on_start=on_start)
+    try:
+        with bar:
+            result = train_decoder(cfg, on_step=on_step, on_start=on_start)
+    except KeyboardInterrupt:  # a second Ctrl-C: no new checkpoint, the existing ones are intact
+        raise fail(f"interrupted; the checkpoints in {_escape(str(out_dir))} are intact; "
+                   "continue with the same command plus --resume", 130) from None
     if not main:
         return
     if result.skipped:
