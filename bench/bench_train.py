@@ -20,7 +20,7 @@ from conftest import make_image, random_layout
 from styler.model import vgg_normalised_layers
 from styler.train import TrainConfig, train_decoder
 
-WARMUP, TIMED = 2, 4
+WARMUP, TIMED = 1, 3
 
 
 def _folders(root: Path) -> tuple[Path, Path]:

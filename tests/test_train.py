@@ -202,6 +202,7 @@ def test_cli_trains_and_the_decoder_works_in_transfer(folders, tmp_path, images)
     ("nothing_to_resume", "has no checkpoints to resume from"),
     ("fp16", "training supports --precision auto, fp32 or bf16"),
     ("zero_batch", "--batch-size must be at least 1"),
+    ("unwritable", "cannot write to"),
 ])
 def test_errors_are_one_line_and_non_zero(folders, tmp_path, case, expected):
     run, extra = tmp_path / "run", []
@@ -222,6 +223,8 @@ def test_errors_are_one_line_and_non_zero(folders, tmp_path, case, expected):
         extra = ["--precision", "fp16"]
     elif case == "zero_batch":
         extra = ["--batch-size", "0"]
+    elif case == "unwritable":
+        run = folders[0] / "c0.png" / "run"  # under a file
     args = cli_args((coco, folders[1]), run, "--max-iter", "1", *extra)  # a repeated option: the last wins
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 1

@@ -31,6 +31,7 @@ from torch import Tensor
 from . import checkpoint, data, ops, weights
 from .engine import pick_device
 from .errors import DeviceError, InputError, StylerError
+from .files import check_writable
 from .images import save_image
 from .model import Decoder, Encoder, load_encoder
 
@@ -196,6 +197,8 @@ class _Run:
         self.precision = train_precision(cfg.precision, self.device)
         check_config(cfg)
         run = Path(cfg.out).expanduser()
+        if self.rank == 0:  # fail now, not at the first checkpoint hours from now
+            check_writable(run / "decoder.pth", checkpoint.HINT)
         saved = None
         if cfg.resume:
             saved = checkpoint.load(checkpoint.latest(run))
