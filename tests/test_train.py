@@ -145,7 +145,7 @@ def test_nan_loss_stops_with_the_last_good_checkpoint(folders, tmp_path, monkeyp
     assert checkpoint.load(run / "checkpoints" / "iter_0000002.pt")["iter"] == 2
 
 
-@pytest.mark.parametrize("sig, workers", [(signal.SIGINT, "1"), (signal.SIGTERM, "0")])
+@pytest.mark.parametrize("sig, workers", [(signal.SIGINT, "1"), (signal.SIGTERM, "1")])
 def test_signal_saves_a_loadable_checkpoint(folders, tmp_path, sig, workers):
     run = tmp_path / "run"
     args = cli_args(folders, run, "--max-iter", "100000", "--save-every", "100000", "--log-every", "1")
@@ -164,6 +164,19 @@ def test_signal_saves_a_loadable_checkpoint(folders, tmp_path, sig, workers):
     state = checkpoint.load(checkpoint.latest(run))
     load_decoder(weights.load_state_dict(run / "decoder.pth"))
     assert state["iter"] >= 0 and not list(run.rglob("*.part"))
+
+
+def test_a_folder_of_only_bad_files_fails_in_one_line_and_exits(folders, tmp_path):
+    bad = tmp_path / "bad"
+    for i in range(3):
+        (bad / f"{i}.jpg").parent.mkdir(exist_ok=True)
+        (bad / f"{i}.jpg").write_text("not an image")
+    args = cli_args((bad, folders[1]), tmp_path / "run", "--max-iter", "2")
+    args[args.index("--workers") + 1] = "1"  # the error comes from a worker; the process must still exit
+    proc = subprocess.run([sys.executable, "-m", "styler", *args], env=env(), capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == f"error: 3 images in a row under {bad} cannot be read; check the dataset"
 
 
 def test_two_process_gloo_run_writes_one_checkpoint_set(folders, tmp_path):

@@ -139,10 +139,12 @@ def _one_line(e: StylerError) -> StylerError:
     return type(e)(last.split(": ", 1)[-1] if "Traceback" in str(e) else str(e))
 
 
-def _ignore_signals(_worker: int) -> None:
-    # Workers leave Ctrl-C/SIGTERM to the main process, which stops cleanly and shuts them down.
+def _worker_signals(_worker: int) -> None:
+    # Ctrl-C reaches the whole process group; the main process handles it and stops cleanly.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # SIGTERM (also how multiprocessing ends workers at exit) quits quietly with status 0, so
+    # the main process sees no "worker killed by signal" error in the middle of a step.
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
 
 
 class _StopFlag:
@@ -247,7 +249,7 @@ class _Run:
         return data.batches(paths, batch_size=cfg.batch_size, resize=cfg.resize, crop=cfg.crop, seed=cfg.seed,
                             stream=stream, rank=self.rank, world=self.world, start_batch=self.start,
                             workers=cfg.workers, pin_memory=self.device.type == "cuda",
-                            worker_init_fn=_ignore_signals)
+                            worker_init_fn=_worker_signals)
 
     def _to_device(self, x: Tensor) -> Tensor:
         return x.to(self.device, non_blocking=True).contiguous(memory_format=self.fmt)
