@@ -143,6 +143,7 @@ def test_nan_loss_stops_with_the_last_good_checkpoint(folders, tmp_path, monkeyp
     run = tmp_path / "run"
     assert [p.name for p in checkpoint.checkpoints(run)] == ["iter_0000002.pt"]
     assert checkpoint.load(run / "checkpoints" / "iter_0000002.pt")["iter"] == 2
+    assert len((run / "log.jsonl").read_text().splitlines()) == 2
 
 
 @pytest.mark.parametrize("sig, workers", [(signal.SIGINT, "1"), (signal.SIGTERM, "1")])

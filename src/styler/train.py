@@ -281,14 +281,14 @@ class _Run:
             "world_size": self.world,
         }
         self.last_saved = checkpoint.save(self.run, state, self.cfg.keep)
-        checkpoint.write_log(self.run, self.records)
         self.saved_iter = iteration
         return self.last_saved
 
     def _sample(self, iteration: int, content: Tensor, style: Tensor, output: Tensor) -> Path | None:
         """A grid of up to 4 rows: content | style | output, each (3, crop, crop)."""
+        output = output.detach().float()  # bf16 under autocast
         rows = [torch.cat([content[i], style[i], output[i]], dim=2) for i in range(min(4, len(content)))]
-        grid = torch.cat(rows, dim=1).detach().float().clamp(0, 1).cpu()  # (3, rows*crop, 3*crop)
+        grid = torch.cat(rows, dim=1).clamp(0, 1).cpu()  # (3, rows*crop, 3*crop)
         return save_image(grid, self.run / "samples" / f"iter_{iteration:07d}.jpg")
 
     def _result(self, iteration: int, interrupted: bool) -> TrainResult:
@@ -345,6 +345,7 @@ class _Run:
                         means = [sum(x) / len(window) for x in zip(*window)]
                         self.records.append({"iter": done, "loss": means[0], "content": means[1], "style": means[2],
                                              "lr": lr, "it_s": len(window) / (now - tick), "skipped": info.skipped})
+                        checkpoint.write_log(self.run, self.records)
                         window, tick = [], now
                     if cfg.sample_every and done % cfg.sample_every == 0:
                         info.sample = self._sample(done, c, s, output)
@@ -352,7 +353,7 @@ class _Run:
                         info.checkpoint = self._save(done)
                 if self.on_step:
                     self.on_step(info)
-        self._save(done)
+            self._save(done)  # still under the flag: a signal now cannot cut the final save short
         return self._result(done, interrupted=done < cfg.max_iter)
 
 
