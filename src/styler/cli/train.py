@@ -13,7 +13,6 @@ from rich.text import Text
 
 from .common import Device, Vgg, _escape, err, fail, guarded, out
 
-Dir = Annotated[Path, typer.Option(help="Folder of images, searched recursively.")]
 TrainPrecision = Annotated[str, typer.Option(
     help="auto (bf16 autocast on CUDA when supported, else fp32), bf16 or fp32.")]
 
