@@ -9,7 +9,7 @@ statistics and the blend always run in float32.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from . import images, ops, weights
+from . import images, ops, temporal, weights
 from .errors import DeviceError, InputError
 from .model import Decoder, Encoder, load_decoder, load_encoder
 
@@ -287,6 +287,21 @@ class Stylizer:
             styles = [self._stats(s) for s in styles]
         return torch.cat([self.render(self.prepare(c, styles, preserve_color=preserve_color),
                                       masks=masks, alpha=alpha, feather=feather) for c in content.split(1)])
+
+
+    # -- streams (video) ---------------------------------------------------------------
+
+    @torch.inference_mode()
+    def stylize_frames(self, batches: Iterable[Tensor], style: Tensor | StyleStats, *, alpha: float = 1.0,
+                       smooth: float = 0.0) -> Iterator[Tensor]:
+        """Consecutive frame batches (N, 3, H, W) in [0, 1] -> stylized batches, same shapes, in order.
+
+        The style is encoded once. ``smooth`` in [0, 1) is ``temporal.TemporalFilter``'s
+        strength (0 = off: exactly ``transfer`` frame by frame)."""
+        stats, alpha = self._stats(style), check_alpha(alpha)
+        steady = temporal.TemporalFilter(smooth)
+        for x in batches:
+            yield steady(x, self.decode_adain(self.encode(x), stats, alpha=alpha, size=tuple(x.shape[-2:])))
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from .common import err, fail
 from .controls import color_preserve, interpolate, mask
 from .train import train
 from .transfer import transfer
+from .video import video
 from .weights import weights_app
 
 
@@ -61,6 +62,7 @@ app.command()(interpolate)
 app.command()(mask)
 app.command("color-preserve")(color_preserve)
 app.command()(train)
+app.command()(video)
 app.add_typer(weights_app, name="weights")
 
 
