@@ -9,6 +9,7 @@ decode, we write upright frames) and the audio tracks, copied packet for packet.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from collections.abc import Callable, Iterator
@@ -161,6 +162,11 @@ def check_output(dest: Path, codec: str, crf: int, *, protect: Path | None = Non
                          f"({', '.join(sorted(CONTAINERS))})")
     if protect is not None and Path(dest).resolve() == Path(protect).resolve():
         raise OutputError(f"refusing to overwrite input {dest}; choose another output name")
+    folder = Path(dest).absolute().parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {dest}: {folder} is not a writable folder; choose another -o")
     if not 0 <= crf <= 51:
         raise InputError(f"--crf must be in 0..51 (lower = better quality), got {crf}")
     if codec not in encoders():

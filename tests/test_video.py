@@ -1,0 +1,233 @@
+"""styler video: tiny clips made here with imageio-ffmpeg (no sample files), random weights."""
+
+from __future__ import annotations
+
+import subprocess
+from fractions import Fraction
+from pathlib import Path
+
+import imageio_ffmpeg
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from styler import video
+from styler.cli import app
+from styler.errors import InputError, OutputError
+from styler.images import to_tensor
+from styler.pipeline import stylize_video
+from styler.temporal import FlickerMeter, TemporalFilter
+
+FF = imageio_ffmpeg.get_ffmpeg_exe()
+NTSC = Fraction(30000, 1001)
+
+
+def frames_of(n: int, size=(64, 48), seed: int = 0, noise: float = 0.0) -> list[np.ndarray]:
+    """A smooth colour picture drifting to the right by 1 px per frame (+ optional pixel noise)."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    base = np.asarray(Image.fromarray(rng.uniform(0, 255, (4, 5, 3)).astype(np.uint8))
+                      .resize((w + n, h), Image.Resampling.BICUBIC), np.float64)
+    out = []
+    for t in range(n):
+        f = base[:, t : t + w] + (rng.normal(0, noise, (h, w, 3)) if noise else 0)
+        out.append(np.clip(f, 0, 255).astype(np.uint8))
+    return out
+
+
+def make_clip(path: Path, n: int = 6, *, size=(64, 48), fps=NTSC, audio: bool = False, noise: float = 0.0,
+              still: bool = False) -> Path:
+    frames = frames_of(n, size, noise=noise)
+    if still:
+        frames = [np.clip(frames[0].astype(float) + np.random.default_rng(i).normal(0, noise, frames[0].shape),
+                          0, 255).astype(np.uint8) for i in range(n)]
+    silent = path.with_name(path.stem + ".silent.mp4") if audio else path
+    gen = imageio_ffmpeg.write_frames(str(silent), size, fps=fps, codec="libx264", quality=None,
+                                      macro_block_size=1, ffmpeg_log_level="error", output_params=["-crf", "0"])
+    gen.send(None)
+    for f in frames:
+        gen.send(f)
+    gen.close()
+    if audio:  # a sine AAC track beside the video
+        subprocess.run([FF, "-loglevel", "error", "-y", "-i", str(silent), "-f", "lavfi", "-i",
+                        "sine=frequency=440:duration=1", "-map", "0:v", "-map", "1:a", "-c:v", "copy",
+                        "-c:a", "aac", "-shortest", str(path)], check=True)
+        silent.unlink()
+    return path
+
+
+def audio_md5(path: Path) -> str:
+    """Hash of the audio packets as stored (identical only if copied, not re-encoded)."""
+    return subprocess.run([FF, "-loglevel", "error", "-i", str(path), "-map", "0:a", "-c", "copy", "-f", "md5", "-"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+def decoded(path: Path) -> list[np.ndarray]:
+    return list(video.read_frames(video.probe(path)))
+
+
+@pytest.fixture
+def style(images) -> Path:
+    return images["style"]
+
+
+def run(args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+CPU = ["--device", "cpu", "--precision", "fp32", "--style-size", "64"]
+
+
+# -- probing and plumbing ------------------------------------------------------------------
+
+def test_probe_reads_rate_count_size_audio(tmp_path):
+    info = video.probe(make_clip(tmp_path / "a.mp4", 5, audio=True))
+    assert (info.width, info.height, info.frames, info.fps) == (64, 48, 5, NTSC)
+    assert info.audio == ("aac",) and info.rotation == 0
+
+
+def test_cli_keeps_frames_rate_size_and_copies_audio(tmp_path, style):
+    src = make_clip(tmp_path / "in.mp4", 6, audio=True)
+    dest = tmp_path / "out" / "styled.mp4"
+    res = run(["video", src, "--style", style, "-o", dest, "--alpha", "0.7", *CPU])
+    assert res.exit_code == 0, res.output
+    assert "flicker" in res.output
+    got, want = video.probe(dest), video.probe(src)
+    assert (got.frames, got.fps, got.width, got.height) == (6, NTSC, 64, 48)
+    assert abs(got.duration - want.duration) < 0.05
+    assert got.audio == want.audio == ("aac",)
+    assert audio_md5(dest) == audio_md5(src)
+    assert [p.name for p in dest.parent.iterdir()] == ["styled.mp4"]  # no temp files left
+
+
+def test_silent_clip_default_name_and_size(tmp_path, style, monkeypatch):
+    src = make_clip(tmp_path / "clip.mp4", 4, fps=Fraction(24))
+    monkeypatch.chdir(tmp_path)
+    res = run(["video", src, "--style", style, "--size", "33", *CPU])
+    assert res.exit_code == 0, res.output
+    got = video.probe(tmp_path / f"clip_stylized_{style.stem}.mp4")
+    # shorter side 33 -> 44x33, then even for yuv420p -> 44x32
+    assert (got.frames, got.fps, got.width, got.height, got.audio) == (4, 24, 44, 32, ())
+
+
+def test_rotation_is_kept_upright(tmp_path, style, stylizer):
+    flat = make_clip(tmp_path / "flat.mp4", 3)
+    src = tmp_path / "rot.mp4"
+    subprocess.run([FF, "-loglevel", "error", "-display_rotation", "90", "-i", str(flat), "-c", "copy", str(src)],
+                   check=True)
+    info = video.probe(src)
+    assert (info.rotation, info.width, info.height) == (90, 48, 64)
+    report = stylize_video(stylizer, info, tmp_path / "out.mp4", stylizer.style_stats(torch.rand(1, 3, 32, 32)))
+    got = video.probe(tmp_path / "out.mp4")
+    assert (got.width, got.height, got.frames, report.size) == (48, 64, 3, (48, 64))
+
+
+def test_frames_match_the_image_path(tmp_path, stylizer):
+    src = make_clip(tmp_path / "in.mp4", 4)
+    stats = stylizer.style_stats(torch.rand(1, 3, 40, 40))
+    stylize_video(stylizer, video.probe(src), tmp_path / "out.mp4", stats, alpha=0.8, batch=3, crf=0)
+    for x, y in zip(decoded(src), decoded(tmp_path / "out.mp4"), strict=True):
+        ref = stylizer.transfer(to_tensor(Image.fromarray(x)), stats, alpha=0.8)
+        got = to_tensor(Image.fromarray(y))
+        assert (got - ref).abs().mean() < 3 / 255  # x264 at crf 0, yuv420p chroma
+
+
+# -- flicker ---------------------------------------------------------------------------------
+
+def test_flicker_meter_on_a_synthetic_case():
+    meter = FlickerMeter()
+    x = torch.stack([torch.full((3, 4, 4), 0.1 * t) for t in range(5)])         # input steps of 0.1
+    y = torch.stack([torch.full((3, 4, 4), 0.3 * (t % 2)) for t in range(5)])   # output jumps by 0.3
+    meter.update(x[:2], y[:2])
+    meter.update(x[2:], y[2:])  # the pair across the two batches counts too
+    assert meter.pairs == 4
+    assert meter.ratio == pytest.approx(3.0)
+
+
+def test_temporal_filter_steadies_still_pixels_and_follows_motion():
+    torch.manual_seed(0)
+    still = 0.5 + torch.arange(6).view(6, 1, 1, 1) * 1e-3 * torch.ones(6, 3, 8, 8)  # below the tolerance
+    jitter = 0.5 + 0.05 * torch.randn(6, 3, 8, 8)  # what per-frame stylization did with it
+    f = TemporalFilter(0.8)
+    steady = torch.cat([f(still[:3], jitter[:3]), f(still[3:], jitter[3:])])  # state spans batches
+    plain, smooth = FlickerMeter(), FlickerMeter()
+    plain.update(still, jitter)
+    smooth.update(still, steady)
+    assert smooth.output_change < 0.5 * plain.output_change
+    moving = torch.rand(6, 3, 8, 8)  # every pixel changes a lot: the output passes through untouched
+    assert torch.equal(TemporalFilter(0.8)(moving, jitter), jitter)
+    assert torch.equal(TemporalFilter(0.0)(still, jitter), jitter)
+
+
+def test_smoothing_lowers_flicker_on_a_noisy_clip(tmp_path, stylizer):
+    src = video.probe(make_clip(tmp_path / "noisy.mp4", 8, noise=1.5, still=True))
+    stats = stylizer.style_stats(torch.rand(1, 3, 40, 40))
+    plain = stylize_video(stylizer, src, tmp_path / "a.mp4", stats)
+    smooth = stylize_video(stylizer, src, tmp_path / "b.mp4", stats, smooth=0.8)
+    assert plain.input_change == pytest.approx(smooth.input_change)
+    assert smooth.flicker < 0.7 * plain.flicker
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+def _one_line_error(res, *words):
+    assert res.exit_code != 0
+    lines = [ln for ln in res.output.strip().splitlines() if ln.strip()]
+    assert [ln for ln in lines if ln.startswith("error:")] == lines[-1:], res.output
+    assert "Traceback" not in res.output
+    for w in words:
+        assert w in lines[-1], lines[-1]
+
+
+@pytest.mark.parametrize("case, words", [
+    ("text", ["not a video"]),
+    ("missing", ["does not exist"]),
+    ("audio-only", ["no video stream"]),
+])
+def test_bad_inputs_fail_in_one_line_with_no_output(tmp_path, style, case, words):
+    src = tmp_path / "bad.mp4"
+    if case == "text":
+        src.write_text("hello, not a video\n")
+    elif case == "audio-only":
+        subprocess.run([FF, "-loglevel", "error", "-f", "lavfi", "-i", "sine=duration=0.2", str(src)], check=True)
+    dest = tmp_path / "out" / "o.mp4"
+    _one_line_error(run(["video", src, "--style", style, "-o", dest, *CPU]), *words)
+    assert not dest.parent.exists() or not any(dest.parent.iterdir())
+
+
+@pytest.mark.parametrize("extra, words", [
+    (["-o", "{tmp}/blocker/o.mp4"], ["not a writable folder"]),
+    (["-o", "{tmp}/o.png"], ["video extension"]),
+    (["-o", "{tmp}/o.mp4", "--codec", "nope264"], ["not an encoder"]),
+    (["-o", "{tmp}/o.mp4", "--crf", "99"], ["--crf"]),
+    (["-o", "{tmp}/o.mp4", "--smooth", "1.5"], ["smooth"]),
+])
+def test_bad_outputs_and_options_fail_in_one_line(tmp_path, style, extra, words):
+    src = make_clip(tmp_path / "in.mp4", 2)
+    (tmp_path / "blocker").write_text("a file where a folder is needed")
+    before = set(tmp_path.iterdir())
+    res = run(["video", src, "--style", style, *[e.format(tmp=tmp_path) for e in extra], *CPU])
+    _one_line_error(res, *words)
+    assert set(tmp_path.iterdir()) == before
+
+
+def test_ctrl_c_leaves_nothing(tmp_path, stylizer):
+    src = video.probe(make_clip(tmp_path / "in.mp4", 6, audio=True))
+
+    def interrupt(done):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        stylize_video(stylizer, src, tmp_path / "out" / "o.mp4", stylizer.style_stats(torch.rand(1, 3, 32, 32)),
+                      batch=2, progress=interrupt)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_core_errors_are_styler_errors(tmp_path, stylizer):
+    src = video.probe(make_clip(tmp_path / "in.mp4", 2))
+    with pytest.raises(InputError, match="batch"):
+        stylize_video(stylizer, src, tmp_path / "o.mp4", stylizer.style_stats(torch.rand(1, 3, 32, 32)), batch=0)
+    with pytest.raises(OutputError, match="overwrite"):
+        video.check_output(src.path, "libx264", 18, protect=src.path)
