@@ -9,7 +9,6 @@ decode, we write upright frames) and the audio tracks, copied packet for packet.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from collections.abc import Callable, Iterator
@@ -25,7 +24,7 @@ from PIL import Image
 from torch import Tensor
 
 from .errors import InputError, OutputError
-from .files import atomic_path
+from .files import atomic_path, check_writable
 from .images import prepare
 
 # Output container by extension; ffmpeg is told explicitly, since it writes to a ".part" name.
@@ -162,11 +161,7 @@ def check_output(dest: Path, codec: str, crf: int, *, protect: Path | None = Non
                          f"({', '.join(sorted(CONTAINERS))})")
     if protect is not None and Path(dest).resolve() == Path(protect).resolve():
         raise OutputError(f"refusing to overwrite input {dest}; choose another output name")
-    folder = Path(dest).absolute().parent
-    while not folder.exists():
-        folder = folder.parent
-    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
-        raise OutputError(f"cannot write {dest}: {folder} is not a writable folder; choose another -o")
+    check_writable(Path(dest), "choose a writable output")
     if not 0 <= crf <= 51:
         raise InputError(f"--crf must be in 0..51 (lower = better quality), got {crf}")
     if codec not in encoders():

@@ -8,25 +8,24 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from .common import (Alpha, DecoderW, Device, Precision, StyleSize, Vgg, debug_enabled, err, guarded,
-                     load_stylizer, out)
+from .common import Alpha, DecoderW, Device, Precision, StyleSize, Vgg, err, guarded, load_stylizer, out
 
-Size = Annotated[int, typer.Option(help="Resize frames so the shorter side is N px (0 = the input's own size).")]
+Size = Annotated[int, typer.Option(min=0, help="Resize frames so the shorter side is N px (0 = the input's own size).")]
 Smooth = Annotated[float, typer.Option(
     help="Temporal smoothing in [0, 1): where the input pixel did not change, keep this share of the "
          "previous output pixel. 0 = off; 0.8 roughly halves flicker with no lag on motion.")]
 Crf = Annotated[int, typer.Option(help="Encoder quality 0..51 (x264/x265/vp9 CRF; lower = better, bigger).")]
 Codec = Annotated[str, typer.Option(help="ffmpeg video encoder: libx264 (H.264, default), libx265, libvpx-vp9 (.mkv), ...")]
-Batch = Annotated[int, typer.Option(help="Frames per model call.")]
+Batch = Annotated[int, typer.Option(min=1, help="Frames per model call.")]
 VideoOut = Annotated[Path | None, typer.Option(
     "--output", "-o", help="Output video (.mp4, .mov, .mkv, .m4v); default {in}_stylized_{style}.mp4 here.")]
 
 
-def frame_progress(total: int) -> Progress:
+def frame_progress() -> Progress:
     """Frames done / total, frames per second, elapsed and ETA."""
-    return Progress(TextColumn("stylizing"), BarColumn(), MofNCompleteColumn(),
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("{task.fields[fps]} fps"), TimeElapsedColumn(), TextColumn("eta"),
-                    TimeRemainingColumn(), console=err, disable=not err.is_terminal and not debug_enabled())
+                    TimeRemainingColumn(), console=err, disable=not err.is_terminal)
 
 
 @guarded
@@ -59,8 +58,6 @@ def video(
 
     check_alpha(alpha)
     check_smooth(smooth)
-    if size < 0:
-        raise typer.BadParameter("--size must be >= 0")
     dest = output if output is not None else Path.cwd() / f"{input.stem}_stylized_{style.stem}.mp4"
     info = probe(input)
     check_output(dest, codec, crf, protect=input)
@@ -68,10 +65,9 @@ def video(
     style_image = load_image(style, style_size)
     stylizer = load_stylizer(vgg, decoder, device, precision)
     stats = stylizer.style_stats(style_image)
-    err.print(f"{input.name}: {info.frames} frames, {w}x{h}, {float(info.fps):.3f} fps ({info.fps}), "
-              f"audio: {', '.join(info.audio) or 'none'}")
-    with frame_progress(info.frames) as bar:
-        task = bar.add_task("", total=info.frames, fps="-")
+    with frame_progress() as bar:
+        task = bar.add_task(f"{input.name} {w}x{h} @ {info.fps} fps on {stylizer.describe()}",
+                            total=info.frames, fps="-")
 
         def advance(done: int) -> None:
             speed = bar.tasks[task].speed
@@ -80,6 +76,7 @@ def video(
         report = stylize_video(stylizer, info, dest, stats, size=size, alpha=alpha, smooth=smooth, batch=batch,
                                codec=codec, crf=crf, progress=advance)
     out.print(str(report.path))
-    err.print(f"done: {report.frames} frames in {report.seconds:.1f} s ({report.fps:.2f} fps); "
+    err.print(f"done: {report.frames} frames, {w}x{h} @ {info.fps} fps, audio: {', '.join(info.audio) or 'none'}, "
+              f"in {report.seconds:.1f} s ({report.fps:.2f} fps on {stylizer.describe()}); "
               f"flicker {report.flicker:.3f} (output/input frame-to-frame change"
               f"{'' if smooth else '; try --smooth 0.8 to lower it'})")
