@@ -184,6 +184,8 @@ def _one_line_error(res, *words):
     ("text", ["not a video"]),
     ("missing", ["does not exist"]),
     ("audio-only", ["no video stream"]),
+    ("zero-frames", ["no video stream"]),  # ffmpeg writes no stream for a clip of 0 frames
+    ("truncated", ["not a video"]),
 ])
 def test_bad_inputs_fail_in_one_line_with_no_output(tmp_path, style, case, words):
     src = tmp_path / "bad.mp4"
@@ -191,6 +193,12 @@ def test_bad_inputs_fail_in_one_line_with_no_output(tmp_path, style, case, words
         src.write_text("hello, not a video\n")
     elif case == "audio-only":
         subprocess.run([FF, "-loglevel", "error", "-f", "lavfi", "-i", "sine=duration=0.2", str(src)], check=True)
+    elif case == "zero-frames":
+        subprocess.run([FF, "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=64x48", "-frames:v", "0",
+                        str(src)], check=True)
+    elif case == "truncated":
+        whole = make_clip(tmp_path / "whole.mp4", 6, audio=True).read_bytes()
+        src.write_bytes(whole[: len(whole) // 2])
     dest = tmp_path / "out" / "o.mp4"
     _one_line_error(run(["video", src, "--style", style, "-o", dest, *CPU]), *words)
     assert not dest.parent.exists() or not any(dest.parent.iterdir())
