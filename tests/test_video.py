@@ -134,6 +134,39 @@ def test_frames_match_the_image_path(tmp_path, stylizer):
         assert (got - ref).abs().mean() < 3 / 255  # x264 at crf 0, yuv420p chroma
 
 
+def test_preserve_color_matches_the_image_path(tmp_path, stylizer):
+    src = make_clip(tmp_path / "in.mp4", 3)
+    style = torch.rand(1, 3, 40, 40)
+    stylize_video(stylizer, video.probe(src), tmp_path / "out.mp4", style, preserve_color="coral", crf=0)
+    for x, y in zip(decoded(src), decoded(tmp_path / "out.mp4"), strict=True):
+        ref = stylizer.transfer(to_tensor(Image.fromarray(x)), style, preserve_color="coral")
+        assert (to_tensor(Image.fromarray(y)) - ref).abs().mean() < 3 / 255
+
+
+def test_still_mask_applies_to_every_frame(stylizer):
+    torch.manual_seed(0)
+    x = torch.rand(3, 3, 32, 40)
+    masks = torch.zeros(2, 32, 40)
+    masks[0, :, :20], masks[1, :, 20:] = 1, 1
+    styles = [torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)]
+    (got,) = stylizer.stylize_frames([x], styles, masks=masks, alpha=0.9)
+    assert torch.allclose(got, stylizer.transfer_masked(x, masks, styles, alpha=0.9), atol=1e-5)
+    with pytest.raises(InputError, match="2 styles"):
+        list(stylizer.stylize_frames([x], styles))
+
+
+def test_cli_mask_and_preserve_color(tmp_path, images):
+    src = make_clip(tmp_path / "in.mp4", 3, audio=True)
+    mask = tmp_path / "mask.png"
+    Image.fromarray(np.repeat(np.array([[255, 0]], np.uint8), 10, axis=1).repeat(7, axis=0)).save(mask)
+    dest = tmp_path / "o.mp4"
+    res = run(["video", src, "-s", images["style"], "-s", images["content"], "--mask", mask, "--feather", "2",
+               "--preserve-color", "-o", dest, *CPU])
+    assert res.exit_code == 0, res.output
+    assert "regions style.jpg 50%, content.png 50%" in res.output and "coral" in res.output
+    assert (video.probe(dest).frames, video.probe(dest).audio) == (3, ("aac",))
+
+
 # -- flicker ---------------------------------------------------------------------------------
 
 def test_flicker_meter_on_a_synthetic_case():
@@ -210,6 +243,8 @@ def test_bad_inputs_fail_in_one_line_with_no_output(tmp_path, style, case, words
     (["-o", "{tmp}/o.mp4", "--codec", "nope264"], ["not an encoder"]),
     (["-o", "{tmp}/o.mp4", "--crf", "99"], ["--crf"]),
     (["-o", "{tmp}/o.mp4", "--smooth", "1.5"], ["smooth"]),
+    (["-o", "{tmp}/o.mp4", "--style", "{tmp}/in.mp4"], ["2 --style", "--mask"]),
+    (["-o", "{tmp}/o.mp4", "--feather", "3"], ["--feather only applies"]),
 ])
 def test_bad_outputs_and_options_fail_in_one_line(tmp_path, style, extra, words):
     src = make_clip(tmp_path / "in.mp4", 2)

@@ -292,17 +292,30 @@ class Stylizer:
     # -- streams (video) ---------------------------------------------------------------
 
     @torch.inference_mode()
-    def stylize_frames(self, batches: Iterable[Tensor], style: Tensor | StyleStats, *, alpha: float = 1.0,
-                       smooth: float = 0.0) -> Iterator[Tensor]:
+    def stylize_frames(self, batches: Iterable[Tensor], style: Tensor | StyleStats | Sequence[Tensor | StyleStats],
+                       *, alpha: float = 1.0, smooth: float = 0.0, preserve_color: str | None = None,
+                       masks: Tensor | None = None, feather: float = 0.0) -> Iterator[Tensor]:
         """Consecutive frame batches (N, 3, H, W) in [0, 1] -> stylized batches, same shapes, in order.
 
-        The style is encoded once. ``smooth`` in [0, 1) is ``temporal.TemporalFilter``'s
-        strength (0 = off: exactly ``transfer`` frame by frame)."""
-        stats, alpha = self._stats(style), check_alpha(alpha)
+        ``style``: one style, or with ``masks`` (R, H', W', a still mask for every frame) one
+        per region. Styles are encoded once; plain frames go through the model a batch at a
+        time. ``preserve_color``/``masks`` use ``prepare``/``render`` frame by frame (with
+        colour preservation each style is re-adapted to every frame's colours). ``smooth`` in
+        [0, 1) is ``temporal.TemporalFilter``'s strength (0 = off: exactly the image path)."""
+        alpha = check_alpha(alpha)
+        styles = list(style) if isinstance(style, (list, tuple)) else [style]
+        if masks is None and len(styles) != 1:
+            raise InputError(f"got {len(styles)} styles for one video; give one, or a mask with one region per style")
+        if check_color_method(preserve_color) is None:
+            styles = [self._stats(s) for s in styles]                         # encode each style once
         steady = temporal.TemporalFilter(smooth)
         for x in batches:
-            yield steady(x, self.decode_adain(self.encode(x), stats, alpha=alpha, size=tuple(x.shape[-2:])))
-
+            if preserve_color is None and masks is None:
+                y = self.decode_adain(self.encode(x), styles[0], alpha=alpha, size=tuple(x.shape[-2:]))
+            else:
+                y = torch.cat([self.render(self.prepare(c, styles, preserve_color=preserve_color), masks=masks,
+                                           alpha=alpha, feather=feather) for c in x.split(1)])
+            yield steady(x, y)
 
 @dataclass(frozen=True)
 class Prepared:

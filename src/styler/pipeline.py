@@ -14,7 +14,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,13 +69,17 @@ def _get(q: queue.Queue, stop: threading.Event):
     raise _Stopped
 
 
-def stylize_video(stylizer: Stylizer, info: video.VideoInfo, dest: Path, style: StyleStats, *, size: int = 0,
-                  alpha: float = 1.0, smooth: float = 0.0, batch: int = 4, codec: str = "libx264", crf: int = 18,
+def stylize_video(stylizer: Stylizer, info: video.VideoInfo, dest: Path,
+                  style: Tensor | StyleStats | Sequence[Tensor | StyleStats], *, size: int = 0, alpha: float = 1.0,
+                  smooth: float = 0.0, batch: int = 4, codec: str = "libx264", crf: int = 18,
+                  preserve_color: str | None = None, masks: Tensor | None = None, feather: float = 0.0,
                   progress: Callable[[int], None] | None = None) -> VideoReport:
     """Stylize every frame of ``info.path`` into ``dest`` (atomic: complete or absent).
 
-    ``size``: shorter side in px (0 = the input's). ``progress(frames_done)`` is called from
-    this thread after each batch. Raises ``StylerError`` subclasses; Ctrl-C stops all stages."""
+    ``size``: shorter side in px (0 = the input's); ``masks`` (R, H, W) at that frame size
+    (``video.frame_size``). The style and the controls are ``Stylizer.stylize_frames``'.
+    ``progress(frames_done)`` is called from this thread after each batch. Raises
+    ``StylerError`` subclasses; Ctrl-C stops all stages."""
     if not isinstance(batch, int) or batch < 1:
         raise InputError(f"--batch must be a whole number >= 1, got {batch}")
     check_smooth(smooth)
@@ -126,7 +130,8 @@ def stylize_video(stylizer: Stylizer, info: video.VideoInfo, dest: Path, style: 
             t.start()
         try:
             pending: deque = deque()
-            for out in stylizer.stylize_frames(batches(pending), style, alpha=alpha, smooth=smooth):
+            for out in stylizer.stylize_frames(batches(pending), style, alpha=alpha, smooth=smooth,
+                                               preserve_color=preserve_color, masks=masks, feather=feather):
                 meter.update(pending.popleft(), out)
                 _put(q_out, out, stop)
                 done += out.shape[0]

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from .common import Alpha, DecoderW, Device, Precision, StyleSize, Vgg, err, guarded, load_stylizer, out
+from .common import (Alpha, DecoderW, Device, Precision, PreserveColor, StyleSize, Vgg, err, guarded, load_stylizer,
+                     out)
 
 Size = Annotated[int, typer.Option(min=0, help="Resize frames so the shorter side is N px (0 = the input's own size).")]
 Smooth = Annotated[float, typer.Option(
@@ -31,12 +32,19 @@ def frame_progress() -> Progress:
 @guarded
 def video(
     input: Annotated[Path, typer.Argument(help="Input video (anything ffmpeg reads).")],
-    style: Annotated[Path, typer.Option("--style", "-s", help="Style image.")],
+    style: Annotated[list[Path], typer.Option(
+        "--style", "-s", help="Style image; with --mask one per region, in order (repeat the option).")],
     output: VideoOut = None,
     alpha: Alpha = 1.0,
     size: Size = 0,
     style_size: StyleSize = 512,
     smooth: Smooth = 0.0,
+    preserve_color: PreserveColor = False,
+    mask: Annotated[Path | None, typer.Option(
+        help="A still mask or label image applied to every frame: each region takes its own --style "
+             "(same rules as `styler mask`).")] = None,
+    feather: Annotated[float, typer.Option(
+        help="With --mask: soften region boundaries over about PX frame pixels (0 = hard edges).")] = 0.0,
     crf: Crf = 18,
     codec: Codec = "libx264",
     batch: Batch = 4,
@@ -50,21 +58,34 @@ def video(
     Prints the flicker ratio at the end: mean change between consecutive output frames over
     the same for the input (lower = steadier; --smooth lowers it).
     """
+    import math
+
     from ..engine import check_alpha
-    from ..images import load_image
+    from ..errors import InputError
+    from ..images import load_image, load_regions
     from ..pipeline import stylize_video
     from ..temporal import check_smooth
     from ..video import check_output, frame_size, probe
 
     check_alpha(alpha)
     check_smooth(smooth)
-    dest = output if output is not None else Path.cwd() / f"{input.stem}_stylized_{style.stem}.mp4"
+    if mask is None and len(style) != 1:
+        raise InputError(f"got {len(style)} --style options; give one, or --mask with one region per style")
+    if mask is None and feather:
+        raise InputError("--feather only applies to --mask; add --mask or drop --feather")
+    if not math.isfinite(feather) or feather < 0:
+        raise InputError(f"--feather must be a number of pixels >= 0, got {feather}")
+    stem = "+".join(s.stem for s in style)
+    dest = output if output is not None else Path.cwd() / f"{input.stem}_stylized_{stem}.mp4"
     info = probe(input)
     check_output(dest, codec, crf, protect=input)
     w, h = frame_size(info, size)
-    style_image = load_image(style, style_size)
+    regions = None if mask is None else load_regions(mask, (h, w), len(style))
+    style_images = [load_image(s, style_size) for s in style]
+    method = "coral" if preserve_color else None
     stylizer = load_stylizer(vgg, decoder, device, precision)
-    stats = stylizer.style_stats(style_image)
+    # Colour preservation adapts each style to every frame, so it needs the images; else encode once.
+    styles = style_images if method else [stylizer.style_stats(s) for s in style_images]
     with frame_progress() as bar:
         task = bar.add_task(f"{input.name} {w}x{h} @ {info.fps} fps on {stylizer.describe()}",
                             total=info.frames, fps="-")
@@ -73,10 +94,14 @@ def video(
             speed = bar.tasks[task].speed
             bar.update(task, completed=done, fps=f"{speed:.1f}" if speed else "-")
 
-        report = stylize_video(stylizer, info, dest, stats, size=size, alpha=alpha, smooth=smooth, batch=batch,
-                               codec=codec, crf=crf, progress=advance)
+        report = stylize_video(stylizer, info, dest, styles, size=size, alpha=alpha, smooth=smooth, batch=batch,
+                               codec=codec, crf=crf, preserve_color=method, masks=regions, feather=feather,
+                               progress=advance)
     out.print(str(report.path))
+    controls = "; colour kept (coral)" if method else ""
+    if regions is not None:
+        controls += "; regions " + ", ".join(f"{s.name} {f:.0%}" for s, f in zip(style, regions.mean((1, 2)).tolist()))
     err.print(f"done: {report.frames} frames, {w}x{h} @ {info.fps} fps, audio: {', '.join(info.audio) or 'none'}, "
               f"in {report.seconds:.1f} s ({report.fps:.2f} fps on {stylizer.describe()}); "
               f"flicker {report.flicker:.3f} (output/input frame-to-frame change"
-              f"{'' if smooth else '; try --smooth 0.8 to lower it'})")
+              f"{'' if smooth else '; try --smooth 0.8 to lower it'}){controls}")
