@@ -182,12 +182,14 @@ def open_writer(dest: Path, info: VideoInfo, size: tuple[int, int], *, codec: st
     On an error or Ctrl-C nothing is left at ``dest`` (nor any temp file)."""
     container = check_output(dest, codec, crf)
     quality = ["-crf", str(crf)] if codec in ("libx264", "libx265", "libvpx-vp9") else []
+    # The index at the front of the file, so players and browsers can start before the end.
+    fast = ["-movflags", "+faststart"] if container in ("mp4", "mov") else []
     with atomic_path(Path(dest), "choose a writable output") as final:
         video_only = final.with_name(final.name + ".video") if info.audio else final
         gen = imageio_ffmpeg.write_frames(
             str(video_only), size, fps=info.fps, codec=codec, quality=None, macro_block_size=1,
             pix_fmt_out="yuv420p", ffmpeg_log_level="error",
-            output_params=[*quality, *(["-b:v", "0"] if codec == "libvpx-vp9" else []), "-f", container])
+            output_params=[*quality, *(["-b:v", "0"] if codec == "libvpx-vp9" else []), *fast, "-f", container])
         try:
             try:
                 gen.send(None)
@@ -198,7 +200,7 @@ def open_writer(dest: Path, info: VideoInfo, size: tuple[int, int], *, codec: st
             if not video_only.is_file() or video_only.stat().st_size == 0:
                 raise OutputError(f"the encoder wrote nothing for {dest}; check --codec and the disk")
             if info.audio:
-                _mux(video_only, info.path, final, container)
+                _mux(video_only, info.path, final, [*fast, "-f", container])
         finally:
             gen.close()
             if video_only != final:
@@ -213,10 +215,10 @@ def _send(gen, frame: Frame, dest: Path) -> None:
                           "check the disk and --codec") from None
 
 
-def _mux(video: Path, source: Path, dest: Path, container: str) -> None:
+def _mux(video: Path, source: Path, dest: Path, out_params: list[str]) -> None:
     """Our video stream + every audio track of ``source``, both copied, never re-encoded."""
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", str(video),
-           "-i", str(source), "-map", "0:v:0", "-map", "1:a?", "-c", "copy", "-f", container, str(dest)]
+           "-i", str(source), "-map", "0:v:0", "-map", "1:a?", "-c", "copy", *out_params, str(dest)]
     done = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
     if done.returncode != 0:
         why = (done.stderr.strip().splitlines() or ["unknown error"])[-1][:160]
