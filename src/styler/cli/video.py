@@ -87,8 +87,7 @@ def video(
     # Colour preservation adapts each style to every frame, so it needs the images; else encode once.
     styles = style_images if method else [stylizer.style_stats(s) for s in style_images]
     with frame_progress() as bar:
-        task = bar.add_task(f"{input.name} {w}x{h} @ {info.fps} fps on {stylizer.describe()}",
-                            total=info.frames, fps="-")
+        task = bar.add_task(f"stylizing on {stylizer.describe()}", total=info.frames, fps="-")
 
         def advance(done: int) -> None:
             speed = bar.tasks[task].speed
