@@ -9,7 +9,7 @@ statistics and the blend always run in float32.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from . import images, ops, temporal, weights
+from . import images, ops, temporal, tiling, weights
 from .errors import DeviceError, InputError
 from .model import Decoder, Encoder, load_decoder, load_encoder
 
@@ -88,8 +88,10 @@ class Stylizer:
     """
 
     def __init__(self, encoder: Encoder, decoder: Decoder, *, device: str = "auto",
-                 precision: str = "auto") -> None:
+                 precision: str = "auto", tile: str | int = "auto") -> None:
         self.device = pick_device(device)
+        # "auto" (tile only when the untiled run would not fit), "off", or a core tile side in px
+        self.tile = tiling.parse_tile(tile)
         self.precision = pick_precision(precision, self.device)
         self.dtype = DTYPES[self.precision]
         # channels_last lets oneDNN (CPU) and cuDNN pick their fastest conv kernels.
@@ -101,13 +103,14 @@ class Stylizer:
 
     @classmethod
     def from_files(cls, vgg: Path | None = None, decoder: Path | None = None, *, device: str = "auto",
-                   precision: str = "auto", progress: weights.Progress | None = None) -> Stylizer:
+                   precision: str = "auto", tile: str | int = "auto",
+                   progress: weights.Progress | None = None) -> Stylizer:
         """Resolve (``--vgg``/``--decoder``, ``$STYLER_WEIGHTS_DIR``, cache; download if missing) and load."""
         vgg_path = weights.resolve(weights.VGG, vgg, progress=progress)
         dec_path = weights.resolve(weights.DECODER, decoder, progress=progress)
         enc = load_encoder(weights.load_state_dict(vgg_path), label=str(vgg_path))
         dec = load_decoder(weights.load_state_dict(dec_path), label=str(dec_path))
-        return cls(enc, dec, device=device, precision=precision)
+        return cls(enc, dec, device=device, precision=precision, tile=tile)
 
     def describe(self) -> str:
         name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "CPU"
@@ -120,10 +123,20 @@ class Stylizer:
             raise InputError(f"expected an image batch (N, 3, H, W), got shape {tuple(x.shape)}")
         return x.to(self.device, self.dtype).contiguous(memory_format=torch.channels_last)
 
+    def tile_for(self, n: int, height: int, width: int) -> int | None:
+        """Core tile side (px) this Stylizer uses for an (n, 3, height, width) image; None = untiled."""
+        itemsize = torch.finfo(self.dtype).bits // 8
+        return tiling.choose_tile(self.tile, n, height, width, itemsize, self.device)
+
     @torch.inference_mode()
     def encode(self, x: Tensor) -> Tensor:
-        """(N, 3, H, W) in [0, 1] -> relu4_1 features (N, 512, ceil(H/8), ceil(W/8)), float32."""
-        return self.encoder.relu4_1(self._input(x)).float()
+        """(N, 3, H, W) in [0, 1] -> relu4_1 features (N, 512, ceil(H/8), ceil(W/8)), float32.
+
+        Large images are encoded tile by tile (see ``tiling``) into one stitched map."""
+        tile = self.tile_for(x.shape[0], *x.shape[-2:]) if x.dim() == 4 else None
+        if tile is None:
+            return self.encoder.relu4_1(self._input(x)).float()
+        return tiling.encode_tiled(lambda t: self.encoder.relu4_1(self._input(t)), x.to(self.device), tile)
 
     @torch.inference_mode()
     def decode(self, feat: Tensor, size: tuple[int, int] | None = None) -> Tensor:
@@ -132,10 +145,20 @@ class Stylizer:
         The decoder gives 8h x 8w; ``size`` crops it back to the content's own H x W
         (ceil-mode pooling keeps the grid anchored top-left, so the crop is exact).
         """
-        out = self.decoder(feat.to(self.dtype).contiguous(memory_format=torch.channels_last))
-        if size is not None:
-            out = out[..., : size[0], : size[1]]
-        return out.float().clamp_(0, 1).contiguous()
+        return self._decode(feat, size, None)
+
+    def _decode(self, feat: Tensor, size: tuple[int, int] | None,
+                prep: Callable[[Tensor], Tensor] | None) -> Tensor:
+        """``decode`` with ``prep`` (features -> features, per tile when tiled) applied first."""
+        size = (8 * feat.shape[-2], 8 * feat.shape[-1]) if size is None else (int(size[0]), int(size[1]))
+        tile = self.tile_for(feat.shape[0], *size)
+        if tile is not None:
+            def run(f: Tensor) -> Tensor:
+                return self.decoder(f.to(self.device, self.dtype).contiguous(memory_format=torch.channels_last))
+            return tiling.decode_tiled(run, feat, size, tile, prep).clamp_(0, 1)
+        t = prep(feat) if prep is not None else feat
+        out = self.decoder(t.to(self.device, self.dtype).contiguous(memory_format=torch.channels_last))
+        return out[..., : size[0], : size[1]].float().clamp_(0, 1).contiguous()
 
     @torch.inference_mode()
     def style_stats(self, style: Tensor) -> StyleStats:
@@ -162,9 +185,15 @@ class Stylizer:
                      size: tuple[int, int] | None = None) -> Tensor:
         """Content features (N, 512, h, w) -> AdaIN target, alpha blend -> image (N, 3, H, W).
 
-        Split from ``transfer`` so a content encoded once can take many styles."""
-        t = ops.blend(ops.adain_stats(fc, stats.mean, stats.std), fc, check_alpha(alpha))
-        return self.decode(t, size)
+        Split from ``transfer`` so a content encoded once can take many styles. The content
+        statistics are taken over the whole map, also when the decoder then runs tile by tile."""
+        alpha = check_alpha(alpha)
+        c_stats = ops.mean_std(fc)
+
+        def prep(f: Tensor) -> Tensor:  # a (tile of) fc -> its AdaIN target, blended
+            return ops.blend(ops.adain_stats(f, stats.mean, stats.std, content_stats=c_stats), f, alpha)
+
+        return self._decode(fc, size, prep)
 
     # -- PIL API -----------------------------------------------------------------------
 

@@ -25,9 +25,14 @@ def mean_std(feat: Tensor, eps: float = EPS) -> tuple[Tensor, Tensor]:
     return flat.mean(dim=2).view(n, c, 1, 1), var.sqrt().view(n, c, 1, 1)
 
 
-def adain_stats(content: Tensor, style_mean: Tensor, style_std: Tensor, eps: float = EPS) -> Tensor:
-    """Give ``content`` (N, C, H, W) the per-channel ``style_mean``/``style_std`` (N|1, C, 1, 1)."""
-    c_mean, c_std = mean_std(content, eps)
+def adain_stats(content: Tensor, style_mean: Tensor, style_std: Tensor, eps: float = EPS,
+                content_stats: tuple[Tensor, Tensor] | None = None) -> Tensor:
+    """Give ``content`` (N, C, H, W) the per-channel ``style_mean``/``style_std`` (N|1, C, 1, 1).
+
+    ``content_stats`` (mean, std), each (N, C, 1, 1), replaces the content's own statistics:
+    a tile of a large image is normalised with the whole image's statistics.
+    """
+    c_mean, c_std = mean_std(content, eps) if content_stats is None else content_stats
     return (content - c_mean) / c_std * style_std + style_mean
 
 
