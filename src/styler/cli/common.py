@@ -28,6 +28,10 @@ Crop = Annotated[bool, typer.Option("--crop", help="Centre-crop content and styl
 Device = Annotated[str, typer.Option(help="auto (CUDA when available, else CPU), cpu or cuda.")]
 Precision = Annotated[str, typer.Option(
     help="auto, fp32, bf16 or fp16. auto = bf16 where measured faster and within 35 dB PSNR of fp32, else fp32.")]
+Tile = Annotated[str, typer.Option(
+    help="auto, off or PX. Run the networks on overlapping PX x PX tiles so any resolution fits in "
+         "memory (the result matches untiled within 1/255). auto tiles only images whose untiled run "
+         "would not fit in memory (free GPU memory; on CPU half the available RAM, at most 2 GiB).")]
 Vgg = Annotated[Path | None, typer.Option(help="Encoder weights file (vgg_normalised.pth); default: the weights directory.")]
 DecoderW = Annotated[Path | None, typer.Option("--decoder", help="Decoder weights file (decoder.pth or a trained decoder).")]
 Output = Annotated[Path | None, typer.Option("--output", "-o", help="Output file, or a directory for many results.")]
@@ -103,13 +107,16 @@ def download_progress() -> Iterator[Callable[[int, int | None], None]]:
 
 # -- model loading ------------------------------------------------------------------------
 
-def load_stylizer(vgg: Path | None, decoder: Path | None, device: str, precision: str):
+def load_stylizer(vgg: Path | None, decoder: Path | None, device: str, precision: str, tile: str = "auto"):
     """Resolve and load the weights (downloading on first use). Commands name the device and
     precision in their progress bar and closing line, so an error stays a single line."""
     from ..engine import Stylizer
+    from ..tiling import parse_tile
 
+    tile = parse_tile(tile)  # a bad --tile fails before any download
     with download_progress() as cb:
-        return Stylizer.from_files(vgg, decoder, device=device, precision=precision, progress=cb)
+        return Stylizer.from_files(vgg, decoder, device=device, precision=precision, tile=tile,
+                                   progress=cb)
 
 
 def output_paths(output: Path | None, names: list[str]) -> list[Path]:

@@ -1,15 +1,17 @@
-"""styler transfer: every content x style pair; each style and each content encoded once."""
+"""styler transfer: every content x style pair; each style and each content encoded once.
+
+Contents are decoded in background threads and same-size ones are stylized as one batch."""
 
 from __future__ import annotations
 
-from itertools import groupby, product
+from itertools import product
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from .common import (Alpha, ContentSize, Crop, DecoderW, Device, Output, Precision, PreserveColor, StyleSize,
-                     Vgg, err, exit_for_failures, guarded, load_stylizer, out, output_paths, parse_numbers,
+                     Tile, Vgg, err, exit_for_failures, guarded, load_stylizer, out, output_paths, parse_numbers,
                      progress_bar)
 
 Ext = Annotated[str, typer.Option(help="Extension of default output names: png, jpg, webp, tiff or bmp.")]
@@ -30,6 +32,7 @@ def transfer(
     ext: Ext = "png",
     device: Device = "auto",
     precision: Precision = "auto",
+    tile: Tile = "auto",
     vgg: Vgg = None,
     decoder: DecoderW = None,
     preserve_color: PreserveColor = False,
@@ -40,10 +43,13 @@ def transfer(
     Results are named {content}_stylized_{style}.{ext} in the current folder, or as -o says
     ({content}_stylized_{style}_sweep.{ext} with --alpha-sweep).
     """
+    import torch
+
+    from ..batching import prefetch, same_size_batches
     from ..engine import check_alpha
     from ..errors import StylerError
     from ..errors import InputError
-    from ..images import contact_sheet, list_images, load_image, save_image
+    from ..images import contact_sheet, list_images, load_image, open_rgb, prepare, save_image, to_tensor
 
     check_alpha(alpha)
     sweep = None
@@ -56,7 +62,7 @@ def transfer(
     contents, styles = list_images(content), list_images(style)
     pairs = list(product(contents, styles))  # content-major, so each content is encoded once
     targets = output_paths(output, [f"{c.stem}_stylized_{s.stem}{suffix}.{ext.lstrip('.')}" for c, s in pairs])
-    stylizer = load_stylizer(vgg, decoder, device, precision)
+    stylizer = load_stylizer(vgg, decoder, device, precision, tile)
     inputs = (*contents, *styles)
 
     failures: list[str] = []
@@ -68,26 +74,43 @@ def transfer(
             stats[s] = style_image if method else stylizer.style_stats(style_image)
         except StylerError as e:
             failures.append(str(e))
-    todo = [(c, s, t) for (c, s), t in zip(pairs, targets) if s in stats]
+    target_of = dict(zip(pairs, targets))
+    todo = [c for c in contents if stats]
     written = 0
     with progress_bar() as bar:
-        task = bar.add_task(f"stylizing on {stylizer.describe()}", total=len(todo))
-        for c, group in groupby(todo, key=lambda item: item[0]):
+        task = bar.add_task(f"stylizing on {stylizer.describe()}", total=len(todo) * len(stats))
+        loaded = prefetch(todo, lambda path: prepare(open_rgb(path), content_size, crop))
+        for batch in same_size_batches(loaded):
+            if isinstance(batch[0][1], StylerError):
+                failures.append(str(batch[0][1]))
+                bar.advance(task, len(stats))
+                continue
+            names = [path for path, _ in batch]
             try:
-                image = load_image(c, content_size, crop)
-                fc = None if method or sweep else stylizer.encode(image)
-                for _, s, target in group:
-                    if sweep:
-                        prep = stylizer.prepare(image, [stats[s]], preserve_color=method)
-                        result = contact_sheet([[stylizer.render(prep, alpha=a) for a in sweep]])
-                    elif method:
-                        result = stylizer.transfer(image, stats[s], alpha=alpha, preserve_color=method)
-                    else:
-                        result = stylizer.decode_adain(fc, stats[s], alpha=alpha, size=image.shape[-2:])
-                    save_image(result, target, protect=inputs)
-                    out.print(str(target))
-                    written += 1
-                    bar.advance(task)
+                x = torch.cat([to_tensor(img) for _, img in batch])  # (B, 3, H, W), one size
+                del batch  # at 8K the decoded images are 100 MB each: drop them before the model runs
+                size = tuple(x.shape[-2:])
+                fc = None if method or sweep else stylizer.encode(x)
+                if fc is not None:
+                    x = None  # not needed again: frees 400 MB at 8K before the decoder runs
+                for s in stats:
+                    result = None if fc is None else stylizer.decode_adain(fc, stats[s], alpha=alpha, size=size)
+                    for i, c in enumerate(names):
+                        try:
+                            if sweep:  # the controls take one image at a time
+                                prep = stylizer.prepare(x[i:i + 1], [stats[s]], preserve_color=method)
+                                one = contact_sheet([[stylizer.render(prep, alpha=a) for a in sweep]])
+                            elif method:
+                                one = stylizer.transfer(x[i:i + 1], stats[s], alpha=alpha, preserve_color=method)
+                            else:
+                                one = result[i:i + 1]
+                            save_image(one, target_of[c, s], protect=inputs)
+                            out.print(str(target_of[c, s]))
+                            written += 1
+                        except StylerError as e:
+                            failures.append(str(e))
+                        bar.advance(task)
+                    del result
             except StylerError as e:
                 failures.append(str(e))
     exit_for_failures(failures, written)
