@@ -55,16 +55,22 @@ def same_size_batches(items: Iterable[Loaded], max_batch: int = MAX_BATCH,
     for path, img in items:
         if isinstance(img, StylerError):
             if batch:
-                yield batch
-                batch = []
+                yield _drain(batch)
             yield [(path, img)]
             continue
         fits = (batch and len(batch) < max_batch and batch[0][1].size == img.size
                 and (len(batch) + 1) * img.size[0] * img.size[1] <= max_pixels)
         if batch and not fits:
-            yield batch
-            batch = []
+            yield _drain(batch)
         batch.append((path, img))
         del img
     if batch:
-        yield batch
+        yield _drain(batch)
+
+
+def _drain(batch: list[Loaded]) -> list[Loaded]:
+    """Move the items to a new list, so the generator's frame does not keep the images alive
+    while the caller works (and frees them)."""
+    out = batch[:]
+    batch.clear()
+    return out
