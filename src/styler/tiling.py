@@ -31,7 +31,7 @@ from .errors import InputError
 ENC_MARGIN = 48     # input pixels of overlap on each side of an encoder tile (multiple of 8)
 DEC_MARGIN = 6      # relu4_1 features of overlap on each side of a decoder tile
 MIN_TILE = 64       # smallest core tile side in pixels
-CPU_BUDGET_CAP = 2 << 30  # auto on CPU: untiled activations above 2 GiB get tiled (RSS stays bounded)
+CPU_BUDGET_CAP = 1 << 30  # auto on CPU: untiled activations above 1 GiB get tiled (8K stays under 4 GB RSS)
 
 Setting = str | int  # "auto", "off" or a core tile side in pixels
 

@@ -31,7 +31,7 @@ Precision = Annotated[str, typer.Option(
 Tile = Annotated[str, typer.Option(
     help="auto, off or PX. Run the networks on overlapping PX x PX tiles so any resolution fits in "
          "memory (the result matches untiled within 1/255). auto tiles only images whose untiled run "
-         "would not fit in memory (free GPU memory; on CPU half the available RAM, at most 2 GiB).")]
+         "would not fit in memory (free GPU memory; on CPU half the available RAM, at most 1 GiB).")]
 Vgg = Annotated[Path | None, typer.Option(help="Encoder weights file (vgg_normalised.pth); default: the weights directory.")]
 DecoderW = Annotated[Path | None, typer.Option("--decoder", help="Decoder weights file (decoder.pth or a trained decoder).")]
 Output = Annotated[Path | None, typer.Option("--output", "-o", help="Output file, or a directory for many results.")]
