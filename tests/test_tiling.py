@@ -103,3 +103,15 @@ def test_tile_settings(weights_dir):
     assert tiling.parse_tile("512") == 512
     s = Stylizer.from_files(device="cpu", precision="fp32", tile="128")
     assert s.tile == 128
+
+
+def test_controls_get_tiling_for_free(tiled):
+    """Interpolation and masks build on encode/decode, so they tile the same way."""
+    c, s1, s2 = smooth(130, 150, 8), smooth(40, 40, 9), smooth(40, 40, 10)
+    masks = torch.zeros(2, 130, 150)
+    masks[0, :, :75], masks[1, :, 75:] = 1, 1
+    for call in (lambda st: st.interpolate(c, [s1, s2], [0.3, 0.7], alpha=0.9),
+                 lambda st: st.transfer_masked(c, masks, [s1, s2])):
+        want = call(tiled("off"))
+        got = call(tiled(64))
+        assert got.shape == want.shape and (got - want).abs().mean().item() < 1e-3 / 255
