@@ -55,12 +55,12 @@ def cpu_has_fast_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def keep_freed_memory(limit: int = 256 << 20) -> bool:
+def keep_freed_memory(limit: int = 96 << 20) -> bool:
     """Process-wide (glibc): reuse freed blocks under ``limit`` bytes instead of handing them
-    back to the OS. Otherwise every layer output over 32 MB (a 512 px, 64-channel map) is a
-    fresh mmap whose pages fault in again: about 10% of CPU time at 512 px on a VM. Larger
-    blocks (tiles of huge images, the stitched 8K feature map) still go back at once, so peak
-    RSS stays bounded. Returns False where there is no glibc ``mallopt``."""
+    back to the OS. Otherwise every layer output over 32 MB (a 512 px, 64-channel map: 33 MB in
+    bf16, 67 MB in fp32) is a fresh mmap whose pages fault in again: about 10% of CPU time at
+    512 px on a VM. Larger blocks (tiles of huge images, the stitched 8K feature map) still go
+    back at once, so peak RSS stays bounded. Returns False where there is no glibc ``mallopt``."""
     try:
         libc = ctypes.CDLL("libc.so.6")
         m_trim_threshold, m_mmap_threshold = -1, -3
