@@ -59,10 +59,12 @@ def sample(name: str, kind: str, h: int, w: int) -> torch.Tensor:
 
 
 class PeakRSS:
-    """Highest resident set size (VmRSS, whole process) while the block runs, sampled every 2 ms."""
+    """Highest resident set size (VmRSS, whole process) while the block runs, sampled every 2 ms;
+    ``added``: that peak over the RSS just before (what the call itself needed)."""
 
     def __enter__(self) -> PeakRSS:
-        self.peak, self._stop = rss(), threading.Event()
+        self.base = self.peak = rss()
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
         self._thread.start()
         return self
@@ -75,6 +77,7 @@ class PeakRSS:
         self._stop.set()
         self._thread.join()
         self.peak = max(self.peak, rss())
+        self.added = self.peak - self.base
 
 
 def rss() -> int:
@@ -105,7 +108,7 @@ def timed(fn, device: torch.device, repeats: int) -> tuple[float, int, torch.Ten
             if device.type == "cuda":
                 torch.cuda.synchronize()
             best = min(best, time.perf_counter() - start)
-        peak = max(peak, torch.cuda.max_memory_allocated(device) if device.type == "cuda" else mem.peak)
+        peak = max(peak, torch.cuda.max_memory_allocated(device) if device.type == "cuda" else mem.added)
     return best, peak, out
 
 
@@ -121,9 +124,10 @@ def run_device(console: Console, device: torch.device) -> None:
     table = Table(title=f"styler transfer, model time per image ({name}; auto = {auto.precision})",
                   caption="random He-initialised weights in the public layout; reference = plain fp32 NCHW "
                           "pytorch-AdaIN pipeline, 512 px style re-encoded per image; vs fp32 = PSNR against "
-                          "untiled fp32 (MAD: mean absolute difference, tiled vs untiled); peak = "
-                          + ("max allocated" if device.type == "cuda" else "process RSS"))
-    for col in ("size", "run", "tile", "s/img", "img/s", "peak MB", "vs fp32", "x ref"):
+                          "untiled fp32 (MAD: mean absolute difference, tiled vs untiled); +peak = "
+                          + ("max allocated" if device.type == "cuda" else
+                             "peak process RSS during the call over the RSS before it (models, input excluded)"))
+    for col in ("size", "run", "tile", "s/img", "img/s", "+peak MB", "vs fp32", "x ref"):
         table.add_column(col, justify="left" if col in ("size", "run") else "right")
 
     def row(size, run, tile, sec, peak, quality="", ratio=""):
