@@ -78,7 +78,9 @@ def choose_tile(setting: Setting, n: int, h: int, w: int, itemsize: int, device:
     """Core tile side in pixels for an (n, 3, h, w) run, or None to run untiled.
 
     ``auto`` runs untiled whenever the estimate fits ``budget`` (default ``available_bytes``),
-    so ordinary images stay exact and fast; otherwise it picks the largest tile that fits.
+    so ordinary images stay exact and fast. Otherwise it picks the largest tile that fits half
+    the budget: the stitched feature map and output of a huge image need room too (at 8K they
+    are 1.5 GB in float32), and the 8K run on CPU must stay under 4 GB RSS.
     """
     if setting == "off":
         return None
@@ -89,7 +91,7 @@ def choose_tile(setting: Setting, n: int, h: int, w: int, itemsize: int, device:
         return None
     tile = MIN_TILE
     while tile < max(h, w) and activation_bytes(n, tile + 64 + 2 * ENC_MARGIN, tile + 64 + 2 * ENC_MARGIN,
-                                                 itemsize) <= budget:
+                                                 itemsize) <= budget // 2:
         tile += 64
     return tile
 
