@@ -23,7 +23,8 @@ from rich.table import Table
 from conftest import random_layout
 from reference import load_reference, style_transfer
 from styler import images
-from styler.engine import Stylizer, keep_freed_memory
+from styler.batching import keep_freed_memory
+from styler.engine import Stylizer
 from styler.model import decoder_layers, load_decoder, load_encoder, vgg_normalised_layers
 
 ROOT = Path(__file__).resolve().parent.parent

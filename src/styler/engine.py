@@ -8,7 +8,6 @@ statistics and the blend always run in float32.
 
 from __future__ import annotations
 
-import ctypes
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -53,20 +52,6 @@ def cpu_has_fast_bf16() -> bool:
     except OSError:
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def keep_freed_memory(limit: int = 96 << 20) -> bool:
-    """Process-wide (glibc): reuse freed blocks under ``limit`` bytes instead of handing them
-    back to the OS. Otherwise every layer output over 32 MB (a 512 px, 64-channel map: 33 MB in
-    bf16, 67 MB in fp32) is a fresh mmap whose pages fault in again: about 10% of CPU time at
-    512 px on a VM. Larger blocks (tiles of huge images, the stitched 8K feature map) still go
-    back at once, so peak RSS stays bounded. Returns False where there is no glibc ``mallopt``."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        m_trim_threshold, m_mmap_threshold = -1, -3
-        return bool(libc.mallopt(m_mmap_threshold, limit)) and bool(libc.mallopt(m_trim_threshold, limit))
-    except (OSError, AttributeError):
-        return False
 
 
 def pick_precision(name: str, device: torch.device) -> str:

@@ -110,7 +110,8 @@ def download_progress() -> Iterator[Callable[[int, int | None], None]]:
 def load_stylizer(vgg: Path | None, decoder: Path | None, device: str, precision: str, tile: str = "auto"):
     """Resolve and load the weights (downloading on first use). Commands name the device and
     precision in their progress bar and closing line, so an error stays a single line."""
-    from ..engine import Stylizer, keep_freed_memory
+    from ..batching import keep_freed_memory
+    from ..engine import Stylizer
     from ..tiling import parse_tile
 
     tile = parse_tile(tile)  # a bad --tile fails before any download
