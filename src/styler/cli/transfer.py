@@ -1,6 +1,6 @@
 """styler transfer: every content x style pair; each style and each content encoded once.
 
-Contents are decoded in background threads and same-size ones are stylized as one batch."""
+Contents are decoded in background threads; on CUDA same-size ones are stylized as one batch."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def transfer(
     """
     import torch
 
-    from ..batching import prefetch, same_size_batches
+    from ..batching import MAX_BATCH, prefetch, same_size_batches
     from ..engine import check_alpha
     from ..errors import StylerError
     from ..errors import InputError
@@ -80,7 +80,7 @@ def transfer(
     with progress_bar() as bar:
         task = bar.add_task(f"stylizing on {stylizer.describe()}", total=len(todo) * len(stats))
         loaded = prefetch(todo, lambda path: prepare(open_rgb(path), content_size, crop))
-        for batch in same_size_batches(loaded):
+        for batch in same_size_batches(loaded, max_batch=MAX_BATCH if stylizer.device.type == "cuda" else 1):
             if isinstance(batch[0][1], StylerError):
                 failures.append(str(batch[0][1]))
                 bar.advance(task, len(stats))
