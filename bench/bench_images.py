@@ -23,7 +23,6 @@ from rich.table import Table
 from conftest import random_layout
 from reference import load_reference, style_transfer
 from styler import images
-from styler.batching import keep_freed_memory
 from styler.engine import Stylizer
 from styler.model import decoder_layers, load_decoder, load_encoder, vgg_normalised_layers
 
@@ -171,7 +170,6 @@ def run_device(console: Console, device: torch.device) -> None:
 
 
 def run(console: Console) -> None:
-    keep_freed_memory()  # as the CLI does; the reference in this process benefits alike
     run_device(console, torch.device("cpu"))
     if torch.cuda.is_available():
         for i in range(torch.cuda.device_count()):

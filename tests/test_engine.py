@@ -100,3 +100,9 @@ def test_device_and_precision_choices(monkeypatch):
 def test_rejects_non_image_tensors(stylizer):
     with pytest.raises(InputError, match="N, 3, H, W"):
         stylizer.transfer(torch.rand(3, 16, 16), torch.rand(1, 3, 16, 16))
+
+
+def test_too_small_images_are_a_clear_error(stylizer):
+    with pytest.raises(InputError, match="at least 9 px"):
+        stylizer.transfer(torch.rand(1, 3, 8, 40), torch.rand(1, 3, 32, 32))
+    assert stylizer.transfer(torch.rand(1, 3, 9, 9), torch.rand(1, 3, 9, 9)).shape == (1, 3, 9, 9)

@@ -1,5 +1,6 @@
 import pytest
 import torch
+from torch import nn
 
 from styler.errors import WeightsError
 from reference import reference_decoder, reference_vgg
@@ -69,3 +70,34 @@ def test_layout_errors_name_the_problem(weights_dir, damage):
     assert "\n" not in str(e.value)
     with pytest.raises(WeightsError):
         load_decoder(torch.load(weights_dir / "vgg_normalised.pth", weights_only=True))
+
+
+@pytest.mark.parametrize("size", [(16, 20), (13, 22), (9, 10)])
+def test_inference_fast_path_equals_the_reference_layers(weights_dir, monkeypatch, size):
+    """Zero-padded convs with recomputed reflect borders and strided max pools (used on
+    large maps without autograd) give the reference's numbers, even and odd sizes alike."""
+    from styler import model
+
+    monkeypatch.setattr(model, "FAST_MIN_PIXELS", 0)  # take the fast path at test sizes
+    ref_enc = reference_vgg()
+    ref_enc.load_state_dict(torch.load(weights_dir / "vgg_normalised.pth", weights_only=True))
+    ref_dec = reference_decoder()
+    ref_dec.load_state_dict(torch.load(weights_dir / "decoder.pth", weights_only=True))
+    enc = load_encoder(ref_enc.state_dict()).eval()
+    dec = load_decoder(ref_dec.state_dict()).eval()
+    x = torch.rand(1, 3, *size)
+    with torch.inference_mode():
+        want = ref_enc[:31](x)
+        got = enc.relu4_1(x)
+        assert torch.allclose(got, want, atol=1e-4)
+        assert torch.allclose(dec(got), ref_dec(want), atol=1e-4)
+
+
+def test_conv_reflect_is_exact():
+    from styler.model import conv_reflect, max_pool_2x2
+
+    conv = nn.Conv2d(5, 7, 3)
+    x = torch.randn(2, 5, 9, 12)
+    with torch.no_grad():
+        assert torch.allclose(conv_reflect(x, conv), conv(nn.ReflectionPad2d(1)(x)), atol=1e-5)
+    assert torch.equal(max_pool_2x2(x[..., :8, :]), nn.MaxPool2d(2, 2, ceil_mode=True)(x[..., :8, :]))

@@ -74,9 +74,3 @@ def test_bad_tile_is_one_line_and_writes_nothing(tmp_path, bad):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "--tile" in lines[0] and "Traceback" not in r.output
     assert not (tmp_path / "out.png").exists()
-
-
-def test_keep_freed_memory_is_safe_to_call():
-    from styler.batching import keep_freed_memory
-
-    assert keep_freed_memory() in (True, False)

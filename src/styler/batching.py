@@ -8,7 +8,6 @@ bounded when the inputs are large photos.
 
 from __future__ import annotations
 
-import ctypes
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -79,17 +78,3 @@ def _drain(batch: list[Loaded]) -> list[Loaded]:
     out = batch[:]
     batch.clear()
     return out
-
-
-def keep_freed_memory(limit: int = 96 << 20) -> bool:
-    """Process-wide (glibc): reuse freed blocks under ``limit`` bytes instead of handing them
-    back to the OS. Otherwise every layer output over 32 MB (a 512 px, 64-channel map: 33 MB in
-    bf16, 67 MB in fp32) is a fresh mmap whose pages fault in again: about 10% of CPU time at
-    512 px on a VM. Larger blocks (tiles of huge images, the stitched 8K feature map) still go
-    back at once, so peak RSS stays bounded. Returns False where there is no glibc ``mallopt``."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        m_trim_threshold, m_mmap_threshold = -1, -3
-        return bool(libc.mallopt(m_mmap_threshold, limit)) and bool(libc.mallopt(m_trim_threshold, limit))
-    except (OSError, AttributeError):
-        return False

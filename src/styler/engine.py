@@ -24,6 +24,7 @@ from .model import Decoder, Encoder, load_decoder, load_encoder
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+MIN_SIDE = 9  # below this the relu4_1 map is 1 px wide and its reflection padding is undefined
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -121,6 +122,10 @@ class Stylizer:
     def _input(self, x: Tensor) -> Tensor:
         if x.dim() != 4 or x.shape[1] != 3:
             raise InputError(f"expected an image batch (N, 3, H, W), got shape {tuple(x.shape)}")
+        if min(x.shape[-2:]) < MIN_SIDE:
+            h, w = x.shape[-2:]
+            raise InputError(f"image is {w}x{h} px; AdaIN needs at least {MIN_SIDE} px per side "
+                             "(the relu4_1 map must be 2 px wide); use a larger image or --content-size/--style-size")
         return x.to(self.device, self.dtype).contiguous(memory_format=torch.channels_last)
 
     def tile_for(self, n: int, height: int, width: int) -> int | None:

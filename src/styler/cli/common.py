@@ -110,12 +110,10 @@ def download_progress() -> Iterator[Callable[[int, int | None], None]]:
 def load_stylizer(vgg: Path | None, decoder: Path | None, device: str, precision: str, tile: str = "auto"):
     """Resolve and load the weights (downloading on first use). Commands name the device and
     precision in their progress bar and closing line, so an error stays a single line."""
-    from ..batching import keep_freed_memory
     from ..engine import Stylizer
     from ..tiling import parse_tile
 
     tile = parse_tile(tile)  # a bad --tile fails before any download
-    keep_freed_memory()  # a CLI run owns its process: a process-wide allocator setting is fine here
     with download_progress() as cb:
         return Stylizer.from_files(vgg, decoder, device=device, precision=precision, tile=tile,
                                    progress=cb)
