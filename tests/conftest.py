@@ -11,6 +11,7 @@ import pytest
 import torch
 from PIL import Image
 from torch import nn
+from typer.testing import CliRunner
 
 from styler.model import decoder_layers, vgg_normalised_layers
 
@@ -81,3 +82,20 @@ def images(tmp_path) -> dict[str, Path]:
         "content": make_image(tmp_path / "in" / "content.png", (48, 40), 1),
         "style": make_image(tmp_path / "in" / "style.jpg", (36, 44), 2),
     }
+
+
+def run_cli(*args):
+    """Invoke ``styler ARGS...`` in-process (Typer's runner; stderr captured separately)."""
+    from styler.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def one_line_error(result, *words):
+    """A user mistake: non-zero exit, exactly one stderr line containing ``words``, no traceback."""
+    assert result.exit_code != 0, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+    assert "Traceback" not in result.output

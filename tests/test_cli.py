@@ -4,25 +4,12 @@ import sys
 import pytest
 import torch
 from PIL import Image
-from typer.testing import CliRunner
 
-from conftest import make_image
-from styler.cli import app
-
-runner = CliRunner()
+from conftest import make_image, one_line_error, run_cli
 
 
-def run(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
-
-def one_line_error(result, *words):
-    assert result.exit_code != 0, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    for w in words:
-        assert w in lines[0], lines[0]
-    assert "Traceback" not in result.output
+run = run_cli
 
 
 def files_in(path):

@@ -4,28 +4,16 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from typer.testing import CliRunner
 
-from conftest import make_image
+from conftest import make_image, one_line_error, run_cli
 from styler import images, ops
-from styler.cli import app
 from styler.engine import normalize_weights
 from styler.errors import InputError
 
-runner = CliRunner()
 FAST = ("--device", "cpu", "--precision", "fp32", "--content-size", "0", "--style-size", "0")
 
 
-def run(*args):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def one_line_error(result, *words):
-    assert result.exit_code != 0, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    for w in words:
-        assert w in lines[0], lines[0]
+run = run_cli
 
 
 def region_stats(feat, region):

@@ -4,19 +4,13 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
-from conftest import make_image
+from conftest import make_image, run_cli
 from styler.batching import prefetch, same_size_batches
-from styler.cli import app
 from styler.errors import InputError
 from styler.images import load_image
 
-runner = CliRunner()
-
-
-def run(*args):
-    return runner.invoke(app, [str(a) for a in args])
+run = run_cli
 
 
 def test_prefetch_keeps_order_and_passes_errors():

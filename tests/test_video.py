@@ -11,10 +11,9 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from typer.testing import CliRunner
 
+from conftest import one_line_error, run_cli
 from styler import video
-from styler.cli import app
 from styler.errors import InputError, OutputError
 from styler.images import to_tensor
 from styler.pipeline import stylize_video
@@ -74,7 +73,7 @@ def style(images) -> Path:
 
 
 def run(args):
-    return CliRunner().invoke(app, [str(a) for a in args])
+    return run_cli(*args)
 
 
 CPU = ["--device", "cpu", "--precision", "fp32", "--style-size", "64"]
@@ -205,14 +204,6 @@ def test_smoothing_lowers_flicker_on_a_noisy_clip(tmp_path, stylizer):
 
 # -- errors ----------------------------------------------------------------------------------
 
-def _one_line_error(res, *words):
-    assert res.exit_code != 0
-    lines = [ln for ln in res.output.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error:"), res.output
-    for w in words:
-        assert w in lines[-1], lines[-1]
-
-
 @pytest.mark.parametrize("case, words", [
     ("text", ["not a video"]),
     ("missing", ["does not exist"]),
@@ -233,7 +224,7 @@ def test_bad_inputs_fail_in_one_line_with_no_output(tmp_path, style, case, words
         whole = make_clip(tmp_path / "whole.mp4", 6, audio=True).read_bytes()
         src.write_bytes(whole[: len(whole) // 2])
     dest = tmp_path / "out" / "o.mp4"
-    _one_line_error(run(["video", src, "--style", style, "-o", dest, *CPU]), *words)
+    one_line_error(run(["video", src, "--style", style, "-o", dest, *CPU]), *words)
     assert not dest.parent.exists() or not any(dest.parent.iterdir())
 
 
@@ -251,7 +242,7 @@ def test_bad_outputs_and_options_fail_in_one_line(tmp_path, style, extra, words)
     (tmp_path / "blocker").write_text("a file where a folder is needed")
     before = set(tmp_path.iterdir())
     res = run(["video", src, "--style", style, *[e.format(tmp=tmp_path) for e in extra], *CPU])
-    _one_line_error(res, *words)
+    one_line_error(res, *words)
     assert set(tmp_path.iterdir()) == before
 
 

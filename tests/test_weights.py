@@ -67,7 +67,7 @@ def test_bad_files_get_one_line_errors(weights_dir, tmp_path, kind):
     elif kind == "garbage":
         path.write_bytes(b"\x00garbage" * 100)
     elif kind == "hostile":
-        path.write_bytes(pickle.dumps({"1.weight": Boom()}))
+        path.write_bytes(pickle.dumps({"1.weight": Boom()}, protocol=2))
     elif kind == "not_a_dict":
         torch.save([1, 2, 3], path)
     elif kind == "nan":
