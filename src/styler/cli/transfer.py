@@ -47,8 +47,7 @@ def transfer(
 
     from ..batching import MAX_BATCH, prefetch, same_size_batches
     from ..engine import check_alpha
-    from ..errors import StylerError
-    from ..errors import InputError
+    from ..errors import InputError, StylerError
     from ..images import contact_sheet, list_images, load_image, open_rgb, prepare, save_image, to_tensor
 
     check_alpha(alpha)
@@ -74,8 +73,15 @@ def transfer(
             stats[s] = style_image if method else stylizer.style_stats(style_image)
         except StylerError as e:
             failures.append(str(e))
+    def controlled(x1, style_image):
+        """--alpha-sweep / --preserve-color: the controls take one content image (1, 3, H, W)."""
+        prep = stylizer.prepare(x1, [style_image], preserve_color=method)
+        if sweep:
+            return contact_sheet([[stylizer.render(prep, alpha=a) for a in sweep]])
+        return stylizer.render(prep, alpha=alpha)
+
     target_of = dict(zip(pairs, targets))
-    todo = [c for c in contents if stats]
+    todo = contents if stats else []  # no usable style: nothing to do
     written = 0
     with progress_bar() as bar:
         task = bar.add_task(f"stylizing on {stylizer.describe()}", total=len(todo) * len(stats))
@@ -97,13 +103,7 @@ def transfer(
                     result = None if fc is None else stylizer.decode_adain(fc, stats[s], alpha=alpha, size=size)
                     for i, c in enumerate(names):
                         try:
-                            if sweep:  # the controls take one image at a time
-                                prep = stylizer.prepare(x[i:i + 1], [stats[s]], preserve_color=method)
-                                one = contact_sheet([[stylizer.render(prep, alpha=a) for a in sweep]])
-                            elif method:
-                                one = stylizer.transfer(x[i:i + 1], stats[s], alpha=alpha, preserve_color=method)
-                            else:
-                                one = result[i:i + 1]
+                            one = controlled(x[i:i + 1], stats[s]) if result is None else result[i:i + 1]
                             save_image(one, target_of[c, s], protect=inputs)
                             out.print(str(target_of[c, s]))
                             written += 1
