@@ -1,5 +1,4 @@
-"""Feeding many images to the model: decode ahead in background threads, batch same-size ones;
-and a process-wide allocator setting for long runs.
+"""Feeding many images to the model: decode ahead in background threads, batch same-size ones.
 
 Pillow releases the GIL while it decodes and resizes, so reading the next images overlaps the
 model's work on the current ones. Only a few images are read ahead (``AHEAD``) to keep memory
