@@ -264,3 +264,14 @@ def test_core_errors_are_styler_errors(tmp_path, stylizer):
         stylize_video(stylizer, src, tmp_path / "o.mp4", stylizer.style_stats(torch.rand(1, 3, 32, 32)), batch=0)
     with pytest.raises(OutputError, match="overwrite"):
         video.check_output(src.path, "libx264", 18, protect=src.path)
+
+
+def test_a_short_encode_never_takes_the_output_name(tmp_path):
+    """The encoder's exit status is not reported, so the written frames are counted."""
+    clip = make_clip(tmp_path / "c.mp4", n=5)
+    video._check_written(clip, 5, tmp_path / "out.mp4")  # complete: accepted
+    with pytest.raises(OutputError, match="wrote 5 of 6 frames"):
+        video._check_written(clip, 6, tmp_path / "out.mp4")
+    (tmp_path / "junk.mp4").write_bytes(b"\x00" * 100)
+    with pytest.raises(OutputError, match="wrote 0 of 3 frames"):
+        video._check_written(tmp_path / "junk.mp4", 3, tmp_path / "out.mp4")

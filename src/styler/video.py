@@ -195,16 +195,34 @@ def open_writer(dest: Path, info: VideoInfo, size: tuple[int, int], *, codec: st
                 gen.send(None)
             except (OSError, RuntimeError) as e:
                 raise OutputError(f"cannot start the encoder for {dest} ({e}); check -o and --codec") from None
-            yield lambda frame: _send(gen, frame, dest)
+            sent = 0
+
+            def send(frame: Frame) -> None:
+                nonlocal sent
+                _send(gen, frame, dest)
+                sent += 1
+
+            yield send
             gen.close()
-            if not video_only.is_file() or video_only.stat().st_size == 0:
-                raise OutputError(f"the encoder wrote nothing for {dest}; check --codec and the disk")
+            _check_written(video_only, sent, dest)
             if info.audio:
                 _mux(video_only, info.path, final, [*fast, "-f", container])
         finally:
             gen.close()
             if video_only != final:
                 video_only.unlink(missing_ok=True)
+
+
+def _check_written(path: Path, expected: int, dest: Path) -> None:
+    """imageio-ffmpeg does not report the encoder's exit status, so count what it wrote
+    (a demux pass, nothing decoded): a short or unreadable file never takes ``dest``'s name."""
+    try:
+        frames = probe(path).frames if path.is_file() and path.stat().st_size else 0
+    except InputError:
+        frames = 0
+    if frames != expected:
+        raise OutputError(f"the encoder wrote {frames} of {expected} frames for {dest}; "
+                          "check --codec and the free disk space")
 
 
 def _send(gen, frame: Frame, dest: Path) -> None:
