@@ -81,6 +81,12 @@ def check_weights(known: weights.KnownWeights, path: Path) -> None:
     loader(weights.load_state_dict(path), label=str(path))
 
 
+def check_feather(px: float) -> float:
+    if not isinstance(px, (int, float)) or not math.isfinite(px) or px < 0:
+        raise InputError(f"feather must be a number of pixels >= 0, got {px}; 0 = hard edges")
+    return float(px)
+
+
 class Stylizer:
     """Loads weights once; stylizes tensors ``(N, 3, H, W)`` in [0, 1] and PIL images.
 
@@ -284,8 +290,7 @@ class Stylizer:
         if not isinstance(masks, Tensor) or masks.dim() != 3 or masks.shape[0] != count:
             shape = tuple(masks.shape) if isinstance(masks, Tensor) else type(masks).__name__
             raise InputError(f"expected {count} region masks (R, H, W), one per style, got {shape}")
-        if not math.isfinite(feather) or feather < 0:
-            raise InputError(f"feather must be a number of pixels >= 0, got {feather}")
+        feather = check_feather(feather)
         m = masks.to(self.device, torch.float32)
         if not bool(torch.isfinite(m).all()) or bool((m < 0).any()):
             raise InputError("region masks must be finite and >= 0")

@@ -174,3 +174,14 @@ def parse_numbers(text: str, what: str) -> list[float]:
     if not all(math.isfinite(v) for v in values):
         raise InputError(f"{what} must be finite numbers; got '{text}'")
     return values
+
+
+def stems(paths: list[Path]) -> str:
+    """File stems joined for output names: a.jpg, b.png -> 'a+b'."""
+    return "+".join(p.stem for p in paths)
+
+
+def region_summary(styles: list[Path], regions) -> str:
+    """'regions sky.jpg 40%, sea.jpg 60%': each style's share of the (content or frame) pixels."""
+    shares = regions.mean((1, 2)).tolist()  # regions: (R, H, W) 0/1 masks, before feathering
+    return "regions " + ", ".join(f"{s.name} {f:.0%}" for s, f in zip(styles, shares))

@@ -13,17 +13,14 @@ from typing import Annotated
 import typer
 
 from .common import (Alpha, ContentSize, Crop, DecoderW, Device, Output, Precision, PreserveColor, StyleSize,
-                     Vgg, err, guarded, load_stylizer, out, output_paths, parse_numbers, progress_bar)
+                     Vgg, err, guarded, load_stylizer, out, output_paths, parse_numbers, progress_bar,
+                     region_summary, stems)
 from .transfer import Ext
 
 MAX_GRID = 16
 CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
 Method = Annotated[str, typer.Option(help="coral: match the style image's colours to the content first (the "
                                           "paper); luminance: stylize the luminance only (Gatys et al. 2016).")]
-
-
-def _stem(paths: list[Path]) -> str:
-    return "+".join(p.stem for p in paths)
 
 
 def _done(stylizer, what: str) -> None:
@@ -80,13 +77,13 @@ def interpolate(
         if not 2 <= grid <= MAX_GRID:
             raise InputError(f"--grid must be between 2 and {MAX_GRID}, got {grid}")
         cells = [[_corner_weights(i, j, grid) for j in range(grid)] for i in range(grid)]
-        name = f"{content.stem}_grid{grid}_{_stem(styles)}.{ext.lstrip('.')}"
+        name = f"{content.stem}_grid{grid}_{stems(styles)}.{ext.lstrip('.')}"
     else:
         if show_styles:
             raise InputError("--show-styles only applies to --grid; add --grid N or drop it")
         used = normalize_weights(None if weights is None else parse_numbers(weights, "--weights"), len(styles))
         cells = [[used]]
-        name = f"{content.stem}_interpolated_{_stem(styles)}.{ext.lstrip('.')}"
+        name = f"{content.stem}_interpolated_{stems(styles)}.{ext.lstrip('.')}"
     (target,) = output_paths(output, [name])
     if grid is None:
         used = "weights " + ", ".join(f"{s.name} {w:.4g}" for s, w in zip(styles, cells[0][0]))
@@ -150,16 +147,12 @@ def mask(
 
     Written as {content}_masked_{styles}.{ext}, or as -o says.
     """
-    import math
-
-    from ..engine import check_alpha
-    from ..errors import InputError
+    from ..engine import check_alpha, check_feather
     from ..images import load_image, load_regions
 
     check_alpha(alpha)
-    if not math.isfinite(feather) or feather < 0:
-        raise InputError(f"--feather must be a number of pixels >= 0, got {feather}")
-    (target,) = output_paths(output, [f"{content.stem}_masked_{_stem(style)}.{ext.lstrip('.')}"])
+    check_feather(feather)
+    (target,) = output_paths(output, [f"{content.stem}_masked_{stems(style)}.{ext.lstrip('.')}"])
     image = load_image(content, content_size, crop)
     regions = load_regions(mask, tuple(image.shape[-2:]), len(style), crop)
     style_images = [load_image(s, style_size, crop) for s in style]
@@ -167,8 +160,7 @@ def mask(
     result = stylizer.transfer_masked(image, regions, style_images, alpha=alpha, feather=feather,
                                       preserve_color="coral" if preserve_color else None)
     _save(result, target, (content, mask, *style))
-    share = regions.mean((1, 2)).tolist()  # of the content's pixels, before feathering
-    _done(stylizer, "regions " + ", ".join(f"{s.name} {f:.0%}" for s, f in zip(style, share)))
+    _done(stylizer, region_summary(style, regions))
 
 
 @guarded

@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from .common import (Alpha, DecoderW, Device, Precision, PreserveColor, StyleSize, Vgg, err, guarded, load_stylizer,
-                     out)
+                     out, region_summary, stems)
 
 Size = Annotated[int, typer.Option(min=0, help="Resize frames so the shorter side is N px (0 = the input's own size).")]
 Smooth = Annotated[float, typer.Option(
@@ -58,9 +58,7 @@ def video(
     Prints the flicker ratio at the end: mean change between consecutive output frames over
     the same for the input (lower = steadier; --smooth lowers it).
     """
-    import math
-
-    from ..engine import check_alpha
+    from ..engine import check_alpha, check_feather
     from ..errors import InputError
     from ..images import load_image, load_regions
     from ..pipeline import stylize_video
@@ -73,10 +71,8 @@ def video(
         raise InputError(f"got {len(style)} --style options; give one, or --mask with one region per style")
     if mask is None and feather:
         raise InputError("--feather only applies to --mask; add --mask or drop --feather")
-    if not math.isfinite(feather) or feather < 0:
-        raise InputError(f"--feather must be a number of pixels >= 0, got {feather}")
-    stem = "+".join(s.stem for s in style)
-    dest = output if output is not None else Path.cwd() / f"{input.stem}_stylized_{stem}.mp4"
+    check_feather(feather)
+    dest = output if output is not None else Path.cwd() / f"{input.stem}_stylized_{stems(style)}.mp4"
     info = probe(input)
     check_output(dest, codec, crf, protect=input)
     w, h = frame_size(info, size)
@@ -84,8 +80,6 @@ def video(
     style_images = [load_image(s, style_size) for s in style]
     method = "coral" if preserve_color else None
     stylizer = load_stylizer(vgg, decoder, device, precision)
-    # Colour preservation adapts each style to every frame, so it needs the images; else encode once.
-    styles = style_images if method else [stylizer.style_stats(s) for s in style_images]
     with frame_progress() as bar:
         task = bar.add_task(f"stylizing on {stylizer.describe()}", total=info.frames, fps="-")
 
@@ -93,13 +87,13 @@ def video(
             speed = bar.tasks[task].speed
             bar.update(task, completed=done, fps=f"{speed:.1f}" if speed else "-")
 
-        report = stylize_video(stylizer, info, dest, styles, size=size, alpha=alpha, smooth=smooth, batch=batch,
+        report = stylize_video(stylizer, info, dest, style_images, size=size, alpha=alpha, smooth=smooth, batch=batch,
                                codec=codec, crf=crf, preserve_color=method, masks=regions, feather=feather,
                                progress=advance)
     out.print(str(report.path))
     controls = "; colour kept (coral)" if method else ""
     if regions is not None:
-        controls += "; regions " + ", ".join(f"{s.name} {f:.0%}" for s, f in zip(style, regions.mean((1, 2)).tolist()))
+        controls += "; " + region_summary(style, regions)
     err.print(f"done: {report.frames} frames, {w}x{h} @ {info.fps} fps, audio: {', '.join(info.audio) or 'none'}, "
               f"in {report.seconds:.1f} s ({report.fps:.2f} fps on {stylizer.describe()}); "
               f"flicker {report.flicker:.3f} (output/input frame-to-frame change"
