@@ -11,7 +11,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn,
+from rich.markup import escape
+from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn, TransferSpeedColumn)
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -60,7 +61,7 @@ def guarded(fn: Callable) -> Callable:
         except StylerError as e:
             if debug_enabled():
                 raise
-            raise fail(_escape(str(e))) from None
+            raise fail(escape(str(e))) from None
         except KeyboardInterrupt:
             raise fail("interrupted; no partial output was left", 130) from None
         except MemoryError:
@@ -69,24 +70,20 @@ def guarded(fn: Callable) -> Callable:
             if debug_enabled():
                 raise
             msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
-            raise fail(_escape(f"{type(e).__name__}: {msg[:200]} (rerun with STYLER_DEBUG=1 or --debug "
+            raise fail(escape(f"{type(e).__name__}: {msg[:200]} (rerun with STYLER_DEBUG=1 or --debug "
                                "for the traceback)")) from None
 
     return wrapper
 
 
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
-
-
 # -- progress -----------------------------------------------------------------------------
 
-def progress_bar(transient: bool = False) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+def progress_bar(*extra: ProgressColumn | str, show: bool = True) -> Progress:
+    """Description, bar, done/total, ``extra`` columns, elapsed time and ETA, on stderr.
+    Drawn only on a terminal (and when ``show``), so logs and pipes stay clean."""
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), *extra,
                     TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                    console=err, transient=transient, disable=not err.is_terminal)
+                    console=err, disable=not (show and err.is_terminal))
 
 
 @contextmanager
@@ -148,9 +145,9 @@ def exit_for_failures(failures: list[str], written: int) -> None:
     if not failures:
         return
     if written == 0 and len(failures) == 1:
-        raise fail(_escape(failures[0]))
+        raise fail(escape(failures[0]))
     for why in failures:
-        err.print(f"[red]skipped:[/] {_escape(why)}", markup=True)
+        err.print(f"[red]skipped:[/] {escape(why)}", markup=True)
     raise fail(f"{len(failures)} input(s) failed (see above); {written} result(s) were written")
 
 

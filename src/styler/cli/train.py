@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
-                           TimeElapsedColumn, TimeRemainingColumn)
+from rich.progress import ProgressColumn, TextColumn
 from rich.text import Text
 
-from .common import Device, Vgg, _escape, err, fail, guarded, out
+from .common import Device, Vgg, err, escape, fail, guarded, out, progress_bar
 
 TrainPrecision = Annotated[str, typer.Option(
     help="auto (bf16 autocast on CUDA when supported, else fp32), bf16 or fp32.")]
@@ -64,16 +63,14 @@ def train(
         workers=workers, seed=seed, device=device, precision=precision, vgg=str(vgg) if vgg else None,
         resume=resume)
     main = int(os.environ.get("RANK", "0")) == 0  # under torchrun only rank 0 talks
-    bar = Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(), Rate(),
-                   TextColumn("{task.fields[losses]}"), TimeElapsedColumn(), TextColumn("eta"),
-                   TimeRemainingColumn(), console=err, disable=not (main and err.is_terminal))
+    bar = progress_bar(Rate(), TextColumn("{task.fields[losses]}"), show=main)
     task = None
 
     def on_start(summary: str, start: int) -> None:
         nonlocal task
         if main:
-            err.print(_escape(summary))
-        task = bar.add_task("", total=cfg.max_iter, completed=start, losses="")  # resumed: starts there
+            err.print(escape(summary))
+        task = bar.add_task("training", total=cfg.max_iter, completed=start, losses="")  # resumed: starts there
 
     def on_step(info) -> None:
         losses = f"loss {info.loss:.4g} (c {info.content_loss:.3g}, s {info.style_loss:.3g}) lr {info.lr:.2e}"
@@ -85,16 +82,16 @@ def train(
         with bar:
             result = train_decoder(cfg, on_step=on_step, on_start=on_start)
     except KeyboardInterrupt:  # a second Ctrl-C: no new checkpoint, the existing ones are intact
-        raise fail(f"interrupted; the checkpoints in {_escape(str(out_dir))} are intact; "
+        raise fail(f"interrupted; the checkpoints in {escape(str(out_dir))} are intact; "
                    "continue with the same command plus --resume", 130) from None
     if not main:
         return
     if result.skipped:
         shown = ", ".join(result.skipped[:3]) + (", ..." if len(result.skipped) > 3 else "")
-        err.print(f"[yellow]skipped {len(result.skipped)} unreadable file(s):[/] {_escape(shown)}", markup=True)
+        err.print(f"[yellow]skipped {len(result.skipped)} unreadable file(s):[/] {escape(shown)}", markup=True)
     if result.interrupted:
-        raise fail(_escape(f"stopped at iteration {result.iter}; checkpoint {result.checkpoint}; "
+        raise fail(escape(f"stopped at iteration {result.iter}; checkpoint {result.checkpoint}; "
                            "continue with the same command plus --resume"), 130)
     out.print(str(result.decoder))
-    err.print(_escape(f"done: {result.iter} iterations; use it with "
+    err.print(escape(f"done: {result.iter} iterations; use it with "
                       f"`styler transfer CONTENT STYLE --decoder {result.decoder}`"))

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import TextColumn
 
 from .common import (Alpha, DecoderW, Device, Precision, PreserveColor, StyleSize, Vgg, err, guarded, load_stylizer,
-                     out, region_summary, stems)
+                     out, progress_bar, region_summary, stems)
 
 Size = Annotated[int, typer.Option(min=0, help="Resize frames so the shorter side is N px (0 = the input's own size).")]
 Smooth = Annotated[float, typer.Option(
@@ -20,13 +20,6 @@ Codec = Annotated[str, typer.Option(help="ffmpeg video encoder: libx264 (H.264, 
 Batch = Annotated[int, typer.Option(min=1, help="Frames per model call.")]
 VideoOut = Annotated[Path | None, typer.Option(
     "--output", "-o", help="Output video (.mp4, .mov, .mkv, .m4v); default {in}_stylized_{style}.mp4 here.")]
-
-
-def frame_progress() -> Progress:
-    """Frames done / total, frames per second, elapsed and ETA."""
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[fps]} fps"), TimeElapsedColumn(), TextColumn("eta"),
-                    TimeRemainingColumn(), console=err, disable=not err.is_terminal)
 
 
 @guarded
@@ -80,7 +73,7 @@ def video(
     style_images = [load_image(s, style_size) for s in style]
     method = "coral" if preserve_color else None
     stylizer = load_stylizer(vgg, decoder, device, precision)
-    with frame_progress() as bar:
+    with progress_bar(TextColumn("{task.fields[fps]} fps")) as bar:
         task = bar.add_task(f"stylizing on {stylizer.describe()}", total=info.frames, fps="-")
 
         def advance(done: int) -> None:
