@@ -23,6 +23,7 @@ import torch
 
 from .errors import InputError, WeightsError
 from .files import atomic_path
+from .weights import safe_load
 
 _NAME = re.compile(r"^iter_(\d+)\.pt$")
 HINT = "choose a writable -o folder"
@@ -55,14 +56,8 @@ def save(run: Path, state: dict, keep: int) -> Path:
 
 def load(path: Path) -> dict:
     """A checkpoint, loaded without executing pickled code; one-line errors otherwise."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise InputError(f"checkpoint {path} does not exist; check the -o folder") from None
-    except Exception as e:
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
-        raise WeightsError(f"checkpoint {path} cannot be read ({first}); resume from an older one "
-                           "(delete this file) or start a new run") from None
+    state = safe_load(path, f"checkpoint {path}",
+                      "resume from an older one (delete this file) or start a new run")
     needed = {"decoder", "optimizer", "iter", "config"}
     if not isinstance(state, dict) or not needed <= set(state):
         raise WeightsError(f"{path} is not a styler training checkpoint; pass the run folder given to -o")

@@ -15,18 +15,17 @@ sample ``k`` without replaying the ones before it.
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from .errors import InputError
-from .images import IMAGE_SUFFIXES, resized_size, to_rgb, to_tensor
+from .images import IMAGE_SUFFIXES, open_rgb, resized_size, to_tensor
 
 MAX_TRIES = 100  # consecutive unreadable files before we decide the folder is unusable
 
@@ -44,19 +43,6 @@ def find_images(root: Path, label: str) -> list[Path]:
         raise InputError(f"{label} {root} holds no image files (searched recursively for "
                          f"{', '.join(sorted(IMAGE_SUFFIXES)[:6])}, ...); pass the folder of training images")
     return sorted(found)
-
-
-def read_image(path: Path, resize: int) -> Image.Image:
-    """Decode as 8-bit RGB, upright; JPEGs are decoded at reduced scale when that still
-    leaves the shorter side >= ``resize`` (WikiArt has 5000 px scans; this saves most of the time)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # EXIF / palette warnings on odd files are not our business
-        with Image.open(path) as img:
-            if resize > 0:
-                img.draft("RGB", (resize, resize))  # result stays >= the requested size
-            img = ImageOps.exif_transpose(img)
-            img.load()
-    return to_rgb(img)
 
 
 def random_crop(img: Image.Image, resize: int, crop: int, rng: np.random.Generator) -> Tensor:
@@ -91,7 +77,7 @@ class ImageFolder(Dataset):
         for i in range(min(MAX_TRIES, len(self.paths))):
             j = (index + i) % len(self.paths)
             try:
-                img = read_image(self.paths[j], self.resize)
+                img = open_rgb(self.paths[j], draft=self.resize)
             except Exception:  # truncated, corrupt, not an image, a bomb: skip it, never crash
                 bad.append(j)
                 continue

@@ -142,6 +142,22 @@ def recorded_hash(path: Path) -> str | None:
     return side.read_text().split()[0] if side.is_file() else None
 
 
+def safe_load(path: Path, label: str, fix: str) -> object:
+    """``torch.load`` that never executes pickled code; any failure is one ``WeightsError``
+    line naming ``label`` and ending with ``fix`` (what the user should do)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise WeightsError(f"{label} does not exist; check the path") from None
+    except IsADirectoryError:
+        raise WeightsError(f"{label} is a directory; pass the file itself") from None
+    except Exception as e:  # torch raises many types for truncated, corrupt or hostile files
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if "weights_only" in str(e) or "Unsupported global" in str(e):
+            first = "it contains pickled code, which is never executed"
+        raise WeightsError(f"{label} cannot be read ({first[:120]}); {fix}") from None
+
+
 def load_state_dict(path: Path, label: str | None = None) -> dict[str, Tensor]:
     """Load a state dict without executing pickled code; one-line ``WeightsError`` otherwise.
 
@@ -149,18 +165,7 @@ def load_state_dict(path: Path, label: str | None = None) -> dict[str, Tensor]:
     holding one under ``"decoder"``.
     """
     label = label or str(path)
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise WeightsError(f"{label} does not exist; check the path") from None
-    except IsADirectoryError:
-        raise WeightsError(f"{label} is a directory; pass the weights file itself") from None
-    except Exception as e:  # torch raises many types for truncated, corrupt or hostile files
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        if "weights_only" in str(e) or "Unsupported global" in str(e):
-            first = "it contains pickled code, which is never executed"
-        raise WeightsError(f"{label} is not a readable weights file ({first[:120]}); "
-                           "download it again or pass the right file") from None
+    obj = safe_load(path, label, "it is not a readable weights file: download it again or pass the right file")
     if isinstance(obj, dict) and isinstance(obj.get("decoder"), dict):
         obj = obj["decoder"]
     if not isinstance(obj, dict) or not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in obj.items()):
