@@ -100,6 +100,12 @@ def test_cuda_without_a_gpu_is_an_error(images, tmp_path, monkeypatch):
                    "no CUDA")
 
 
+def test_a_bad_vgg_is_reported_before_any_decoder_download(images, tmp_path, monkeypatch):
+    monkeypatch.setenv("STYLER_WEIGHTS_DIR", str(tmp_path / "empty"))  # no decoder.pth: it would be fetched
+    one_line_error(run("transfer", images["content"], images["style"], "-o", tmp_path / "o.png",
+                       "--vgg", images["content"]), "content.png", "not a readable weights file")
+
+
 def test_offline_without_weights(images, tmp_path, monkeypatch):
     monkeypatch.setenv("STYLER_WEIGHTS_DIR", str(tmp_path / "w"))
     r = run("transfer", images["content"], images["style"], "-o", tmp_path / "o.png")

@@ -113,9 +113,11 @@ class Stylizer:
                    precision: str = "auto", tile: str | int = "auto",
                    progress: weights.Progress | None = None) -> Stylizer:
         """Resolve (``--vgg``/``--decoder``, ``$STYLER_WEIGHTS_DIR``, cache; download if missing) and load."""
+        # Each file is checked as soon as it is found, so a bad --vgg is reported before
+        # anything is downloaded for the decoder.
         vgg_path = weights.resolve(weights.VGG, vgg, progress=progress)
-        dec_path = weights.resolve(weights.DECODER, decoder, progress=progress)
         enc = load_encoder(weights.load_state_dict(vgg_path), label=str(vgg_path))
+        dec_path = weights.resolve(weights.DECODER, decoder, progress=progress)
         dec = load_decoder(weights.load_state_dict(dec_path), label=str(dec_path))
         return cls(enc, dec, device=device, precision=precision, tile=tile)
 
