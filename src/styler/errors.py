@@ -22,3 +22,12 @@ class OutputError(StylerError):
 
 class DeviceError(StylerError):
     """The requested device or precision is not available here."""
+
+
+class Interrupted(Exception):  # noqa: N818  (not an error: the user asked to stop)
+    """Ctrl-C or SIGTERM during a long computation; ``partial`` is the best result so far
+    (for example the best image of a Gatys optimisation), or None."""
+
+    def __init__(self, partial: object = None) -> None:
+        super().__init__("interrupted")
+        self.partial = partial

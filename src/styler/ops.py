@@ -6,6 +6,8 @@ touches files. Feature maps are (N, C, H, W).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -60,7 +62,35 @@ def _sqrtm(cov: Tensor, power: float = 0.5) -> Tensor:
     return vecs @ torch.diag(vals.clamp_min(0) ** power) @ vecs.T
 
 
-def coral(source: Tensor, target: Tensor) -> Tensor:
+class RGBStats(NamedTuple):
+    """Colour statistics of an image, float64: channel means and unbiased stds (3, 1), the
+    channel correlation matrix (3, 3) and the pixel count. All CORAL needs of its target."""
+
+    mean: Tensor
+    std: Tensor
+    corr: Tensor
+    count: int
+
+
+def rgb_stats(image: Tensor, chunk: int = 1 << 22) -> RGBStats:
+    """``RGBStats`` of ``image`` (3, H, W), accumulated over row chunks of about ``chunk`` pixels
+    in float64, so an 8K image never needs a full-size float64 copy."""
+    flat = image.reshape(3, -1)                                         # (3, P), a view
+    count = flat.shape[1]
+    total = torch.zeros(3, 1, dtype=torch.float64, device=image.device)
+    outer = torch.zeros(3, 3, dtype=torch.float64, device=image.device)
+    for start in range(0, count, chunk):
+        x = flat[:, start : start + chunk].double()                    # (3, p)
+        total += x.sum(1, keepdim=True)
+        outer += x @ x.T
+    mean = total / count
+    cov = (outer - count * mean @ mean.T) / max(count - 1, 1)           # unbiased, (3, 3)
+    std = cov.diagonal().clamp_min(0).sqrt().unsqueeze(1)              # (3, 1)
+    safe = std.clamp_min(1e-12)
+    return RGBStats(mean, std, cov / (safe @ safe.T), count)
+
+
+def coral(source: Tensor, target: Tensor | RGBStats) -> Tensor:
     """Give ``source`` (3, H, W) the RGB channel means and covariance of ``target`` (3, h, w).
 
     CORAL as pytorch-AdaIN's ``function.coral`` and AdaIN-style's ``coral`` compute it:
@@ -72,20 +102,18 @@ def coral(source: Tensor, target: Tensor) -> Tensor:
     One fix: the references' ``X X^T`` sums over pixels, so when the two images differ in
     size the result's covariance comes out scaled by ``(P_target - 1) / (P_source - 1)``.
     We rescale the target's sum to the source's pixel count; for equal sizes this is
-    exactly the references' formula.
+    exactly the references' formula. The target's sum of standardised outer products is
+    ``(P_t - 1) * corr``, so ``target`` may be given as its ``rgb_stats`` alone.
     """
-    def standardised(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        flat = x.reshape(3, -1).double()                                # (3, P)
-        mean, std = flat.mean(1, keepdim=True), flat.std(1, keepdim=True)  # (3, 1) each
-        return (flat - mean) / std.clamp_min(1e-12), mean, std          # a flat channel stays 0
-
-    src, _, _ = standardised(source)
-    tgt, t_mean, t_std = standardised(target)
+    tgt = rgb_stats(target) if isinstance(target, Tensor) else target
+    flat = source.reshape(3, -1).double()                               # (3, P)
+    mean, std = flat.mean(1, keepdim=True), flat.std(1, keepdim=True)   # (3, 1) each
+    src = (flat - mean) / std.clamp_min(1e-12)                          # a flat channel stays 0
     eye = torch.eye(3, dtype=torch.float64, device=source.device)
-    scale = (src.shape[1] - 1) / max(tgt.shape[1] - 1, 1)              # 1 when the sizes match
-    src_cov, tgt_cov = src @ src.T + eye, tgt @ tgt.T * scale + eye     # (3, 3) each
+    src_cov = src @ src.T + eye                                         # (3, 3)
+    tgt_cov = tgt.corr * (src.shape[1] - 1) + eye                       # rescaled to P_source
     moved = _sqrtm(tgt_cov) @ _sqrtm(src_cov, -0.5) @ src               # (3, P)
-    return (moved * t_std + t_mean).to(source.dtype).reshape(source.shape)
+    return (moved * tgt.std + tgt.mean).to(source.dtype).reshape(source.shape)
 
 
 # YIQ (NTSC 1953): Y is luminance; I and Q carry the colour and are 0 for every grey.
@@ -138,20 +166,42 @@ def merge_luminance(luma: Tensor, content: Tensor) -> Tensor:
 # -- interpolation and spatial control ----------------------------------------------------
 
 def interpolate_adain(content: Tensor, means: list[Tensor], stds: list[Tensor], weights: list[float],
-                      eps: float = EPS) -> Tensor:
+                      eps: float = EPS, content_stats: tuple[Tensor, Tensor] | None = None) -> Tensor:
     """``sum_k w_k * adain(content, style_k)`` for content (N, C, H, W) and style stats (N|1, C, 1, 1).
 
     The weights are used as given; the engine normalises them to sum to 1 first. AdaIN is
     affine in the style statistics, so the sum is one AdaIN with the weighted mean and std
     (``norm * sum w_k std_k + sum w_k mean_k``): K styles cost one pass over the features.
+    ``content_stats`` as in ``adain_stats`` (a tile normalised with the whole map's statistics).
     """
     mean = sum(w * m for w, m in zip(weights, means, strict=True))      # (N|1, C, 1, 1)
     std = sum(w * s for w, s in zip(weights, stds, strict=True))
-    return adain_stats(content, mean, std, eps)
+    return adain_stats(content, mean, std, eps, content_stats)  # type: ignore[arg-type]
 
 
-def masked_adain(content: Tensor, masks: Tensor, means: list[Tensor], stds: list[Tensor],
-                 eps: float = EPS) -> Tensor:
+def region_weights(masks: Tensor) -> Tensor:
+    """Masks (N|1, R, H, W) >= 0 normalised to sum to 1 over R at each position (0 where none covers)."""
+    return masks / masks.sum(1, keepdim=True).clamp_min(1e-12)
+
+
+def region_mean_std(content: Tensor, masks: Tensor, eps: float = EPS) -> list[tuple[Tensor, Tensor]]:
+    """Each region's mask-weighted mean and std of ``content`` (N, C, H, W); masks (N|1, R, H, W).
+
+    Unbiased (n - 1) like ``mean_std``, plus ``eps``; a one-pixel or empty region gets
+    variance ``eps``, not NaN. Returns R pairs, each (N, C, 1, 1)."""
+    weights = region_weights(masks)
+    stats = []
+    for r in range(weights.shape[1]):
+        w = weights[:, r : r + 1]                                        # (N|1, 1, H, W)
+        total = w.sum((2, 3), keepdim=True)                              # (N|1, 1, 1, 1)
+        mean = (w * content).sum((2, 3), keepdim=True) / total.clamp_min(1e-12)  # (N, C, 1, 1)
+        var = (w * (content - mean) ** 2).sum((2, 3), keepdim=True) / (total - 1).clamp_min(1) + eps
+        stats.append((mean, var.sqrt()))
+    return stats
+
+
+def masked_adain(content: Tensor, masks: Tensor, means: list[Tensor], stds: list[Tensor], eps: float = EPS,
+                 region_stats: list[tuple[Tensor, Tensor]] | None = None) -> Tensor:
     """Per-region AdaIN: content (N, C, H, W), masks (N|1, R, H, W) >= 0, region r gets ``means[r]``/``stds[r]``.
 
     Masks are normalised to sum to 1 over R at each position (a pixel that no region
@@ -159,17 +209,23 @@ def masked_adain(content: Tensor, masks: Tensor, means: list[Tensor], stds: list
     (mask-weighted) mean and std, then given style r's; the results are summed with the
     mask weights. For 0/1 masks this is AdaIN on each region's features alone, with the
     unbiased variance plus ``eps`` as ``mean_std``. An empty region contributes nothing.
+    ``region_stats`` (from ``region_mean_std`` of the whole map) normalises a tile like the whole.
     """
-    weights = masks / masks.sum(1, keepdim=True).clamp_min(1e-12)      # (N|1, R, H, W)
+    weights = region_weights(masks)                                      # (N|1, R, H, W)
+    stats = region_mean_std(content, masks, eps) if region_stats is None else region_stats
     out = torch.zeros_like(content)
-    for r, (s_mean, s_std) in enumerate(zip(means, stds, strict=True)):
-        w = weights[:, r : r + 1]                                        # (N|1, 1, H, W)
-        total = w.sum((2, 3), keepdim=True)                              # (N|1, 1, 1, 1)
-        mean = (w * content).sum((2, 3), keepdim=True) / total.clamp_min(1e-12)  # (N, C, 1, 1)
-        # Unbiased (n - 1) like mean_std; a one-pixel or empty region gets variance eps, not NaN.
-        var = (w * (content - mean) ** 2).sum((2, 3), keepdim=True) / (total - 1).clamp_min(1) + eps
-        out += w * ((content - mean) / var.sqrt() * s_std + s_mean)
+    for r, ((c_mean, c_std), s_mean, s_std) in enumerate(zip(stats, means, stds, strict=True)):
+        out += weights[:, r : r + 1] * ((content - c_mean) / c_std * s_std + s_mean)
     return out
+
+
+def masks_to_grid(masks: Tensor, grid: tuple[int, int]) -> Tensor:
+    """Region masks (R, H, W) at image size -> (1, R, h, w) on a feature grid.
+
+    Hard 0/1 masks are sampled (nearest, at each cell's centre) so every feature belongs to
+    one region, as the original AdaIN code does; soft (e.g. feathered) masks are area-averaged."""
+    hard = bool(((masks == 0) | (masks == 1)).all())
+    return F.interpolate(masks[None], size=grid, mode="nearest-exact" if hard else "area")
 
 
 def feather(masks: Tensor, px: float) -> Tensor:

@@ -1,7 +1,7 @@
 """A whole video through a Stylizer: decode, stylize and encode overlapped on three threads.
 
     reader thread:  ffmpeg -> uint8 frames -> (N, 3, H, W) float batches  --q_in-->
-    this thread:    Stylizer.stylize_frames (the model; torch releases the GIL)  --q_out-->
+    this thread:    Engine.frames (the model; torch releases the GIL)  --q_out-->
     writer thread:  batches -> uint8 frames -> ffmpeg (encode, then audio mux)
 
 The queues are short (a couple of batches), so memory stays flat for any length and
@@ -15,13 +15,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
 from torch import Tensor
 
 from . import video
-from .engine import StyleStats, Stylizer
+from .engine import Engine
 from .errors import InputError
 from .temporal import FlickerMeter, check_smooth
 
@@ -69,19 +70,18 @@ def _get(q: queue.Queue, stop: threading.Event):
     raise _Stopped
 
 
-def stylize_video(stylizer: Stylizer, info: video.VideoInfo, dest: Path,
-                  style: Tensor | StyleStats | Sequence[Tensor | StyleStats], *, size: int = 0, alpha: float = 1.0,
-                  smooth: float = 0.0, batch: int = 4, codec: str = "libx264", crf: int = 18,
-                  preserve_color: str | None = None, masks: Tensor | None = None, feather: float = 0.0,
-                  progress: Callable[[int], None] | None = None) -> VideoReport:
+def stylize_video(engine: Engine, info: video.VideoInfo, dest: Path, styles: Sequence[Any], *, size: int = 0,
+                  alpha: float = 1.0, smooth: float = 0.0, batch: int = 4, codec: str = "libx264", crf: int = 18,
+                  color: str | None = None, weights: Sequence[float] | None = None, masks: Tensor | None = None,
+                  feather: float = 0.0, progress: Callable[[int], None] | None = None) -> VideoReport:
     """Stylize every frame of ``info.path`` into ``dest`` (atomic: complete or absent).
 
-    ``size``: shorter side in px (0 = the input's); ``masks`` (R, H, W) at that frame size
-    (``video.frame_size``). The style and the controls are ``Stylizer.stylize_frames``'.
+    ``size``: shorter side in px (0 = the input's); ``masks`` (R, H, W), any size, one per style.
+    The styles and the controls are ``Engine.frames``'.
     ``progress(frames_done)`` is called from this thread after each batch. Raises
     ``StylerError`` subclasses; Ctrl-C stops all stages."""
     if not isinstance(batch, int) or batch < 1:
-        raise InputError(f"--batch must be a whole number >= 1, got {batch}")
+        raise InputError(f"batch must be a whole number >= 1, got batch={batch}")
     check_smooth(smooth)
     frame_wh = video.frame_size(info, size)
     stop = threading.Event()
@@ -130,8 +130,8 @@ def stylize_video(stylizer: Stylizer, info: video.VideoInfo, dest: Path,
             t.start()
         try:
             pending: deque = deque()
-            for out in stylizer.stylize_frames(batches(pending), style, alpha=alpha, smooth=smooth,
-                                               preserve_color=preserve_color, masks=masks, feather=feather):
+            for out in engine.frames(batches(pending), styles, smooth=smooth, alpha=alpha, weights=weights,
+                                     masks=masks, feather=feather, color=color):
                 meter.update(pending.popleft(), out)
                 _put(q_out, out, stop)
                 done += out.shape[0]

@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from .errors import InputError
+from .runtime import free_bytes
 
 ENC_MARGIN = 48     # input pixels of overlap on each side of an encoder tile (multiple of 8)
 DEC_MARGIN = 6      # relu4_1 features of overlap on each side of a decoder tile
@@ -42,7 +43,7 @@ def parse_tile(value: str | int | None) -> Setting:
     if text in ("auto", "off"):
         return text
     if not text.isdigit() or int(text) < MIN_TILE or int(text) % 8:
-        raise InputError(f"--tile {value} is not valid; use auto, off or a tile size in pixels that is a "
+        raise InputError(f"tile={value} is not valid; use auto, off or a tile size in pixels that is a "
                          f"multiple of 8 and at least {MIN_TILE} (e.g. 512)")
     return int(text)
 
@@ -60,8 +61,8 @@ def activation_bytes(n: int, h: int, w: int, itemsize: int) -> int:
 def available_bytes(device: torch.device) -> int:
     """Memory we may use for activations: 80% of free GPU memory; on CPU, half of
     MemAvailable capped at ``CPU_BUDGET_CAP`` (larger untiled convs are no faster on CPU)."""
-    if device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(device)
+    free = free_bytes(device)
+    if free is not None:  # CUDA: driver-free plus what PyTorch's caching allocator holds unused
         return int(free * 0.8)
     avail = 4 << 30  # not Linux: assume 4 GiB free
     try:
@@ -122,10 +123,14 @@ def encode_tiled(run: Callable[[Tensor], Tensor], x: Tensor, tile: int) -> Tenso
     return out
 
 
+Prep = Callable[[Tensor, slice, slice], Tensor]  # (features, rows, cols of the whole map) -> features
+
+
 def decode_tiled(run: Callable[[Tensor], Tensor], feat: Tensor, size: tuple[int, int], tile: int,
-                 prep: Callable[[Tensor], Tensor] | None = None) -> Tensor:
+                 prep: Prep | None = None) -> Tensor:
     """``run``: features (N, 512, h, w) -> image (N, 3, 8h, 8w); applied tile by tile to ``feat``
-    (after ``prep``, e.g. AdaIN with global statistics, on each tile) and stitched into a float32
+    (after ``prep``, e.g. AdaIN with global statistics, on each tile; ``prep`` gets the tile's
+    rows and columns in the whole map, to slice masks alike) and stitched into a float32
     (N, 3, H, W) image, ``size`` = (H, W) <= 8 x the feature size."""
     n, _, h, w = feat.shape
     height, width = size
@@ -139,8 +144,9 @@ def decode_tiled(run: Callable[[Tensor], Tensor], feat: Tensor, size: tuple[int,
             x0, x1 = 8 * c, min(8 * d, width)
             if x0 >= x1:
                 continue
-            piece = feat[:, :, alo:ahi, clo:chi]
-            img = run(prep(piece) if prep is not None else piece)
+            rows, cols = slice(alo, ahi), slice(clo, chi)
+            piece = feat[:, :, rows, cols]
+            img = run(prep(piece, rows, cols) if prep is not None else piece)
             oy, ox = 8 * (a - alo), 8 * (c - clo)
             out[:, :, y0:y1, x0:x1] = img[:, :, oy:oy + y1 - y0, ox:ox + x1 - x0]
             del img

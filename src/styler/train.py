@@ -28,9 +28,8 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from . import checkpoint, data, ops, weights
-from .engine import pick_device
-from .errors import DeviceError, InputError, StylerError
+from . import checkpoint, data, ops, runtime, weights
+from .errors import InputError, StylerError
 from .files import check_writable
 from .images import save_image
 from .model import Decoder, Encoder, load_encoder
@@ -98,18 +97,6 @@ class NonFiniteLoss(StylerError):
 
 def learning_rate(cfg: TrainConfig, iteration: int) -> float:
     return cfg.lr / (1.0 + cfg.lr_decay * iteration)
-
-
-def train_precision(name: str, device: torch.device) -> str:
-    if name not in ("auto", "fp32", "bf16"):
-        raise DeviceError(f"training supports --precision auto, fp32 or bf16, not '{name}' "
-                          "(fp16 would need loss scaling); use bf16 or fp32")
-    cuda_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
-    if name == "bf16" and device.type == "cuda" and not cuda_bf16:
-        raise DeviceError("this GPU has no bf16 support; use --precision fp32")
-    if name == "auto":
-        return "bf16" if cuda_bf16 else "fp32"
-    return name
 
 
 def check_config(cfg: TrainConfig) -> None:
@@ -192,11 +179,11 @@ class _Run:
     def __init__(self, cfg: TrainConfig, on_step: Callable[[StepInfo], None] | None) -> None:
         """Everything that can fail on the user's input fails here, before the first iteration."""
         self.rank, self.world, local = _dist_env()
-        self.device = pick_device(cfg.device)
-        if self.device.type == "cuda" and self.world > 1:
-            self.device = torch.device("cuda", local)
+        device = f"cuda:{local}" if self.world > 1 and runtime.pick_device(cfg.device).type == "cuda" else cfg.device
+        self.rt = runtime.runtime(device, cfg.precision, training=True)
+        self.device, self.precision = self.rt.device, self.rt.precision
+        if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
-        self.precision = train_precision(cfg.precision, self.device)
         check_config(cfg)
         run = Path(cfg.out).expanduser()
         if self.rank == 0:  # fail now, not at the first checkpoint hours from now
@@ -231,16 +218,13 @@ class _Run:
         if self.world > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.model = torch.nn.parallel.DistributedDataParallel(self.decoder, device_ids=ids)
-        if self.device.type == "cuda":
-            torch.backends.cudnn.benchmark = True
         self.records = checkpoint.read_log(run, self.start) if self.rank == 0 else []
         self.bad: dict[str, set[int]] = {"content": set(), "style": set()}
         self.last_saved: Path | None = None
         self.saved_iter = self.start if saved is not None else -1
 
     def summary(self) -> str:
-        name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "CPU"
-        return (f"training on {self.device.type} ({name}), {self.precision}, {self.world} process(es) x batch "
+        return (f"training on {self.rt.describe()}, {self.world} process(es) x batch "
                 f"{self.cfg.batch_size}; {len(self.contents)} content and {len(self.styles)} style images; "
                 f"iteration {self.start} of {self.cfg.max_iter}; run folder {self.run}")
 
@@ -369,14 +353,15 @@ def train_decoder(cfg: TrainConfig, on_step: Callable[[StepInfo], None] | None =
     rank, world, _ = _dist_env()
     started = False
     if world > 1 and not dist.is_initialized():
-        cuda = pick_device(cfg.device).type == "cuda"
+        cuda = runtime.pick_device(cfg.device).type == "cuda"
         dist.init_process_group("nccl" if cuda else "gloo", init_method="env://")
         started = True
     try:
         run = _Run(cfg, on_step)
         if on_start:
             on_start(run.summary(), run.start)
-        return run.train()
+        with runtime.autotune(run.rt):
+            return run.train()
     finally:
         if started:
             dist.destroy_process_group()

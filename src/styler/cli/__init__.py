@@ -12,8 +12,11 @@ import sys
 import typer
 from typer.core import TyperGroup
 
+from .. import __version__
+from .color import color_preserve
 from .common import err, fail
-from .controls import color_preserve, interpolate, mask
+from .interpolate import interpolate
+from .mask import mask
 from .train import train
 from .transfer import transfer
 from .video import video
@@ -42,16 +45,27 @@ class OneLineErrors(TyperGroup):
 app = typer.Typer(
     cls=OneLineErrors,
     name="styler",
-    help="Arbitrary neural style transfer (AdaIN, Huang & Belongie 2017).",
+    help="Neural style transfer: AdaIN (any style, fast), Gatys optimisation (best quality) and "
+         "multi-style CIN networks, for images, folders, datasets and video.",
     no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"styler {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks (also STYLER_DEBUG=1)."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
 ) -> None:
     if debug:
         os.environ["STYLER_DEBUG"] = "1"

@@ -1,13 +1,13 @@
-"""What every command shares: option vocabulary, error rendering, progress, model loading."""
+"""What every command shares: error rendering, progress bars, engine loading, small parsers."""
 
 from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -17,25 +17,6 @@ from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progre
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
-
-# -- shared options ------------------------------------------------------------------------
-
-Alpha = Annotated[float, typer.Option("--alpha", "-a", help="Style strength in [0, 1]: 1 = full style, 0 = the content.")]
-ContentSize = Annotated[int, typer.Option(min=0, help="Resize the content's shorter side to N px (0 = keep its size).")]
-StyleSize = Annotated[int, typer.Option(
-    min=0, help="Resize the style's shorter side to N px (0 = keep). This is the stroke-scale control: "
-         "smaller = larger brush strokes and patterns, larger = finer ones.")]
-Crop = Annotated[bool, typer.Option("--crop", help="Centre-crop content and style to a square after resizing.")]
-Device = Annotated[str, typer.Option(help="auto (CUDA when available, else CPU), cpu or cuda.")]
-Precision = Annotated[str, typer.Option(
-    help="auto, fp32, bf16 or fp16. auto = bf16 where measured faster and within 35 dB PSNR of fp32, else fp32.")]
-Tile = Annotated[str, typer.Option(
-    help="auto, off or PX. Run the networks on overlapping PX x PX tiles so any resolution fits in "
-         "memory (the result matches untiled within 1/255). auto tiles only images whose untiled run "
-         "would not fit in memory (free GPU memory; on CPU half the available RAM, at most 1 GiB).")]
-Vgg = Annotated[Path | None, typer.Option(help="Encoder weights file (vgg_normalised.pth); default: the weights directory.")]
-DecoderW = Annotated[Path | None, typer.Option("--decoder", help="Decoder weights file (decoder.pth or a trained decoder).")]
-Output = Annotated[Path | None, typer.Option("--output", "-o", help="Output file, or a directory for many results.")]
 
 
 def debug_enabled() -> bool:
@@ -49,10 +30,11 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 def guarded(fn: Callable) -> Callable:
     """Turn domain errors into one red line and a non-zero exit; no traceback unless debugging."""
+    flags = option_flags(fn)
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from ..errors import StylerError
+        from ..errors import Interrupted, StylerError
 
         try:
             return fn(*args, **kwargs)
@@ -61,7 +43,9 @@ def guarded(fn: Callable) -> Callable:
         except StylerError as e:
             if debug_enabled():
                 raise
-            raise fail(escape(str(e))) from None
+            raise fail(escape(flagify(str(e), flags))) from None
+        except Interrupted:
+            raise fail("interrupted; no partial output was left", 130) from None
         except KeyboardInterrupt:
             raise fail("interrupted; no partial output was left", 130) from None
         except MemoryError:
@@ -74,6 +58,33 @@ def guarded(fn: Callable) -> Callable:
                                "for the traceback)")) from None
 
     return wrapper
+
+
+def option_flags(fn: Callable) -> dict[str, str]:
+    """Parameter name -> its long flag, from a Typer command's signature."""
+    import inspect
+    import typing
+
+    flags = {}
+    for p in inspect.signature(fn).parameters.values():
+        info = next((m for m in typing.get_args(p.annotation)[1:] if type(m).__name__ == "OptionInfo"), None)
+        if info is None:
+            continue
+        decls = [d for d in (getattr(info, "param_decls", None) or ()) if d.startswith("--")]
+        flags[p.name] = max(decls, key=len) if decls else "--" + p.name.replace("_", "-")
+    return flags
+
+
+def flagify(message: str, flags: dict[str, str]) -> str:
+    """Core errors name parameters (``content_size``, ``tile=512``); say them as this command's
+    flags (``--content-size``, ``--tile 512``). Only the command's own options are rewritten;
+    bare names only when they contain an underscore (plain words stay words)."""
+    for name, flag in flags.items():
+        message = re.sub(rf"(?<![\w-]){name}=True\b", flag, message)
+        message = re.sub(rf"(?<![\w-]){name}=", f"{flag} ", message)
+        if "_" in name:
+            message = re.sub(rf"(?<![\w-]){name}\b", flag, message)
+    return message
 
 
 # -- progress -----------------------------------------------------------------------------
@@ -104,40 +115,69 @@ def download_progress() -> Iterator[Callable[[int, int | None], None]]:
 
 # -- model loading ------------------------------------------------------------------------
 
-def load_stylizer(vgg: Path | None, decoder: Path | None, device: str, precision: str, tile: str = "auto"):
-    """Resolve and load the weights (downloading on first use). Commands name the device and
-    precision in their progress bar and closing line, so an error stays a single line."""
-    from ..engine import Stylizer
-    from ..tiling import parse_tile
-
-    tile = parse_tile(tile)  # a bad --tile fails before any download
-    with download_progress() as cb:
-        return Stylizer.from_files(vgg, decoder, device=device, precision=precision, tile=tile,
-                                   progress=cb)
-
-
-def output_paths(output: Path | None, names: list[str]) -> list[Path]:
-    """Where each result goes. ``-o`` is a file (one result) or a directory (any number);
-    a path with no image extension, or an existing directory, is a directory."""
+def load_engine(model, gatys=None, *, on_step=None):
+    """Resolve and load the weights (downloading on first use) for ``model`` (``options.Model``),
+    with ``gatys`` (``options.Gatys``) for that method. Commands name the device and precision
+    in their progress bar and closing line, so an error stays a single line."""
+    from ..engine import Engine
     from ..errors import InputError
-    from ..files import check_writable
-    from ..images import FORMATS, output_format
+    from ..methods import load
 
-    if output is not None and output.suffix and not output.is_dir():
-        output_format(output)  # unknown extensions fail here, before any compute
-        check_writable(output, "choose a writable output")
-        if len(names) > 1:
-            raise InputError(f"-o {output} is one file but there are {len(names)} results; "
-                             "pass a directory to -o")
-        return [output]
-    folder = output if output is not None else Path.cwd()
-    if folder.exists() and not folder.is_dir():
-        raise InputError(f"-o {folder} is a file without an image extension; pass a directory or an image name")
-    for name in names:
-        if Path(name).suffix.lower() not in FORMATS:
-            output_format(Path(name))
-    check_writable(folder / "x", "choose a writable output")
-    return [folder / name for name in names]
+    config = None
+    given = gatys.given() if gatys is not None else {}
+    if model.method.value != "gatys":
+        extra = [f"{k}={v}" for k, v in given.items() if k != "seed"]  # --seed also seeds dataset pairing
+        if extra:
+            raise InputError(f"{', '.join(extra)} only apply to method=gatys; add method=gatys or drop them")
+    else:
+        from ..methods.gatys import GatysConfig
+
+        config = GatysConfig(**given)
+    with download_progress() as cb:
+        method = load(model.method, device=model.device, precision=model.precision.value, vgg=model.vgg,
+                      decoder=model.decoder, model=model.model, gatys=config, on_step=on_step, progress=cb)
+    return Engine(method, tile=model.tile)
+
+
+def style_inputs(model, positional, options) -> list:
+    """Styles given positionally and with ``--style`` (in that order); CIN styles stay names."""
+    from ..errors import InputError
+
+    styles = [*(positional or []), *(options or [])]
+    if not styles:
+        raise InputError("no style given; pass a style image (or with method=cin a style name) as an argument "
+                         "or with --style")
+    if model.method.value == "cin":
+        return [str(s) for s in styles]
+    return [Path(s) for s in styles]
+
+
+def single_result(content: Path, styles: list, stem: str, ext: str, output: Path | None, reading, model, gatys,
+                  render: Callable, summary, *, extra_inputs: tuple[Path, ...] = ()) -> None:
+    """The flow of the one-image commands (interpolate, mask, color-preserve): check the output,
+    read the inputs, load the engine, ``render(engine, content, styles)``, write, report.
+    ``summary``: the closing line's detail, a string or a list the render fills."""
+    from .. import jobs
+    from ..errors import Interrupted
+    from ..images import load_image, save_image
+    from .steps import gatys_steps, save_partial
+
+    (target,) = jobs.output_paths(output, [f"{stem}.{ext.lstrip('.')}"])
+    image = load_image(content, reading.content_size, reading.crop)
+    files = [s for s in styles if isinstance(s, Path)]
+    inputs = [load_image(s, reading.style_size, reading.crop) for s in files] if files else styles
+    protect = (content, *files, *extra_inputs)
+    with progress_bar() as bar, gatys_steps(bar, model, [target]) as on_step:
+        engine = load_engine(model, gatys, on_step=on_step)
+        try:
+            result = render(engine, image, inputs)
+        except Interrupted as e:
+            save_partial(e.partial, target, protect)
+            raise
+    save_image(result, target, protect=protect)
+    out.print(str(target))
+    detail = summary if isinstance(summary, str) else "; ".join(summary)
+    err.print(f"done: 1 image with {engine.describe()}; {detail}")
 
 
 def exit_for_failures(failures: list[str], written: int) -> None:
@@ -149,13 +189,6 @@ def exit_for_failures(failures: list[str], written: int) -> None:
     for why in failures:
         err.print(f"[red]skipped:[/] {escape(why)}", markup=True)
     raise fail(f"{len(failures)} input(s) failed (see above); {written} result(s) were written")
-
-
-# -- options shared by transfer and the controls (interpolate, mask) ------------------------
-
-PreserveColor = Annotated[bool, typer.Option(
-    "--preserve-color", help="Keep the content's colours: each style image first gets the content's RGB mean "
-                             "and covariance (CORAL, as the paper). See also styler color-preserve.")]
 
 
 def parse_numbers(text: str, what: str) -> list[float]:
@@ -173,12 +206,12 @@ def parse_numbers(text: str, what: str) -> list[float]:
     return values
 
 
-def stems(paths: list[Path]) -> str:
-    """File stems joined for output names: a.jpg, b.png -> 'a+b'."""
-    return "+".join(p.stem for p in paths)
+def stems(styles: list) -> str:
+    """Style stems (or CIN names) joined for output names: a.jpg, b.png -> 'a+b'."""
+    return "+".join(s.stem if isinstance(s, Path) else str(s) for s in styles)
 
 
-def region_summary(styles: list[Path], regions) -> str:
+def region_summary(styles: list, regions) -> str:
     """'regions sky.jpg 40%, sea.jpg 60%': each style's share of the (content or frame) pixels."""
     shares = regions.mean((1, 2)).tolist()  # regions: (R, H, W) 0/1 masks, before feathering
-    return "regions " + ", ".join(f"{s.name} {f:.0%}" for s, f in zip(styles, shares))
+    return "regions " + ", ".join(f"{getattr(s, 'name', s)} {f:.0%}" for s, f in zip(styles, shares))

@@ -10,7 +10,8 @@ import typer
 from rich.progress import ProgressColumn, TextColumn
 from rich.text import Text
 
-from .common import Device, Vgg, err, escape, fail, guarded, out, progress_bar
+from .common import err, escape, fail, guarded, out, progress_bar
+from .options import Device, Vgg
 
 TrainPrecision = Annotated[str, typer.Option(
     help="auto (bf16 autocast on CUDA when supported, else fp32), bf16 or fp32.")]

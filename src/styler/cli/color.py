@@ -1,0 +1,46 @@
+"""styler color-preserve: stylize but keep the content's colours."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import options as o
+from .common import guarded, single_result, stems, style_inputs
+from ..names import Color
+
+
+@guarded
+@o.command
+def color_preserve(
+    content: Annotated[Path, typer.Argument(help="Content image.", show_default=False)],
+    styles: Annotated[list[Path] | None, typer.Argument(
+        help="Style image (or use --style).", show_default=False)] = None,
+    style: o.Styles = None,
+    color: Annotated[Color, typer.Option(
+        "--color", help="coral: match the style image's colours to the content first (the AdaIN paper); "
+                        "luminance: stylize the luminance only (Gatys et al. 2016).")] = Color.coral,
+    output: o.Output = None,
+    alpha: o.Alpha = 1.0,
+    ext: o.Ext = "png",
+    reading: o.Reading = o.Reading(),
+    model: o.Model = o.Model(),
+    gatys: o.Gatys = o.Gatys(),
+) -> None:
+    """Stylize CONTENT with STYLE but keep the content's colours (--color coral or luminance).
+
+    Written as {content}_stylized_{style}_{color}.{ext}, or as -o says.
+    """
+    from ..errors import InputError
+
+    names = style_inputs(model, styles, style)
+    if len(names) != 1:
+        raise InputError(f"color-preserve takes one style, got {len(names)}; use interpolate or mask for several")
+
+    def render(engine, image, styles_in):
+        return engine.render(image, styles_in, alpha=alpha, color=color)
+
+    single_result(content, names, f"{content.stem}_stylized_{stems(names)}_{color.value}", ext, output, reading,
+                  model, gatys, render, f"colour kept by {color.value}")

@@ -1,0 +1,51 @@
+"""styler mask: spatial control, each region of a mask or label image takes its own style."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import options as o
+from .common import guarded, region_summary, single_result, stems, style_inputs
+
+
+@guarded
+@o.command
+def mask(
+    content: Annotated[Path, typer.Argument(help="Content image.", show_default=False)],
+    styles: Annotated[list[Path] | None, typer.Argument(
+        help="A style per region, in order (or use --style).", show_default=False)] = None,
+    mask: Annotated[Path, typer.Option(
+        "--mask", help="Mask or label image, any size (resized to the content). Binary mask: white takes the first "
+                       "style, black the second; label image: brightest colour first.", show_default=False)] = ...,
+    style: o.Styles = None,
+    feather: o.Feather = 0.0,
+    output: o.Output = None,
+    alpha: o.Alpha = 1.0,
+    color: o.ColorOpt = None,
+    ext: o.Ext = "png",
+    reading: o.Reading = o.Reading(),
+    model: o.Model = o.Model(),
+    gatys: o.Gatys = o.Gatys(),
+) -> None:
+    """Spatial control: each region of --mask takes its own style (one style per region, in order).
+
+    Written as {content}_masked_{styles}.{ext}, or as -o says.
+    """
+    from ..engine import check_alpha, check_feather
+    from ..images import load_regions
+
+    check_alpha(alpha)
+    check_feather(feather)
+    names = style_inputs(model, styles, style)
+    shares = []
+
+    def render(engine, image, styles_in):
+        regions = load_regions(mask, tuple(image.shape[-2:]), len(styles_in), reading.crop)
+        shares.append(region_summary(names, regions))
+        return engine.render(image, styles_in, masks=regions, feather=feather, alpha=alpha, color=color)
+
+    single_result(content, names, f"{content.stem}_masked_{stems(names)}", ext, output, reading, model, gatys,
+                  render, shares, extra_inputs=(mask,))

@@ -1,0 +1,225 @@
+"""The one option vocabulary: every flag means the same in every command that has it.
+
+Options that several commands share are grouped in dataclasses (``Model``, ``Reading``,
+``Gatys``); ``command(fn)`` splices a group's fields into the command's signature, so
+Typer lists them in ``--help`` and the function receives the group as one object.
+Choices are enums (listed in ``--help``, rejected at parse time); ``--device`` and ``--tile``
+are checked at parse time too, before any weights are resolved.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import inspect
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar, get_type_hints
+
+import typer
+
+from ..names import Color, MethodName
+
+
+class Precision(str, Enum):
+    auto = "auto"
+    fp32 = "fp32"
+    bf16 = "bf16"
+    fp16 = "fp16"
+
+
+class Init(str, Enum):
+    content = "content"
+    noise = "noise"
+    adain = "adain"
+
+
+class Optimizer(str, Enum):
+    lbfgs = "lbfgs"
+    adam = "adam"
+
+
+def _device(value: str) -> str:
+    from ..errors import DeviceError
+    from ..runtime import check_device_name
+
+    try:
+        return check_device_name(value)
+    except DeviceError as e:
+        raise typer.BadParameter(str(e)) from None
+
+
+def _tile(value: str) -> str | int:
+    from ..errors import InputError
+    from ..tiling import parse_tile
+
+    try:
+        return parse_tile(value)
+    except InputError:
+        raise typer.BadParameter(f"'{value}' is not auto, off or a tile size in px (a multiple of 8, >= 64)") from None
+
+
+def _scales(value: str | None) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    try:
+        sizes = tuple(int(v) for v in value.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"'{value}' is not a comma-separated list of sizes in px, e.g. 256,512,1024") from None
+    if any(s < 16 for s in sizes) or list(sizes) != sorted(sizes):
+        raise typer.BadParameter(f"'{value}': sizes must be at least 16 px and increasing, e.g. 256,512,1024")
+    return sizes
+
+
+Styles = Annotated[list[Path] | None, typer.Option(
+    "--style", "-s", help="A style image (or with --method cin a style name or index); repeat for several.",
+    show_default=False)]
+Alpha = Annotated[float, typer.Option("--alpha", "-a", help="Style strength in [0, 1]: 1 = full style, 0 = the content.")]
+ColorOpt = Annotated[Color | None, typer.Option(
+    "--color", help="Keep the content's colours: coral (match each style image's colours to the content first, as "
+                    "the AdaIN paper) or luminance (stylize the luminance only, Gatys et al. 2016).",
+    show_default=False)]
+Output = Annotated[Path | None, typer.Option("--output", "-o", help="Output file, or a folder for many results.",
+                                             show_default=False)]
+Ext = Annotated[str, typer.Option(help="Extension of default output names: png, jpg, webp, tif(f) or bmp "
+                                       "(.tif with 16 bits per channel).")]
+Feather = Annotated[float, typer.Option(help="Soften region boundaries over about PX pixels (0 = hard edges).")]
+
+
+Device = Annotated[str, typer.Option(
+    parser=_device, metavar="DEVICE", help="auto (CUDA when available, else CPU), cpu, cuda, cuda:N or mps.")]
+Vgg = Annotated[Path | None, typer.Option(help="Encoder weights (vgg_normalised.pth); default: the weights folder.",
+                                          show_default=False)]
+
+
+@dataclass(frozen=True)
+class Model:
+    """Which method runs, with which weights, where."""
+
+    method: Annotated[MethodName, typer.Option(
+        "--method", help="adain (fast, any style), gatys (optimisation: best quality, slow) or cin (a trained "
+                         "multi-style network, --model).")] = MethodName.adain
+    model: Annotated[Path | None, typer.Option(
+        help="CIN network file (from `styler train --method cin`); styles are then names or indices.",
+        show_default=False)] = None
+    device: Device = "auto"
+    precision: Annotated[Precision, typer.Option(
+        help="auto = bf16 where native and measured faster (CPUs with AVX512-BF16/AMX, Ampere+ GPUs), "
+             "fp16 on older GPUs, else fp32.")] = Precision.auto
+    tile: Annotated[str, typer.Option(
+        parser=_tile, metavar="auto|off|PX",
+        help="Run the networks on overlapping PX x PX tiles so any resolution fits in memory (matches untiled "
+             "within 1/255). auto tiles only what would not fit (free GPU memory; on CPU half the free RAM, "
+             "at most 1 GiB).")] = "auto"
+    vgg: Vgg = None
+    decoder: Annotated[Path | None, typer.Option(help="Decoder weights (decoder.pth or a trained decoder).",
+                                                 show_default=False)] = None
+
+
+@dataclass(frozen=True)
+class Gatys:
+    """--method gatys only; None = the method's default (see the README's Gatys section)."""
+
+    iters: Annotated[int | None, typer.Option(min=0, help="[gatys] Optimisation steps per scale (0 = the initial "
+                                                          "image).", show_default=False)] = None
+    init: Annotated[Init | None, typer.Option(help="[gatys] Start from the content, noise, or the AdaIN result "
+                                                   "(needs the decoder).", show_default=False)] = None
+    optimizer: Annotated[Optimizer | None, typer.Option(help="[gatys] L-BFGS (default) or Adam.",
+                                                        show_default=False)] = None
+    scales: Annotated[str | None, typer.Option(
+        metavar="PX,PX,...", help="[gatys] Coarse to fine, e.g. 256,512,1024; the last is the output's shorter "
+                                  "side.", show_default=False)] = None
+    content_weight: Annotated[float | None, typer.Option(min=0, help="[gatys] Weight of the content loss.",
+                                                         show_default=False)] = None
+    style_weight: Annotated[float | None, typer.Option(min=0, help="[gatys] Weight of the style loss.",
+                                                       show_default=False)] = None
+    tv_weight: Annotated[float | None, typer.Option(min=0, help="[gatys] Weight of the total-variation loss.",
+                                                    show_default=False)] = None
+    seed: Annotated[int | None, typer.Option(help="Seed for every random choice of the run (gatys noise init).",
+                                             show_default=False)] = None
+    save_every: Annotated[int | None, typer.Option(min=1, help="[gatys] Also write the image every N steps.",
+                                                   show_default=False)] = None
+
+    def given(self) -> dict[str, Any]:
+        """The options the user set, scales parsed."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+        if "scales" in out:
+            out["scales"] = _scales(out["scales"])
+        return {k: (v.value if isinstance(v, Enum) else v) for k, v in out.items()}
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How input images are read."""
+
+    content_size: Annotated[int, typer.Option(min=0, help="Resize the content's shorter side to N px (0 = keep its "
+                                                          "size).")] = 512
+    style_size: Annotated[int, typer.Option(
+        min=0, help="Resize the style's shorter side to N px (0 = keep). The stroke-scale control: smaller = "
+                    "larger brush strokes and patterns.")] = 512
+    crop: Annotated[bool, typer.Option("--crop", help="Centre-crop content and style to a square after "
+                                                      "resizing.")] = False
+
+
+GROUPS = (Model, Gatys, Reading)
+
+
+def _metavar(kind: Any) -> str | None:
+    """An ordinary metavar for a parameter type (Typer's default is '<list[Path]>' and the like)."""
+    args = [a for a in typing.get_args(kind) if a is not type(None)]
+    if typing.get_origin(kind) in (list, typing.Union, types.UnionType) and args:
+        return _metavar(args[0])
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        return "[" + "|".join(m.value for m in kind) + "]"
+    names = {Path: "PATH", int: "N", float: "X", str: "TEXT"}
+    return names.get(kind) if isinstance(kind, type) else None
+
+
+def with_metavar(name: str, annotation: Any) -> Any:
+    """``annotation`` with its Typer option/argument given an ordinary metavar if it has none."""
+    if typing.get_origin(annotation) is not Annotated:
+        return annotation
+    kind, *extras = typing.get_args(annotation)
+    out = []
+    for info in extras:
+        if isinstance(info, (typer.models.OptionInfo, typer.models.ArgumentInfo)) and info.metavar is None \
+                and kind is not bool:
+            info = copy.copy(info)
+            is_argument = isinstance(info, typer.models.ArgumentInfo)
+            info.metavar = name.upper() if is_argument else _metavar(kind)
+        out.append(info)
+    return Annotated[(kind, *out)]  # type: ignore[valid-type]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def command(fn: F) -> F:
+    """Expand the option-group parameters of ``fn`` (annotated with a class from ``GROUPS``)
+    into their fields for Typer, and rebuild the groups when the command runs."""
+    hints = get_type_hints(fn, include_extras=True)
+    params: list[inspect.Parameter] = []
+    groups: dict[str, tuple[type, list[str]]] = {}
+    for p in inspect.signature(fn).parameters.values():
+        cls = hints.get(p.name)
+        if cls in GROUPS:  # the parameter's default instance gives the command's defaults
+            group_hints = get_type_hints(cls, include_extras=True)
+            groups[p.name] = (cls, [f.name for f in fields(cls)])
+            params += [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=getattr(p.default, f.name),
+                                         annotation=with_metavar(f.name, group_hints[f.name])) for f in fields(cls)]
+        else:
+            params.append(p.replace(kind=inspect.Parameter.KEYWORD_ONLY,
+                                    annotation=with_metavar(p.name, hints.get(p.name, p.annotation))))
+
+    @functools.wraps(fn)
+    def wrapper(**kwargs: Any) -> Any:
+        for name, (cls, names) in groups.items():
+            kwargs[name] = cls(**{n: kwargs.pop(n) for n in names})
+        return fn(**kwargs)
+
+    wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    del wrapper.__wrapped__  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]

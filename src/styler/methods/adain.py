@@ -1,0 +1,165 @@
+"""AdaIN (Huang & Belongie, ICCV 2017) as a style method.
+
+    t = AdaIN(f(c), f(s));   t = alpha * t + (1 - alpha) * f(c);   output = g(t)
+
+with f the normalised VGG-19 up to relu4_1 and g the decoder. A style's representation is
+its relu4_1 per-channel mean and std. Interpolation is one AdaIN with the weighted
+statistics; masks give each region its own style's statistics (``ops.masked_adain``). The
+networks run in the runtime's precision; the statistics and the blend run in float32.
+Large images run tile by tile (``tiling``) with the statistics of the whole map, so the
+memory bound holds for every control and no seam appears.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from .. import ops, tiling, weights
+from ..errors import InputError
+from ..model import Decoder, Encoder, load_decoder, load_encoder
+from ..runtime import Runtime, runtime
+from .base import Method, Mix
+
+MIN_SIDE = 9  # below this the relu4_1 map is 1 px wide and its reflection padding is undefined
+
+
+@dataclass(frozen=True)
+class StyleStats:
+    """A style as AdaIN sees it: per-channel relu4_1 mean and std, each (1, 512, 1, 1) float32."""
+
+    mean: Tensor
+    std: Tensor
+
+
+def check_image(x: Tensor, what: str = "image") -> Tensor:
+    """An image batch (N, 3, H, W) large enough for the encoder; one-line InputError otherwise."""
+    if not isinstance(x, Tensor) or x.dim() != 4 or x.shape[1] != 3:
+        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise InputError(f"expected the {what} as an image batch (N, 3, H, W), got {shape}")
+    if min(x.shape[-2:]) < MIN_SIDE:
+        h, w = x.shape[-2:]
+        raise InputError(f"the {what} is {w}x{h} px; at least {MIN_SIDE} px per side are needed (the relu4_1 "
+                         "map must be 2 px wide); use a larger image, content_size or style_size")
+    return x
+
+
+class AdaIN(Method):
+    """Encoder and decoder on one runtime; stateless after construction."""
+
+    name = "adain"
+
+    def __init__(self, encoder: Encoder, decoder: Decoder, rt: Runtime | None = None) -> None:
+        self.runtime = rt if rt is not None else runtime()
+        # channels_last lets oneDNN (CPU) and cuDNN pick their fastest conv kernels.
+        fmt, dev, dtype = torch.channels_last, self.runtime.device, self.runtime.dtype
+        self.encoder = encoder.eval().to(dev, dtype, memory_format=fmt)
+        self.decoder = decoder.eval().to(dev, dtype, memory_format=fmt)
+
+    @classmethod
+    def load(cls, *, vgg: Path | None = None, decoder: Path | None = None, rt: Runtime | None = None,
+             progress: weights.Progress | None = None) -> AdaIN:
+        """Resolve (explicit file, ``$STYLER_WEIGHTS_DIR``, cache; download if missing) and load.
+
+        Each file is checked as soon as it is found, so a bad ``vgg`` is reported before
+        anything is downloaded for the decoder."""
+        vgg_path = weights.resolve(weights.VGG, vgg, progress=progress)
+        enc = load_encoder(weights.load_state_dict(vgg_path), label=str(vgg_path))
+        dec_path = weights.resolve(weights.DECODER, decoder, progress=progress)
+        dec = load_decoder(weights.load_state_dict(dec_path), label=str(dec_path))
+        return cls(enc, dec, rt)
+
+    # -- networks ----------------------------------------------------------------------
+
+    def _to_net(self, x: Tensor) -> Tensor:
+        return x.to(self.runtime.device, self.runtime.dtype).contiguous(memory_format=torch.channels_last)
+
+    def tile_for(self, setting: tiling.Setting, n: int, height: int, width: int) -> int | None:
+        """Core tile side (px) for an (n, 3, height, width) run; None = untiled."""
+        itemsize = torch.finfo(self.runtime.dtype).bits // 8
+        return tiling.choose_tile(setting, n, height, width, itemsize, self.runtime.device)
+
+    @torch.inference_mode()
+    def encode(self, x: Tensor, tile: tiling.Setting = "auto") -> Tensor:
+        """(N, 3, H, W) in [0, 1] -> relu4_1 features (N, 512, ceil(H/8), ceil(W/8)), float32."""
+        x = check_image(x)
+        size = self.tile_for(tile, x.shape[0], *x.shape[-2:])
+        if size is None:
+            return self.encoder.relu4_1(self._to_net(x)).float()
+        return tiling.encode_tiled(lambda t: self.encoder.relu4_1(self._to_net(t)),
+                                   x.to(self.runtime.device), size)
+
+    @torch.inference_mode()
+    def decode(self, feat: Tensor, size: tuple[int, int] | None = None, tile: tiling.Setting = "auto",
+               prep: tiling.Prep | None = None) -> Tensor:
+        """relu4_1 features (N, 512, h, w) -> RGB (N, 3, H, W) in [0, 1], float32.
+
+        ``prep`` (features, rows, cols) -> features runs first, per tile when tiled. The decoder
+        gives 8h x 8w; ``size`` crops it to the content's own H x W (ceil-mode pooling keeps
+        the grid anchored top-left, so the crop is exact)."""
+        size = (8 * feat.shape[-2], 8 * feat.shape[-1]) if size is None else (int(size[0]), int(size[1]))
+        tile_px = self.tile_for(tile, feat.shape[0], *size)
+        if tile_px is not None:
+            return tiling.decode_tiled(lambda f: self.decoder(self._to_net(f)), feat, size, tile_px, prep).clamp_(0, 1)
+        whole = slice(None)
+        t = prep(feat, whole, whole) if prep is not None else feat
+        out = self.decoder(self._to_net(t))
+        return out[..., : size[0], : size[1]].float().clamp_(0, 1).contiguous()
+
+    # -- the method --------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def represent(self, style: Tensor | StyleStats) -> StyleStats:
+        """A style image (1, 3, h, w) -> its relu4_1 statistics (computed once, reused)."""
+        if isinstance(style, StyleStats):
+            return style
+        mean, std = ops.mean_std(self.encode(check_image(style, "style")))
+        return StyleStats(mean, std)
+
+    @torch.inference_mode()
+    def stylize(self, content: Tensor, styles: Sequence[StyleStats], mix: Mix, *, alpha: float,
+                tile: tiling.Setting = "auto") -> Tensor:
+        fc = self.encode(check_image(content, "content"), tile)                  # (N, 512, h, w)
+        return self.decode_target(fc, styles, mix, alpha=alpha, size=tuple(content.shape[-2:]), tile=tile)
+
+    def stylize_each(self, content: Tensor, styles: Sequence[StyleStats], *, alpha: float,
+                     tile: tiling.Setting = "auto") -> Iterator[Tensor]:
+        """The content is encoded once for all the styles; the caller may drop its own reference
+        to ``content`` before iterating, so at 8K the image is freed before the decoder runs."""
+        with torch.inference_mode():
+            size = tuple(content.shape[-2:])
+            fc = self.encode(check_image(content, "content"), tile)
+        del content
+        for style in styles:
+            with torch.inference_mode():
+                out = self.decode_target(fc, [style], Mix((1.0,)), alpha=alpha, size=size, tile=tile)
+            yield out
+
+    @torch.inference_mode()
+    def decode_target(self, fc: Tensor, styles: Sequence[StyleStats], mix: Mix, *, alpha: float,
+                      size: tuple[int, int], tile: tiling.Setting = "auto") -> Tensor:
+        """Content features (N, 512, h, w) -> AdaIN target under ``mix``, alpha blend -> image.
+
+        Split from ``stylize`` so a content encoded once can take many styles. The content
+        (or per-region) statistics come from the whole map, also when decoding tile by tile."""
+        means, stds = [s.mean for s in styles], [s.std for s in styles]
+        if mix.masks is not None:
+            grid = ops.masks_to_grid(mix.masks.to(fc.device, torch.float32), tuple(fc.shape[-2:]))  # (1, R, h, w)
+            regions = ops.region_mean_std(fc, grid)
+
+            def target(f: Tensor, rows: slice, cols: slice) -> Tensor:
+                return ops.masked_adain(f, grid[..., rows, cols], means, stds, region_stats=regions)
+        else:
+            c_stats = ops.mean_std(fc)
+
+            def target(f: Tensor, rows: slice, cols: slice) -> Tensor:
+                return ops.interpolate_adain(f, means, stds, list(mix.weights), content_stats=c_stats)
+
+        def prep(f: Tensor, rows: slice, cols: slice) -> Tensor:
+            return ops.blend(target(f, rows, cols), f, alpha)
+
+        return self.decode(fc, size, tile, prep)
