@@ -5,13 +5,15 @@ BIN := $(VENV)/bin
 CONTENT ?= ../shared/samples/content/chicago.jpg
 STYLE ?= ../shared/samples/style/la_muse.jpg
 
-.PHONY: install demo test bench weights clean
+.PHONY: install demo lint test bench weights clean
 
 $(BIN)/styler: pyproject.toml
 	$(PY) -m venv $(VENV)
-	# torch==2.13.0 first: the pinned CPU build, so nothing pulls CUDA wheels on CPU-only machines.
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q "torch==2.13.0" || $(BIN)/pip install -q torch
+	# torch and torchvision from the package index, as one matching pair (the ordinary build runs on
+	# CPUs too). A local CPU-only torch 2.13.0+cpu wheel, preinstalled on some machines, cannot load
+	# torchvision's compiled ops and would be preferred by pip for the same version: exclude it.
+	$(BIN)/pip install -q "torch!=2.13.0+cpu" torchvision
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $@
 
@@ -20,7 +22,12 @@ install: $(BIN)/styler
 demo: install  ## a real transfer; fetches the pretrained weights on first use
 	$(BIN)/styler transfer $(CONTENT) $(STYLE) -o out/
 
-test: install
+lint: install  ## ruff (lint + format) over everything, mypy strict on the pure modules
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+test: lint
 	$(BIN)/python -m pytest -q
 
 bench: install

@@ -45,10 +45,12 @@ def _isolated(monkeypatch, weights_dir, tmp_path):
     monkeypatch.setenv("STYLER_WEIGHTS_DIR", str(weights_dir))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("STYLER_DEBUG", raising=False)
+    monkeypatch.delenv("STYLER_WEIGHTS_MIRROR", raising=False)
     real = urllib.request.urlopen
 
     def offline(url, *a, **k):
-        if str(getattr(url, "full_url", url)).startswith("file:"):
+        full = str(getattr(url, "full_url", url))
+        if full.startswith(("file:", "http://127.0.0.1:")):  # local files and test servers only
             return real(url, *a, **k)
         raise urllib.error.URLError("network is disabled in tests")
 
@@ -56,11 +58,21 @@ def _isolated(monkeypatch, weights_dir, tmp_path):
 
 
 @pytest.fixture(scope="session")
-def stylizer(weights_dir):
-    from styler.engine import Stylizer
+def adain(weights_dir):
+    """The AdaIN method on CPU in fp32, shared by the session (stateless after construction)."""
+    from styler.methods.adain import AdaIN
+    from styler.runtime import runtime
 
-    return Stylizer.from_files(weights_dir / "vgg_normalised.pth", weights_dir / "decoder.pth",
-                               device="cpu", precision="fp32")
+    return AdaIN.load(vgg=weights_dir / "vgg_normalised.pth", decoder=weights_dir / "decoder.pth",
+                      rt=runtime("cpu", "fp32"))
+
+
+@pytest.fixture(scope="session")
+def engine(adain):
+    """``Engine(adain)`` with the default tiling (auto: untiled at test sizes)."""
+    from styler.engine import Engine
+
+    return Engine(adain)
 
 
 def make_image(path: Path, size=(48, 40), seed: int = 0, mode: str = "RGB") -> Path:

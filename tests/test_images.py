@@ -19,7 +19,7 @@ def reference_transform(img, size, crop):
         img = img.resize((new_short, new_long) if w <= h else (new_long, new_short), Image.BILINEAR)
         if crop:
             w, h = img.size
-            top, left = int(round((h - size) / 2.0)), int(round((w - size) / 2.0))
+            top, left = round((h - size) / 2.0), round((w - size) / 2.0)
             img = img.crop((left, top, left + size, top + size))
     arr = torch.tensor(np.array(img), dtype=torch.float32) / 255
     return arr.permute(2, 0, 1).unsqueeze(0)
@@ -32,6 +32,17 @@ def test_resize_matches_the_reference_transform(tmp_path):
         got = images.load_image(path, size, crop)
         assert got.shape == want.shape
         assert torch.equal(got, want)
+
+
+def test_an_over_budget_crop_resamples_only_the_square(tmp_path):
+    # Resizing a 7 x 300 image to 64 px then cropping would make a 64 x 2742 intermediate, over
+    # this budget: the square is resampled from its source box instead, within 1/255 of the reference.
+    path = make_image(tmp_path / "tall.png", (7, 300), 4)
+    want = reference_transform(Image.open(path).convert("RGB"), 64, True)
+    got = images.load_image(path, 64, crop=True, max_pixels=100_000)
+    assert got.shape == want.shape == (1, 3, 64, 64)
+    assert (got - want).abs().max() <= 1 / 255 + 1e-6
+    assert torch.equal(images.load_image(path, 64, crop=True, max_pixels=200_000), want)  # fits: exact
 
 
 def test_crop_with_size_zero_is_the_central_square(tmp_path):

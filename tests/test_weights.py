@@ -6,8 +6,13 @@ import pytest
 import torch
 
 from styler import weights
-from styler.engine import Stylizer, check_weights
 from styler.errors import WeightsError
+from styler.model import load_decoder
+
+check_weights = weights.check_file
+# The random test files are not the release files: unpinned copies of the table entries.
+VGG = dataclasses.replace(weights.VGG, sha256=None, size=None)
+DECODER = dataclasses.replace(weights.DECODER, sha256=None, size=None)
 
 
 def test_resolution_order(weights_dir, tmp_path, monkeypatch):
@@ -28,27 +33,31 @@ def test_offline_error_names_url_and_directory(tmp_path, monkeypatch):
         weights.resolve(weights.VGG)
     msg = str(e.value)
     assert weights.VGG.url in msg and str(tmp_path / "w") in msg and "\n" not in msg
-    assert not list((tmp_path / "w").glob("*"))  # nothing half-written
+    assert weights.ENV_MIRROR in msg
+    # nothing half-written; only the (empty) download lock stays
+    assert [p.name for p in (tmp_path / "w").iterdir()] == [".vgg_normalised.pth.lock"]
 
 
 def test_fetch_is_atomic_checked_and_records_the_hash(weights_dir, tmp_path):
     src = weights_dir / "decoder.pth"
     seen = []
-    dest = weights.fetch(weights.DECODER, tmp_path / "w", url=src.as_uri(), progress=lambda d, t: seen.append((d, t)),
-                         check=lambda p: check_weights(weights.DECODER, p))
+    dest = weights.fetch(DECODER, tmp_path / "w", url=src.as_uri(), progress=lambda d, t: seen.append((d, t)),
+                         check=lambda p: check_weights(DECODER, p))
     assert dest.read_bytes() == src.read_bytes()
     assert weights.recorded_hash(dest) == weights.sha256_of(src)
     assert seen and seen[-1][0] == src.stat().st_size
-    assert sorted(p.name for p in (tmp_path / "w").iterdir()) == ["decoder.pth", "decoder.pth.sha256"]
+    assert sorted(p.name for p in (tmp_path / "w").iterdir()) == [".decoder.pth.lock", "decoder.pth",
+                                                                  "decoder.pth.sha256"]
 
 
 def test_fetch_rejects_a_wrong_hash_and_a_wrong_layout(weights_dir, tmp_path):
-    pinned = dataclasses.replace(weights.DECODER, sha256="0" * 64)
-    with pytest.raises(WeightsError, match="SHA-256"):
-        weights.fetch(pinned, tmp_path / "w", url=(weights_dir / "decoder.pth").as_uri())
+    with pytest.raises(WeightsError, match="SHA-256"):  # the real pinned hash
+        weights.fetch(dataclasses.replace(weights.DECODER, size=None), tmp_path / "w",
+                      url=(weights_dir / "decoder.pth").as_uri())
+    with pytest.raises(WeightsError, match="bytes, not the 14023458 of the release"):  # the real pinned size
+        weights.fetch(weights.DECODER, tmp_path / "w", url=(weights_dir / "decoder.pth").as_uri())
     with pytest.raises(WeightsError, match="layout"):
-        weights.fetch(weights.DECODER, tmp_path / "w", url=(weights_dir / "vgg_normalised.pth").as_uri(),
-                      check=lambda p: check_weights(weights.DECODER, p))
+        weights.fetch(DECODER, tmp_path / "w", url=(weights_dir / "vgg_normalised.pth").as_uri())
     assert not (tmp_path / "w" / "decoder.pth").exists()
     assert not list((tmp_path / "w").glob("*.part"))
 
@@ -85,15 +94,14 @@ def test_bad_files_get_one_line_errors(weights_dir, tmp_path, kind):
 def test_checkpoint_with_a_decoder_entry_loads(weights_dir, tmp_path):
     sd = torch.load(weights_dir / "decoder.pth", weights_only=True)
     torch.save({"decoder": sd, "iter": 10, "config": {"lr": 1e-4}}, tmp_path / "ckpt.pth")
-    s = Stylizer.from_files(decoder=tmp_path / "ckpt.pth", device="cpu", precision="fp32")
-    assert torch.equal(s.decoder[1].weight, sd["1.weight"])
+    path = weights.resolve(weights.DECODER, tmp_path / "ckpt.pth")
+    check_weights(weights.DECODER, path)
+    assert torch.equal(load_decoder(weights.load_state_dict(path))[1].weight, sd["1.weight"])
 
 
 def test_install_copies_and_checks(weights_dir, tmp_path):
-    dest = weights.install(weights.VGG, weights_dir / "vgg_normalised.pth", tmp_path / "w",
-                           check=lambda p: check_weights(weights.VGG, p))
-    assert dest.name == "vgg_normalised.pth" and weights.recorded_hash(dest)
-    with pytest.raises(WeightsError):
-        weights.install(weights.VGG, weights_dir / "decoder.pth", tmp_path / "w2",
-                        check=lambda p: check_weights(weights.VGG, p))
+    dest = weights.install(weights.VGG, weights_dir / "vgg_normalised.pth", tmp_path / "w")
+    assert dest.name == "vgg_normalised.pth" and weights.recorded_hash(dest) == weights.sha256_of(dest)
+    with pytest.raises(WeightsError, match="layout"):
+        weights.install(weights.VGG, weights_dir / "decoder.pth", tmp_path / "w2")
     assert not (tmp_path / "w2" / "vgg_normalised.pth").exists()

@@ -1,17 +1,22 @@
-"""styler: arbitrary neural style transfer with AdaIN (Huang & Belongie, ICCV 2017).
+"""styler: neural style transfer. AdaIN (Huang & Belongie, ICCV 2017), Gatys optimisation
+(Gatys et al., CVPR 2016) and conditional-instance-norm networks (Dumoulin et al., ICLR 2017)
+behind one engine.
 
 The public names are imported lazily so that ``styler --help`` does not pay for torch.
 """
 
-__version__ = "0.1.0"
-__all__ = ["Stylizer", "StyleStats", "StylerError", "adain", "mean_std", "__version__"]
+__version__ = "0.2.0"
+__all__ = ["Engine", "StyleStats", "StylerError", "__version__", "adain", "jobs", "mean_std"]
 
-_LAZY = {"Stylizer": "engine", "StyleStats": "engine", "StylerError": "errors", "adain": "ops", "mean_std": "ops"}
+_LAZY = {"Engine": "engine", "StyleStats": "methods.adain", "StylerError": "errors", "adain": "ops",
+         "mean_std": "ops"}
 
 
-def __getattr__(name: str):
+def __getattr__(name: str):  # type: ignore[no-untyped-def]
+    import importlib
+
     if name in _LAZY:
-        import importlib
-
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    if name == "jobs":
+        return importlib.import_module(".jobs", __name__)
     raise AttributeError(f"module 'styler' has no attribute {name!r}")

@@ -7,7 +7,9 @@ our inputs are bit-identical to pytorch-AdaIN's.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -25,6 +27,14 @@ FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP",
 # Extensions picked up when a directory is given as input.
 IMAGE_SUFFIXES = {*FORMATS, ".gif", ".ppm", ".pgm", ".pbm", ".jp2", ".jxl", ".heic", ".avif", ".ico"}
 
+# Pixel budget for an image after resizing (content, style, mask target, video frame). 40 MP holds
+# 8K UHD (7680 x 4320 = 33.2 MP) and DCI 8K (8192 x 4320 = 35.4 MP) with room to spare, while a
+# degenerate aspect ratio (1 x 3000 px at content_size=512 -> 512 x 1536000 = 786 MP) is refused
+# before a resize that alone would take minutes and gigabytes. At 40 MP one fp32 relu1_1 map is
+# already 10 GB, so anything bigger is a deliberate choice: pass a larger max_pixels (0 = no budget).
+MAX_PIXELS = 40_000_000
+SOURCE = "styler.source"  # key in a PIL image's info: the file it was read from
+
 
 def open_rgb(path: Path, draft: int = 0) -> Image.Image:
     """Read any image Pillow reads as 8-bit RGB, upright (EXIF orientation applied).
@@ -36,15 +46,13 @@ def open_rgb(path: Path, draft: int = 0) -> Image.Image:
         raise InputError(f"{path} is a directory; pass an image file")
     if not path.is_file():
         raise InputError(f"{path} does not exist; check the path")
+    _quiet_pillow()
     try:
-        with warnings.catch_warnings():
-            # Bomb-sized images fail below; EXIF and palette warnings on odd files are noise.
-            warnings.simplefilter("ignore")
-            with Image.open(path) as img:
-                if draft > 0:
-                    img.draft("RGB", (draft, draft))
-                img = ImageOps.exif_transpose(img)
-                img.load()
+        with Image.open(path) as img:
+            if draft > 0:
+                img.draft("RGB", (draft, draft))
+            img = ImageOps.exif_transpose(img)
+            img.load()
     except Image.DecompressionBombError:
         raise InputError(f"{path} is too large for a safe decode (over {2 * Image.MAX_IMAGE_PIXELS} "
                          "pixels); downscale it first") from None
@@ -52,7 +60,25 @@ def open_rgb(path: Path, draft: int = 0) -> Image.Image:
         raise InputError(f"{path} is not an image Pillow can read; convert it to PNG or JPEG") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise InputError(f"{path} cannot be decoded ({e}); the file may be truncated or corrupt") from None
-    return to_rgb(img)
+    img = to_rgb(img)
+    img.info[SOURCE] = path.name  # names the file in prepare's errors (resize and crop keep info)
+    return img
+
+
+# Bomb-sized images fail in open_rgb; the warnings Pillow raises on odd files (EXIF, palette,
+# malformed MPO/TIFF tags, near-bomb sizes) are noise. Ignored through the process-wide filter
+# list, restricted to warnings Pillow itself raises: ``warnings.catch_warnings`` swaps that list
+# for the whole process and is not safe while prefetch threads decode at the same time.
+_PILLOW_NOISE = (("ignore", None, UserWarning, re.compile(r"PIL\."), 0),
+                 ("ignore", None, Image.DecompressionBombWarning, re.compile(r"PIL\."), 0))
+
+
+def _quiet_pillow() -> None:
+    """Put the Pillow-only ignore rules first in the filter list (once; again only if a later
+    ``simplefilter``, e.g. pytest's or ``-W error``, went in front of them)."""
+    if any(rule not in warnings.filters[:len(_PILLOW_NOISE) * 2] for rule in _PILLOW_NOISE):
+        for _, _, category, module, _ in _PILLOW_NOISE:
+            warnings.filterwarnings("ignore", category=category, module=module.pattern)
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
@@ -81,14 +107,78 @@ def resized_size(w: int, h: int, size: int) -> tuple[int, int]:
     return int(size * w / h), size
 
 
-def prepare(img: Image.Image, size: int = 512, crop: bool = False) -> Image.Image:
-    """Resize the shorter side to ``size`` (0 keeps it) and optionally centre-crop a square."""
-    w, h = resized_size(*img.size, size)
+def result_size(w: int, h: int, size: int, crop: bool = False) -> tuple[int, int]:
+    """(w, h) that ``prepare`` makes of a (w, h) image: the shorter side to ``size``, then with
+    ``crop`` the central square, whose side is that shorter side."""
+    w, h = resized_size(w, h, size)
+    return (min(w, h),) * 2 if crop else (w, h)
+
+
+def check_pixels(w: int, h: int, max_pixels: int, what: str = "image", fixes: tuple[str, ...] = ()) -> None:
+    """Refuse a (w, h) result over ``max_pixels`` (0 = no budget) with one line naming the size
+    and ``fixes`` (parameter settings that would fit); call it before resizing or computing."""
+    _check_budget(max_pixels)
+    if max_pixels and w * h > max_pixels:
+        mp = w * h / 1e6
+        amount = f"{mp:.0f}" if mp >= 10 else f"{mp:.2g}"
+        use = f"{', '.join(fixes)} or a larger max_pixels" if fixes else "a larger max_pixels"
+        raise InputError(f"{what} would be {w} x {h} px ({amount} MP) after resizing, over "
+                         f"max_pixels={max_pixels}; use {use}")
+
+
+def _check_budget(max_pixels: int) -> None:
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 0:
+        raise InputError(f"max_pixels must be a whole number >= 0 (0 = no limit), got {max_pixels}")
+
+
+def check_resize(w: int, h: int, size: int, crop: bool, max_pixels: int, what: str = "image", *,
+                 size_name: str = "content_size", can_crop: bool = True) -> tuple[int, int]:
+    """``result_size`` of a (w, h) image, refused (``check_pixels``) over ``max_pixels`` with the
+    settings that would fit: ``size_name=0`` when the image fits at its own size, else a
+    ``size_name`` about as large as fits; and ``crop=True`` when the square fits."""
+    _check_budget(max_pixels)
+    rw, rh = result_size(w, h, size, crop)
+    if not max_pixels or rw * rh <= max_pixels:
+        return rw, rh
+    fixes = []
+    if size and math.prod(result_size(w, h, 0, crop)) <= max_pixels:
+        fixes.append(f"{size_name}=0")
+    else:
+        short, long = sorted((w, h))
+        best = math.isqrt(max_pixels) if crop else math.isqrt(max_pixels * short // long)
+        while best > 0 and (best * best if crop else best * int(best * long / short)) > max_pixels:
+            best -= 1  # resized_size truncates the long side; step down until it really fits
+        if best > 0:
+            fixes.append(f"{size_name}={best}")
+    if can_crop and not crop and min(rw, rh) ** 2 <= max_pixels:
+        fixes.append("crop=True")
+    check_pixels(rw, rh, max_pixels, what, tuple(fixes))
+    return rw, rh
+
+
+def prepare(img: Image.Image, size: int = 512, crop: bool = False, *, max_pixels: int = MAX_PIXELS,
+            what: str | None = None, size_name: str = "content_size") -> Image.Image:
+    """Resize the shorter side to ``size`` (0 keeps it) and optionally centre-crop a square.
+
+    A result over ``max_pixels`` is refused before any resize (``check_resize``); ``what``
+    (default: the file ``open_rgb`` read, else "image") and ``size_name`` (``content_size`` or
+    ``style_size``) word that error."""
+    what = what or img.info.get(SOURCE, "image")
+    check_resize(*img.size, size, crop, max_pixels, what, size_name=size_name)
+    w0, h0 = img.size
+    w, h = resized_size(w0, h0, size)
+    side = min(w, h)
+    left, top = round((w - side) / 2.0), round((h - side) / 2.0)
+    if crop and max_pixels and w * h > max_pixels:
+        # The whole resized image would be over budget (1 x 3000 px at 512: 786 MP, 20 s and
+        # 2 GB before the crop), so resample only the square's source box. Pillow may then
+        # order its two passes differently, so this rare path is within 1/255 of the reference.
+        sx, sy = w0 / w, h0 / h
+        box = (left * sx, top * sy, (left + side) * sx, (top + side) * sy)
+        return img.resize((side, side), Image.Resampling.BILINEAR, box=box)
     if (w, h) != img.size:
         img = img.resize((w, h), Image.Resampling.BILINEAR)
     if crop:
-        side = min(w, h)
-        left, top = int(round((w - side) / 2.0)), int(round((h - side) / 2.0))
         img = img.crop((left, top, left + side, top + side))
     return img
 
@@ -108,9 +198,11 @@ def to_pil(t: Tensor) -> Image.Image:
     return Image.fromarray(arr, "RGB")
 
 
-def load_image(path: Path, size: int = 512, crop: bool = False) -> Tensor:
-    """Read, resize and crop an image file -> (1, 3, H, W) float RGB in [0, 1]."""
-    return to_tensor(prepare(open_rgb(path), size, crop))
+def load_image(path: Path, size: int = 512, crop: bool = False, *, max_pixels: int = MAX_PIXELS,
+               size_name: str = "content_size") -> Tensor:
+    """Read, resize and crop an image file -> (1, 3, H, W) float RGB in [0, 1]; a result over
+    ``max_pixels`` is refused before the resize (pass ``size_name="style_size"`` for a style)."""
+    return to_tensor(prepare(open_rgb(path), size, crop, max_pixels=max_pixels, size_name=size_name))
 
 
 def output_format(path: Path) -> str:
@@ -158,7 +250,8 @@ def list_images(path: Path) -> list[Path]:
 BINARY_THRESHOLD = 128  # grey level (of 255) from which a binary-mask pixel takes the first style
 
 
-def load_regions(path: Path, size: tuple[int, int], count: int, crop: bool = False) -> Tensor:
+def load_regions(path: Path, size: tuple[int, int], count: int, crop: bool = False, *,
+                 max_pixels: int = MAX_PIXELS) -> Tensor:
     """A mask or label image -> (count, H, W) float 0/1 region masks at the content's ``size`` (H, W).
 
     The rule (also in the README):
@@ -173,18 +266,20 @@ def load_regions(path: Path, size: tuple[int, int], count: int, crop: bool = Fal
 
     A black-and-white mask gives the same regions under both rules: white = first style.
     ``crop`` centre-crops the mask to a square before resizing, as ``--crop`` does to the
-    content (colours are still counted on the whole mask).
+    content (colours are still counted on the whole mask). Masks at a ``size`` over
+    ``max_pixels`` are refused before the mask is read.
     """
     path = Path(path)
     if count < 2:
         raise InputError(f"a mask needs at least two styles (one per region), got {count}; "
                          "use styler transfer for one style")
-    img = open_rgb(path)
     h, w = size
+    check_pixels(w, h, max_pixels, f"mask {path.name}", ("a smaller content_size",))
+    img = open_rgb(path)
     rgb = np.asarray(img, dtype=np.uint8)                                   # (H', W', 3)
     codes = (rgb[..., 0].astype(np.int64) << 16) | (rgb[..., 1].astype(np.int64) << 8) | rgb[..., 2]
     colours = np.unique(codes)                  # counted on the whole mask, so --crop changes no mapping
-    img = prepare(img, 0, crop)
+    img = prepare(img, 0, crop, max_pixels=0)  # only a crop: the mask's own size is not a result
     if len(colours) == count:
         r, g, b = colours >> 16, (colours >> 8) & 255, colours & 255
         order = np.lexsort((-b, -g, -r, -(0.299 * r + 0.587 * g + 0.114 * b)))  # last key sorts first

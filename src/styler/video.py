@@ -25,7 +25,7 @@ from torch import Tensor
 
 from .errors import InputError, OutputError
 from .files import atomic_path, check_writable
-from .images import prepare
+from .images import MAX_PIXELS, check_resize, prepare
 
 # Output container by extension; ffmpeg is told explicitly, since it writes to a ".part" name.
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
@@ -106,24 +106,25 @@ def _rate(line: str, frames: int, duration: float) -> Fraction:
     return Fraction(m.group(1)).limit_denominator(1001) * (1000 if m.group(2) else 1)
 
 
-def frame_size(info: VideoInfo, size: int = 0) -> tuple[int, int]:
-    """Output (w, h): shorter side to ``size`` (0 = the input's), then even, as yuv420p needs."""
-    from .images import resized_size
-
-    w, h = resized_size(info.width, info.height, size)
+def frame_size(info: VideoInfo, size: int = 0, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
+    """Output (w, h): shorter side to ``size`` (the ``content_size`` of the commands; 0 = the
+    input's), then even, as yuv420p needs. Frames over ``max_pixels`` (``images.MAX_PIXELS``;
+    0 = no budget) are refused before any decode."""
+    w, h = check_resize(info.width, info.height, size, False, max_pixels, f"each frame of {info.path.name}",
+                        size_name="content_size", can_crop=False)
     if w < 2 or h < 2:
-        raise InputError(f"--size {size} makes frames of {w}x{h}; use a larger size")
+        raise InputError(f"content_size={size} makes frames of {w} x {h}; use a larger content_size")
     return w - w % 2, h - h % 2
 
 
-def read_frames(info: VideoInfo, size: int = 0) -> Iterator[Frame]:
-    """Yield every frame as (h, w, 3) uint8 RGB, (w, h) = ``frame_size(info, size)``, upright,
-    one at a time.
+def read_frames(info: VideoInfo, size: int = 0, max_pixels: int = MAX_PIXELS) -> Iterator[Frame]:
+    """Yield every frame as (h, w, 3) uint8 RGB, (w, h) = ``frame_size(info, size, max_pixels)``,
+    upright, one at a time.
 
     The resize is the image path's (``images.prepare``: PIL bilinear, shorter side), so a
     frame stylizes exactly as the same picture would with ``styler transfer``; an odd
     row/column is then cropped off the bottom/right."""
-    w, h = frame_size(info, size)
+    w, h = frame_size(info, size, max_pixels)
     gen = imageio_ffmpeg.read_frames(str(info.path), output_params=["-map", "0:v:0", "-fps_mode", "passthrough",
                                                                     "-an", "-sn"])
     try:
@@ -131,7 +132,8 @@ def read_frames(info: VideoInfo, size: int = 0) -> Iterator[Frame]:
         for raw in gen:
             frame = np.frombuffer(raw, np.uint8).reshape(h0, w0, 3)
             if size and min(w0, h0) != size:
-                frame = np.asarray(prepare(Image.fromarray(frame), size))
+                frame = np.asarray(prepare(Image.fromarray(frame), size, max_pixels=max_pixels,
+                                           what=f"each frame of {info.path.name}", size_name="content_size"))
             yield frame[:h, :w]
     except (OSError, RuntimeError, StopIteration, KeyError, IndexError, ValueError) as e:
         lines = [ln for ln in str(e).splitlines() if ln.strip() and "===" not in ln]

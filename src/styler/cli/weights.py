@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
+
+if TYPE_CHECKING:
+    from .. import weights
 
 from .common import download_progress, err, fail, guarded, out
 
@@ -15,23 +20,29 @@ weights_app = typer.Typer(help="List, download, verify and import the pretrained
 @weights_app.command("list")
 @guarded
 def list_() -> None:
-    """Show the known weights, their URLs and whether they are in the weights directory."""
+    """Show the known weights, where they are downloaded from and whether they are in the weights directory."""
     from .. import weights
 
     out.print(f"weights directory: {weights.default_dir()}  (set ${weights.ENV_DIR} to change)")
+    mirror = os.environ.get(weights.ENV_MIRROR)
+    if mirror:
+        out.print(f"downloads from the mirror {mirror}  (${weights.ENV_MIRROR})")
     for known in weights.KNOWN.values():
         path = weights.default_dir() / known.filename
         state = f"{path.stat().st_size / 1e6:.1f} MB" if path.is_file() else "missing"
-        digest = (weights.recorded_hash(path) or "-")[:16] if path.is_file() else "-"
-        out.print(f"{known.name:<8} {known.filename:<19} {state:<9} sha256 {digest:<16}  {known.url}")
+        recorded = weights.recorded_hash(path) if path.is_file() else None
+        digest = (recorded or "-")[:16]
+        kind = "" if recorded is None else " (release)" if recorded == known.sha256 else " (custom)"
+        out.print(f"{known.name:<8} {known.filename:<19} {state:<9} sha256 {digest:<16}{kind:<10} "
+                  f"{weights.download_url(known)}")
 
 
 @weights_app.command()
 @guarded
 def download(force: Annotated[bool, typer.Option(help="Download again even if present.")] = False) -> None:
-    """Download missing weights into the weights directory (checked, atomic)."""
+    """Download missing weights into the weights directory (size and SHA-256 checked, resumable,
+    one download at a time per directory)."""
     from .. import weights
-    from ..engine import check_weights
 
     for known in weights.KNOWN.values():
         path = weights.default_dir() / known.filename
@@ -39,34 +50,61 @@ def download(force: Annotated[bool, typer.Option(help="Download again even if pr
             err.print(f"{known.filename}: already in {path.parent}")
             continue
         with download_progress() as cb:
-            dest = weights.fetch(known, path.parent, progress=cb, check=lambda p, k=known: check_weights(k, p))
+            dest = weights.fetch(known, path.parent, progress=cb, force=force)
         out.print(str(dest))
 
 
 @weights_app.command()
 @guarded
-def verify() -> None:
-    """Check every weights file: safe to load, exact layout, and unchanged since it was fetched."""
+def verify(files: Annotated[list[Path] | None, typer.Argument(
+        help="Weights files to check (default: those in the weights directory).")] = None) -> None:
+    """Check weights files: safe to load, exact layout, unchanged since they were fetched, and
+    whether each is the pinned release file or a custom one (a trained decoder)."""
     from .. import weights
-    from ..engine import check_weights
     from ..errors import WeightsError
 
+    targets: list[tuple[weights.KnownWeights | None, Path]]
+    if files:
+        targets = [(None, Path(f)) for f in files]
+    else:
+        targets = [(known, weights.default_dir() / known.filename) for known in weights.KNOWN.values()]
     bad = 0
-    for known in weights.KNOWN.values():
-        path = weights.default_dir() / known.filename
+    for known, path in targets:
         try:
             if not path.is_file():
-                raise WeightsError(f"{path} is missing; run `styler weights download`")
-            check_weights(known, path)
+                hint = "check the path" if files else "run `styler weights download`"
+                raise WeightsError(f"{path} is missing; {hint}")
+            known = known or _identify(path)
+            weights.check_file(known, path)
+            digest = weights.sha256_of(path)
             recorded = weights.recorded_hash(path)
-            if recorded and recorded != weights.sha256_of(path):
+            if recorded and recorded != digest:
                 raise WeightsError(f"{path} changed since it was fetched (SHA-256 differs); download it again")
-            err.print(f"[green]ok[/] {path}", markup=True)
+            if weights.is_release(known, path, digest):
+                what = f"the release {known.filename}"
+            else:
+                what = f"a custom {known.name} file (valid layout, not the release {known.filename})"
+            err.print(f"[green]ok[/] {escape(str(path))}: {what}, sha256 {digest[:16]}", markup=True)
         except WeightsError as e:
             bad += 1
-            err.print(f"[red]bad[/] {e}", markup=True)
+            err.print(f"[red]bad[/] {escape(str(e))}", markup=True)
     if bad:
         raise fail(f"{bad} weights file(s) failed verification")
+
+
+def _identify(path: Path) -> weights.KnownWeights:
+    """The known weights whose layout ``path`` has (``WeightsError`` if none)."""
+    from .. import weights
+    from ..errors import WeightsError
+
+    reason = ""
+    for known in weights.KNOWN.values():
+        try:
+            weights.check_file(known, path)
+            return known
+        except WeightsError as e:
+            reason = str(e)
+    raise WeightsError(f"{path} is neither a vgg_normalised.pth nor a decoder.pth ({reason})")
 
 
 @weights_app.command("import")
@@ -74,17 +112,6 @@ def verify() -> None:
 def import_(files: Annotated[list[Path], typer.Argument(help="vgg_normalised.pth and/or decoder.pth files.")]) -> None:
     """Copy weights from local files (for machines without internet); each is checked first."""
     from .. import weights
-    from ..engine import check_weights
-    from ..errors import WeightsError
 
     for file in files:
-        matches = []
-        for known in weights.KNOWN.values():
-            try:
-                check_weights(known, file)
-                matches.append(known)
-            except WeightsError as e:
-                reason = str(e)
-        if not matches:
-            raise WeightsError(f"{file} is neither a vgg_normalised.pth nor a decoder.pth ({reason})")
-        out.print(str(weights.install(matches[0], file, weights.default_dir())))
+        out.print(str(weights.install(_identify(file), file, weights.default_dir())))
