@@ -2,10 +2,11 @@
 
 Layout of a run folder (``-o``)::
 
-    checkpoints/iter_0010000.pt   {"decoder", "optimizer", "iter", "config", "rng", "world_size"}
-    decoder.pth                   plain decoder state dict, public pytorch-AdaIN key layout
+    checkpoints/iter_0010000.pt   {"decoder" | "model", "optimizer", "iter", "config", "rng", "world_size"}
+    decoder.pth                   adain: plain decoder state dict, public pytorch-AdaIN key layout
+    model.pth                     cin: the self-describing model file (methods.cin)
     log.jsonl                     one JSON object per logged iteration
-    samples/iter_0001000.jpg      content | style | output rows
+    samples/iter_0001000.jpg      content | style | output rows (cin: content | one column per style)
 
 Everything is written through ``files.atomic_path``: a file is complete or absent, so a
 crash or Ctrl-C mid-write never leaves a checkpoint that cannot be loaded. The decoder is
@@ -26,7 +27,7 @@ from .files import atomic_path
 from .weights import safe_load
 
 _NAME = re.compile(r"^iter_(\d+)\.pt$")
-HINT = "choose a writable -o folder"
+HINT = "choose a writable out folder"
 
 
 def checkpoint_dir(run: Path) -> Path:
@@ -42,13 +43,15 @@ def checkpoints(run: Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
-def save(run: Path, state: dict, keep: int) -> Path:
-    """Write ``checkpoints/iter_N.pt`` and ``decoder.pth``, then drop all but the newest ``keep``."""
+def save(run: Path, state: dict, keep: int, export: tuple[str, object] | None = None) -> Path:
+    """Write ``checkpoints/iter_N.pt`` and the exported model ``export`` = (file name, contents),
+    by default ``decoder.pth`` from ``state["decoder"]``; then drop all but the newest ``keep``."""
     path = checkpoint_dir(run) / f"iter_{state['iter']:07d}.pt"
     with atomic_path(path, HINT) as tmp:
         torch.save(state, tmp)
-    with atomic_path(Path(run) / "decoder.pth", HINT) as tmp:
-        torch.save(state["decoder"], tmp)
+    name, payload = export if export is not None else ("decoder.pth", state["decoder"])
+    with atomic_path(Path(run) / name, HINT) as tmp:
+        torch.save(payload, tmp)
     for old in checkpoints(run)[:-keep] if keep > 0 else []:
         old.unlink(missing_ok=True)
     return path
@@ -58,16 +61,16 @@ def load(path: Path) -> dict:
     """A checkpoint, loaded without executing pickled code; one-line errors otherwise."""
     state = safe_load(path, f"checkpoint {path}",
                       "resume from an older one (delete this file) or start a new run")
-    needed = {"decoder", "optimizer", "iter", "config"}
-    if not isinstance(state, dict) or not needed <= set(state):
-        raise WeightsError(f"{path} is not a styler training checkpoint; pass the run folder given to -o")
+    needed = {"optimizer", "iter", "config"}
+    if not isinstance(state, dict) or not needed <= set(state) or not {"decoder", "model"} & set(state):
+        raise WeightsError(f"{path} is not a styler training checkpoint; pass the run folder given as out")
     return state
 
 
 def latest(run: Path) -> Path:
     found = checkpoints(run)
     if not found:
-        raise InputError(f"{run} has no checkpoints to resume from; drop --resume to start a new run there")
+        raise InputError(f"{run} has no checkpoints to resume from; drop resume=True to start a new run there")
     return found[-1]
 
 

@@ -59,7 +59,8 @@ def _sqrtm(cov: Tensor, power: float = 0.5) -> Tensor:
     matrix the SVD is the eigen decomposition, and ``power=-0.5`` is that inverse directly.
     """
     vals, vecs = torch.linalg.eigh(cov)
-    return vecs @ torch.diag(vals.clamp_min(0) ** power) @ vecs.T
+    root: Tensor = vecs @ torch.diag(vals.clamp_min(0) ** power) @ vecs.T
+    return root
 
 
 class RGBStats(NamedTuple):
@@ -69,7 +70,7 @@ class RGBStats(NamedTuple):
     mean: Tensor
     std: Tensor
     corr: Tensor
-    count: int
+    pixels: int
 
 
 def rgb_stats(image: Tensor, chunk: int = 1 << 22) -> RGBStats:
@@ -268,3 +269,69 @@ def style_loss(out_feats: tuple[Tensor, ...], style_feats: tuple[Tensor, ...], e
         s_mean, s_std = mean_std(s, eps)
         total = total + (o_mean - s_mean).pow(2).mean() + (o_std - s_std).pow(2).mean()
     return total
+
+
+# -- Gatys optimisation losses (Gatys, Ecker & Bethge, CVPR 2016; guided: Gatys et al., CVPR 2017) --
+
+def gram(feat: Tensor) -> Tensor:
+    """Gram matrix ``F F^T / (C H W)``: (N, C, H, W) -> (N, C, C).
+
+    Dividing by H W makes it a mean over positions, so a style's target does not depend on
+    the image size; dividing by C too gives every layer's entries the same order (1 / C of a
+    product of two activations), which is the normalisation the default weights are set for."""
+    n, c, h, w = feat.shape
+    flat = feat.reshape(n, c, h * w)                                     # (N, C, HW)
+    return flat @ flat.transpose(1, 2) / (c * h * w)
+
+
+def guided_gram(feat: Tensor, mask: Tensor) -> Tensor:
+    """Gram matrix of one region: feat (N, C, H, W), mask (N|1, 1, H, W) >= 0 -> (N, C, C).
+
+    ``(F m)(F m)^T / (C sum m^2)``: for a 0/1 mask it is ``gram`` of the region's features
+    alone, comparable with a whole style image's ``gram``. An empty region gives zeros."""
+    c = feat.shape[1]
+    flat = (feat * mask).flatten(2)                                      # (N, C, HW)
+    area = mask.pow(2).sum((1, 2, 3)).clamp_min(1e-12).view(-1, 1, 1)    # (N|1, 1, 1)
+    return flat @ flat.transpose(1, 2) / (c * area)
+
+
+def mix_grams(grams: list[tuple[Tensor, ...]], weights: list[float]) -> tuple[Tensor, ...]:
+    """Style interpolation for Gatys: per layer, ``sum_k w_k G_k`` over K styles' Gram tuples."""
+    return tuple(sum(w * g for w, g in zip(weights, layer, strict=True)) for layer in zip(*grams, strict=True))
+
+
+def feature_loss(feat: Tensor, target: Tensor) -> Tensor:
+    """Gatys content loss: MSE between feature maps (N, C, h, w) (relu4_2 of image and content)."""
+    return (feat - target).pow(2).mean()
+
+
+def gram_loss(feats: tuple[Tensor, ...], targets: tuple[Tensor, ...]) -> Tensor:
+    """Gatys style loss: sum over layers, each weighted 1, of MSE(gram(feat_l), target_l (N|1, C, C))."""
+    total = feats[0].new_zeros(())
+    for f, t in zip(feats, targets, strict=True):
+        total = total + (gram(f) - t).pow(2).mean()
+    return total
+
+
+def guided_gram_loss(feats: tuple[Tensor, ...], masks: tuple[Tensor, ...],
+                     targets: list[tuple[Tensor, ...]]) -> Tensor:
+    """Spatially guided style loss: region r (masks[l][:, r], (N|1, R, h_l, w_l) per layer l)
+    is compared with ``targets[r]`` (style r's Gram per layer).
+
+    Per layer, the regions' MSEs are weighted by their share of the mask total there, so the
+    loss has the scale of ``gram_loss`` and a small region does not count like a large one;
+    an empty region adds nothing."""
+    total = feats[0].new_zeros(())
+    for layer, (f, m) in enumerate(zip(feats, masks, strict=True)):
+        shares = m.sum((0, 2, 3)) / m.sum().clamp_min(1e-12)               # (R,)
+        for r, style in enumerate(targets):
+            if float(shares[r]) > 0:
+                total = total + shares[r] * (guided_gram(f, m[:, r : r + 1]) - style[layer]).pow(2).mean()
+    return total
+
+
+def total_variation(image: Tensor) -> Tensor:
+    """Mean squared difference between neighbouring pixels of (N, C, H, W), rows plus columns."""
+    rows = (image[..., 1:, :] - image[..., :-1, :]).pow(2).mean()
+    cols = (image[..., :, 1:] - image[..., :, :-1]).pow(2).mean()
+    return rows + cols

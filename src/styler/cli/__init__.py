@@ -17,6 +17,7 @@ from .color import color_preserve
 from .common import err, fail
 from .interpolate import interpolate
 from .mask import mask
+from .models import models_app
 from .train import train
 from .transfer import transfer
 from .video import video
@@ -78,10 +79,11 @@ app.command("color-preserve")(color_preserve)
 app.command()(train)
 app.command()(video)
 app.add_typer(weights_app, name="weights")
+app.add_typer(models_app, name="models")
 
 
 def main() -> None:
     app()
 
 
-__all__ = ["app", "main", "fail"]
+__all__ = ["app", "fail", "main"]
