@@ -20,11 +20,13 @@ import torch.nn.functional as F
 from rich.console import Console
 from rich.table import Table
 
-from conftest import random_layout
-from reference import load_reference, style_transfer
+from helpers import random_weights
+from reference import load_reference, style_transfer  # tests/reference.py (bench/run.py puts tests/ on the path)
 from styler import images
-from styler.engine import Stylizer
-from styler.model import decoder_layers, load_decoder, load_encoder, vgg_normalised_layers
+from styler.engine import Engine
+from styler.methods.adain import AdaIN
+from styler.model import load_decoder, load_encoder
+from styler.runtime import Runtime, pick_precision
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIRS = [ROOT.parent / "shared" / "samples", ROOT.parent.parent / "shared" / "samples"]
@@ -35,14 +37,6 @@ SIZES = [("256", 256, 256, 3, True), ("512", 512, 512, 2, True), ("1024", 1024, 
 if QUICK:
     SIZES = [("128", 128, 128, 1, True), ("256", 256, 256, 1, True), ("400x1200", 400, 1200, 1, False)]
 BATCH = 4
-
-
-def weights() -> tuple[dict, dict]:
-    vgg = random_layout(vgg_normalised_layers(), 0)
-    dec = random_layout(decoder_layers(), 1)
-    dec["28.weight"] *= 0.1  # keep the random decoder's output mostly inside [0, 1]
-    dec["28.bias"].fill_(0.5)
-    return vgg, dec
 
 
 def sample(name: str, kind: str, h: int, w: int) -> torch.Tensor:
@@ -113,15 +107,19 @@ def timed(fn, device: torch.device, repeats: int) -> tuple[float, int, torch.Ten
 
 
 def run_device(console: Console, device: torch.device) -> None:
-    vgg_sd, dec_sd = weights()
+    vgg_sd, dec_sd = random_weights()
     ref_vgg, ref_dec = load_reference(vgg_sd, dec_sd)
     ref_vgg, ref_dec = ref_vgg.to(device), ref_dec.to(device)
-    fp32 = Stylizer(load_encoder(vgg_sd), load_decoder(dec_sd), device=device.type, precision="fp32")
-    auto = Stylizer(load_encoder(vgg_sd), load_decoder(dec_sd), device=device.type, precision="auto")
+    fp32 = AdaIN(load_encoder(vgg_sd), load_decoder(dec_sd), Runtime(device, "fp32"))
+    auto = AdaIN(load_encoder(vgg_sd), load_decoder(dec_sd), Runtime(device, pick_precision("auto", device)))
+    # One method each, several engines: the tiling is an engine's setting, never state on the method.
+    untiled32, engine32, engine_auto = Engine(fp32, tile="off"), Engine(fp32), Engine(auto)
+    tiled_auto = Engine(auto, tile=256 if not QUICK else 64)
     style = sample("la_muse.jpg", "style", 512, 512).to(device)
-    stats32, stats_auto = fp32.style_stats(style), auto.style_stats(style)
+    stats32, stats_auto = fp32.represent(style), auto.represent(style)
+    precision = auto.runtime.precision
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    table = Table(title=f"styler transfer, model time per image ({name}; auto = {auto.precision})",
+    table = Table(title=f"styler transfer, model time per image ({name}; auto = {precision})",
                   caption="random He-initialised weights in the public layout; reference = plain fp32 NCHW "
                           "pytorch-AdaIN pipeline, 512 px style re-encoded per image; vs fp32 = PSNR against "
                           "untiled fp32 (MAD: mean absolute difference, tiled vs untiled); +peak = "
@@ -135,35 +133,31 @@ def run_device(console: Console, device: torch.device) -> None:
 
     for label, h, w, repeats, full in SIZES:
         content = sample("chicago.jpg", "content", h, w).to(device)
-        auto_tile = auto.tile_for(1, h, w)
+        auto_tile = auto.tile_for("auto", 1, h, w)
         if full:
             with torch.inference_mode():  # warm-up: oneDNN / cuDNN pick kernels on first use
                 if h <= 1024:
                     style_transfer(ref_vgg, ref_dec, content, style)
-                    fp32.transfer(content, stats32)
-                    auto.transfer(content, stats_auto)
-            fp32.tile = "off"
-            t_ref, m_ref, _ = timed(lambda: style_transfer(ref_vgg, ref_dec, content, style), device, repeats)
-            t32, m32, want = timed(lambda: fp32.transfer(content, stats32), device, repeats)
-            fp32.tile = "auto"
+                    engine32.render(content, [stats32])
+                    engine_auto.render(content, [stats_auto])
+            t_ref, m_ref, _ = timed(lambda x=content: style_transfer(ref_vgg, ref_dec, x, style), device, repeats)
+            t32, m32, want = timed(lambda x=content: untiled32.render(x, [stats32]), device, repeats)
             row(label, "ref", "-", t_ref, m_ref, "", "1.0")
             row(label, "fp32", "-", t32, m32, "", f"{t_ref / t32:.1f}")
         else:
             t_ref, want = None, None
-        t_auto, m_auto, got = timed(lambda: auto.transfer(content, stats_auto), device, repeats)
-        row(label, f"auto ({auto.precision})", str(auto_tile or "-"), t_auto, m_auto,
+        t_auto, m_auto, got = timed(lambda x=content: engine_auto.render(x, [stats_auto]), device, repeats)
+        row(label, f"auto ({precision})", str(auto_tile or "-"), t_auto, m_auto,
             f"{psnr(got, want):.1f} dB" if want is not None else "", f"{t_ref / t_auto:.1f}" if t_ref else "")
         if label in ("512", "256" if QUICK else "512"):
             batch = content.expand(BATCH, -1, -1, -1).contiguous()
-            t_b, m_b, _ = timed(lambda: auto.transfer(batch, stats_auto), device, repeats)
+            t_b, m_b, _ = timed(lambda x=batch: engine_auto.render(x, [stats_auto]), device, repeats)
             row(label, f"auto, batch {BATCH}", "-", t_b / BATCH, m_b, "", f"{t_ref * BATCH / t_b:.1f}")
         if label == ("1024" if not QUICK else "256"):
             # tiled vs untiled accuracy where both fit: 256 px tiles on the same image
-            auto.tile = 256 if not QUICK else 64
-            t_t, m_t, tiled = timed(lambda: auto.transfer(content, stats_auto), device, 1)
+            t_t, m_t, tiled = timed(lambda x=content: tiled_auto.render(x, [stats_auto]), device, 1)
             mad = (tiled - got).abs().mean().item() * 255
-            row(label, "auto, tiled", str(auto.tile), t_t, m_t, f"MAD {mad:.3f}/255", f"{t_ref / t_t:.1f}")
-            auto.tile = "auto"
+            row(label, "auto, tiled", str(tiled_auto.tile), t_t, m_t, f"MAD {mad:.3f}/255", f"{t_ref / t_t:.1f}")
         del content, want, got
         console.print(f"  [dim]{label} done[/]", highlight=False)
     console.print(table, width=max(console.width, 100))

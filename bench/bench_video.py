@@ -29,20 +29,6 @@ FLICKER_SIZE = int(os.environ.get("STYLER_BENCH_FLICKER_SIZE", "180"))
 SMOOTHS = (0.0, 0.5, 0.8, 0.9)
 
 
-def random_weights(folder: Path) -> tuple[Path, Path]:
-    from conftest import random_layout  # bench/run.py puts tests/ on sys.path
-
-    from styler.model import decoder_layers, vgg_normalised_layers
-
-    vgg, dec_path = folder / "vgg_normalised.pth", folder / "decoder.pth"
-    torch.save(random_layout(vgg_normalised_layers(), 0), vgg)
-    dec = random_layout(decoder_layers(), 1)
-    dec["28.weight"] *= 0.1  # as the tests: keep the random decoder's output mostly inside [0, 1]
-    dec["28.bias"].fill_(0.5)
-    torch.save(dec, dec_path)
-    return vgg, dec_path
-
-
 def trimmed(clip: Path, frames: int, folder: Path) -> Path:
     """The first ``frames`` frames, stream-copied (starts at a keyframe, so it decodes)."""
     from styler.video import ffmpeg_exe
@@ -55,20 +41,22 @@ def trimmed(clip: Path, frames: int, folder: Path) -> Path:
     return dest
 
 
-def model_fps(stylizer, x: torch.Tensor, stats, batch: int) -> float:
-    """Frames/s of Stylizer.stylize_frames on frames already in memory (after one warm-up batch)."""
-    list(stylizer.stylize_frames([x[:batch]], stats))
-    if stylizer.device.type == "cuda":
+def model_fps(engine, x: torch.Tensor, stats, batch: int) -> float:
+    """Frames/s of Engine.frames on frames already in memory (after one warm-up batch)."""
+    cuda = engine.runtime.device.type == "cuda"
+    list(engine.frames([x[:batch]], [stats]))
+    if cuda:
         torch.cuda.synchronize()
     start = time.perf_counter()
-    for _ in stylizer.stylize_frames((x[i : i + batch] for i in range(0, len(x), batch)), stats):
+    for _ in engine.frames((x[i : i + batch] for i in range(0, len(x), batch)), [stats]):
         pass
-    if stylizer.device.type == "cuda":
+    if cuda:
         torch.cuda.synchronize()
     return len(x) / (time.perf_counter() - start)
 
 
 def run(console: Console, tables=("speed", "flicker")) -> None:
+    from helpers import write_random_weights  # bench/run.py puts bench/ on sys.path
     from styler import video
 
     if not CLIP.is_file() or not STYLE.is_file():
@@ -76,7 +64,7 @@ def run(console: Console, tables=("speed", "flicker")) -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        vgg, dec = random_weights(tmp)
+        vgg, dec = write_random_weights(tmp)
         info = video.probe(trimmed(CLIP, FRAMES, tmp))
         if "speed" in tables:
             console.print(speed_table(info, vgg, dec, tmp))
@@ -86,7 +74,7 @@ def run(console: Console, tables=("speed", "flicker")) -> None:
 
 def speed_table(info, vgg: Path, dec: Path, tmp: Path) -> Table:
     from styler import video
-    from styler.engine import Stylizer
+    from styler.engine import Engine
     from styler.images import load_image
     from styler.pipeline import stylize_video
 
@@ -97,28 +85,28 @@ def speed_table(info, vgg: Path, dec: Path, tmp: Path) -> Table:
     for col in ("device", "precision", "frames", "batch", "model fps", "end-to-end fps", "I/O overhead"):
         speed.add_column(col, justify="right")
     for device, precision, size, batch in runs:
-        stylizer = Stylizer.from_files(vgg, dec, device=device, precision=precision)
-        stats = stylizer.style_stats(load_image(STYLE, 512))
+        engine = Engine.load("adain", device=device, precision=precision, vgg=vgg, decoder=dec)
+        stats = engine.represent(load_image(STYLE, 512))
         x = video.to_batch(list(video.read_frames(info, size)))
-        pure = model_fps(stylizer, x, stats, batch)
+        pure = model_fps(engine, x, stats, batch)
         del x
-        report = stylize_video(stylizer, info, tmp / "out.mp4", stats, size=size, batch=batch)
+        report = stylize_video(engine, info, tmp / "out.mp4", [stats], size=size, batch=batch)
         w, h = report.size
-        speed.add_row(str(stylizer.device), stylizer.precision, f"{w}x{h}", str(batch), f"{pure:.2f}",
+        speed.add_row(str(engine.runtime.device), engine.runtime.precision, f"{w}x{h}", str(batch), f"{pure:.2f}",
                       f"{report.fps:.2f}", f"{1 - report.fps / pure:+.0%}")
     return speed
 
 
 def flicker_table(info, vgg: Path, dec: Path) -> Table:
     from styler import video
-    from styler.engine import Stylizer
+    from styler.engine import Engine
     from styler.images import load_image
     from styler.temporal import FlickerMeter
 
     # Flicker: same frames, smaller, in memory; deviation = how far the smoothed frames are
     # from the plain per-frame result (the price of smoothing: ghosting or lag would show here).
-    stylizer = Stylizer.from_files(vgg, dec, device="cpu", precision="fp32")
-    stats = stylizer.style_stats(load_image(STYLE, 512))
+    engine = Engine.load("adain", device="cpu", precision="fp32", vgg=vgg, decoder=dec)
+    stats = engine.represent(load_image(STYLE, 512))
     x = video.to_batch(list(video.read_frames(info, FLICKER_SIZE)))
     flick = Table(title=f"flicker: {CLIP.name}, {info.frames} frames at {x.shape[-1]}x{x.shape[-2]}, "
                         "fp32 (random weights)")
@@ -128,8 +116,7 @@ def flicker_table(info, vgg: Path, dec: Path) -> Table:
     for smooth in SMOOTHS:
         meter, outs = FlickerMeter(), []
         for xb, yb in zip((x[i : i + 4] for i in range(0, len(x), 4)),
-                          stylizer.stylize_frames((x[i : i + 4] for i in range(0, len(x), 4)), stats,
-                                                  smooth=smooth)):
+                          engine.frames((x[i : i + 4] for i in range(0, len(x), 4)), [stats], smooth=smooth)):
             meter.update(xb, yb)
             outs.append(yb)
         y = torch.cat(outs)

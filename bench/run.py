@@ -13,10 +13,11 @@ from pathlib import Path
 from rich.console import Console
 
 HERE = Path(__file__).resolve().parent
-SECTIONS = ["bench_images", "bench_video", "bench_train"]
+SECTIONS = ["bench_images", "bench_video", "bench_train", "bench_cin", "bench_gatys", "bench_dataset"]
 
 
 def main(argv: list[str]) -> None:
+    # bench/ for helpers.py; tests/ for reference.py, the plain pytorch-AdaIN baseline.
     sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
     console = Console(highlight=False)
     wanted = argv or SECTIONS

@@ -1,4 +1,5 @@
-"""An independent, plain transcription of pytorch-AdaIN (net.py, function.py, test.py).
+"""Independent, plain transcriptions the tests compare against: pytorch-AdaIN (net.py,
+function.py, test.py), its input transform and its CORAL colour transfer.
 
 Used by the tests as the ground truth and by ``make bench`` as the baseline: fp32,
 NCHW, the style re-encoded for every image, exactly as the reference script runs.
@@ -6,7 +7,9 @@ NCHW, the style re-encoded for every image, exactly as the reference script runs
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 
 
@@ -66,3 +69,38 @@ def style_transfer(vgg, decoder, content, style, alpha=1.0):
     feat = adaptive_instance_normalization(content_f, style_f)
     feat = feat * alpha + content_f * (1 - alpha)
     return decoder(feat)
+
+
+def coral(source, target):
+    """function.coral of pytorch-AdaIN (also AdaIN-style's), written out in float64:
+    source and target (3, H, W), the result has the source's shape."""
+    def norm(x):
+        f = x.reshape(3, -1).double()
+        m, s = f.mean(1, keepdim=True), f.std(1, keepdim=True)
+        return (f - m) / s, m, s
+
+    def sqrtm(a):
+        u, d, v = torch.svd(a)
+        return u @ torch.diag(d.sqrt()) @ v.T
+
+    s, _, _ = norm(source)
+    t, tm, ts = norm(target)
+    eye = torch.eye(3, dtype=torch.float64)
+    moved = sqrtm(t @ t.T + eye) @ torch.inverse(sqrtm(s @ s.T + eye)) @ s
+    return (moved * ts + tm).float().reshape(source.shape)
+
+
+def transform(img, size, crop):
+    """test.py's test_transform, torchvision's Resize(size) + CenterCrop(size) + ToTensor on a PIL
+    image, written out: (1, 3, H, W) float32 in [0, 1]. size 0 = no resize (nor crop)."""
+    w, h = img.size
+    if size:
+        short, long = sorted((w, h))
+        new_short, new_long = size, int(size * long / short)
+        img = img.resize((new_short, new_long) if w <= h else (new_long, new_short), Image.BILINEAR)
+        if crop:
+            w, h = img.size
+            top, left = round((h - size) / 2.0), round((w - size) / 2.0)
+            img = img.crop((left, top, left + size, top + size))
+    arr = torch.tensor(np.array(img), dtype=torch.float32) / 255
+    return arr.permute(2, 0, 1).unsqueeze(0)

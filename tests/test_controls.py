@@ -5,6 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
+import reference
 from conftest import make_image, one_line_error, run_cli
 from styler import images, ops
 from styler.engine import normalize_weights
@@ -44,18 +45,21 @@ def test_interpolate_adain_is_the_weighted_sum_of_single_targets():
     assert torch.allclose(got, want, atol=1e-5)
 
 
-def test_stylizer_interpolate_decodes_the_normalised_weighted_target(stylizer):
+def test_render_with_weights_decodes_the_normalised_weighted_target(engine, adain):
     torch.manual_seed(1)
     c = torch.rand(1, 3, 24, 32)
     styles = [torch.rand(1, 3, 16, 16), torch.rand(1, 3, 24, 16), torch.rand(1, 3, 16, 32)]  # any sizes
-    fc = stylizer.encode(c)
-    target = sum(w * ops.adain(fc, stylizer.encode(s)) for w, s in zip([0.25, 0.5, 0.25], styles))
-    want = stylizer.decode(ops.blend(target, fc, 0.7), (24, 32))
-    got = stylizer.interpolate(c, styles, [1, 2, 1], alpha=0.7)
+    fc = adain.encode(c)
+    target = sum(w * ops.adain(fc, adain.encode(s)) for w, s in zip([0.25, 0.5, 0.25], styles))
+    want = adain.decode(ops.blend(target, fc, 0.7), (24, 32))
+    got = engine.render(c, styles, weights=[1, 2, 1], alpha=0.7)
     assert torch.allclose(got, want, atol=1e-5)
-    assert torch.allclose(stylizer.interpolate(c, styles, [2, 4, 2], alpha=0.7), got, atol=1e-6)
-    # one style with weight 1 is plain transfer
-    assert torch.allclose(stylizer.interpolate(c, styles[:1]), stylizer.transfer(c, styles[0]), atol=1e-6)
+    assert torch.allclose(engine.render(c, styles, weights=[2, 4, 2], alpha=0.7), got, atol=1e-6)
+    # all the weight on one style is plain transfer with it; no weights = equal weights
+    assert torch.allclose(engine.render(c, styles, weights=[0, 1, 0]), engine.render(c, [styles[1]]), atol=1e-6)
+    assert torch.allclose(engine.render(c, styles, alpha=0.7), engine.render(c, styles, weights=[1, 1, 1], alpha=0.7),
+                          atol=1e-6)
+    assert (engine.render(c, styles, alpha=0.7) - got).abs().max() > 1e-3
 
 
 @pytest.mark.parametrize("weights, words", [
@@ -84,7 +88,7 @@ def test_masked_adain_binary_mask_gives_each_region_its_style_exactly():
     stats = [ops.mean_std(s) for s in styles]
     out = ops.masked_adain(fc, masks, [m for m, _ in stats], [s for _, s in stats])
     for r, sel in enumerate([region, ~region]):
-        mean, std = region_stats(out, sel)
+        mean, _ = region_stats(out, sel)
         _, c_std = region_stats(fc, sel)
         raw = fc[0][:, sel].std(1)
         assert torch.allclose(mean, stats[r][0].flatten(), atol=1e-4)
@@ -95,7 +99,7 @@ def test_masked_adain_binary_mask_gives_each_region_its_style_exactly():
         assert torch.allclose(out[0][:, sel], alone, atol=1e-4)
 
 
-def test_label_map_with_three_regions_gives_exact_region_statistics(stylizer, tmp_path):
+def test_label_map_with_three_regions_gives_exact_region_statistics(engine, adain, tmp_path):
     # brightest first: white, then mid grey, then dark red (luminance 255 > 128 > 0.299 * 200 = 60)
     path = label_png(tmp_path / "labels.png", [(128, 128, 128), (200, 0, 0), (255, 255, 255)], (48, 40))
     regions = images.load_regions(path, (40, 48), 3)
@@ -104,16 +108,19 @@ def test_label_map_with_three_regions_gives_exact_region_statistics(stylizer, tm
 
     c = torch.rand(1, 3, 40, 48)
     styles = [torch.rand(1, 3, 32, 32) * k for k in (0.3, 0.6, 1.0)]
-    prep = stylizer.prepare(c, styles)
-    grid = stylizer._feature_masks(regions, 3, (40, 48), tuple(prep.feat.shape[-2:]), 0.0)  # (1, 3, 5, 6)
-    assert set(grid.unique().tolist()) == {0.0, 1.0}
-    out = ops.masked_adain(prep.feat, grid, [s.mean for s in prep.styles], [s.std for s in prep.styles])
+    feat, stats = adain.encode(c), [engine.represent(s) for s in styles]
+    grid = ops.masks_to_grid(regions, tuple(feat.shape[-2:]))                # (1, 3, 5, 6)
+    assert grid.shape == (1, 3, 5, 6) and set(grid.unique().tolist()) == {0.0, 1.0}
+    assert torch.equal(grid.sum(1), torch.ones(1, 5, 6))                      # each feature in one region
+    out = ops.masked_adain(feat, grid, [s.mean for s in stats], [s.std for s in stats])
     for r in range(3):
         sel = grid[0, r].bool()
         mean, _ = region_stats(out, sel)
-        assert torch.allclose(mean, prep.styles[r].mean.flatten(), atol=1e-4)
-        raw, (_, c_std) = prep.feat[0][:, sel].std(1), region_stats(prep.feat, sel)
-        assert torch.allclose(out[0][:, sel].std(1), prep.styles[r].std.flatten() * raw / c_std, rtol=1e-3, atol=1e-5)
+        assert torch.allclose(mean, stats[r].mean.flatten(), atol=1e-4)
+        raw, (_, c_std) = feat[0][:, sel].std(1), region_stats(feat, sel)
+        assert torch.allclose(out[0][:, sel].std(1), stats[r].std.flatten() * raw / c_std, rtol=1e-3, atol=1e-5)
+    # and the engine decodes exactly that target
+    assert torch.allclose(engine.render(c, styles, masks=regions), adain.decode(out, (40, 48)), atol=1e-5)
 
 
 def test_crop_crops_the_mask_like_the_content(tmp_path):
@@ -122,18 +129,18 @@ def test_crop_crops_the_mask_like_the_content(tmp_path):
     assert m[1].all() and not m[0].any() and not m[2].any()           # only the middle band is left
 
 
-def test_all_white_mask_equals_plain_transfer_with_the_first_style(stylizer, tmp_path):
+def test_all_white_mask_equals_plain_transfer_with_the_first_style(engine, tmp_path):
     path = tmp_path / "white.png"
     Image.new("L", (20, 30), 255).save(path)
     masks = images.load_regions(path, (40, 48), 2)
     assert masks[0].all() and not masks[1].any()                     # second region empty
     c, a, b = torch.rand(1, 3, 40, 48), torch.rand(1, 3, 32, 32), torch.rand(1, 3, 36, 28)
-    got = stylizer.transfer_masked(c, masks, [a, b], alpha=0.8)
+    got = engine.render(c, [a, b], masks=masks, alpha=0.8)
     assert not got.isnan().any()
-    assert torch.allclose(got, stylizer.transfer(c, a, alpha=0.8), atol=1e-5)
+    assert torch.allclose(got, engine.render(c, [a], alpha=0.8), atol=1e-5)
 
 
-def test_empty_region_and_feathering_give_no_nan(stylizer):
+def test_empty_region_and_feathering_give_no_nan(engine):
     fc = torch.randn(1, 8, 4, 4)
     masks = torch.zeros(1, 3, 4, 4)
     masks[:, 0] = 1
@@ -146,8 +153,29 @@ def test_empty_region_and_feathering_give_no_nan(stylizer):
     half[0, :, :20], half[1, :, 20:] = 1, 1
     soft = ops.feather(half, 6)
     assert torch.allclose(soft.sum(0), torch.ones(32, 40)) and 0 < soft[0, 0, 20] < 1
-    out = stylizer.transfer_masked(c, half, [torch.rand(1, 3, 32, 32)] * 2, feather=6, alpha=0.5)
+    out = engine.render(c, [torch.rand(1, 3, 32, 32)] * 2, masks=half, feather=6, alpha=0.5)
     assert out.shape == (1, 3, 32, 40) and torch.isfinite(out).all()
+
+
+def test_masks_of_any_size_are_resized_to_the_content(engine):
+    c, a, b = torch.rand(1, 3, 32, 40), torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    small = torch.zeros(2, 4, 5)
+    small[0, :, :2], small[1, :, 2:] = 1, 1
+    full = torch.zeros(2, 32, 40)
+    full[0, :, :16], full[1, :, 16:] = 1, 1                          # nearest: the same split
+    assert torch.equal(engine.render(c, [a, b], masks=small), engine.render(c, [a, b], masks=full))
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"masks": torch.ones(3, 8, 8)}, "expected 2 region masks"),
+    ({"masks": -torch.ones(2, 8, 8)}, "finite and >= 0"),
+    ({"masks": torch.ones(2, 8, 8), "weights": [1, 1]}, "not both"),
+    ({"feather": 2.0}, "feather only applies to region masks"),
+    ({"masks": torch.ones(2, 8, 8), "feather": -1.0}, "feather must be"),
+])
+def test_bad_controls(engine, kwargs, words):
+    with pytest.raises(InputError, match=words):
+        engine.render(torch.rand(1, 3, 16, 16), [torch.rand(1, 3, 16, 16)] * 2, **kwargs)
 
 
 def test_binary_mask_rule_thresholds_grey_levels(tmp_path):
@@ -162,28 +190,11 @@ def test_binary_mask_rule_thresholds_grey_levels(tmp_path):
 
 # -- colour -------------------------------------------------------------------------------------
 
-def reference_coral(source, target):
-    """The pytorch-AdaIN / AdaIN-style formula, written out (float64)."""
-    def norm(x):
-        f = x.reshape(3, -1).double()
-        m, s = f.mean(1, keepdim=True), f.std(1, keepdim=True)
-        return (f - m) / s, m, s
-
-    def sqrtm(a):
-        u, d, v = torch.svd(a)
-        return u @ torch.diag(d.sqrt()) @ v.T
-
-    s, _, _ = norm(source)
-    t, tm, ts = norm(target)
-    eye = torch.eye(3, dtype=torch.float64)
-    moved = sqrtm(t @ t.T + eye) @ torch.inverse(sqrtm(s @ s.T + eye)) @ s
-    return (moved * ts + tm).float().reshape(source.shape)
-
-
 def test_coral_is_the_reference_formula_for_equal_sizes():
     torch.manual_seed(3)
     s, t = torch.rand(3, 20, 24), torch.rand(3, 24, 20) * 0.5 + 0.2
-    assert torch.allclose(ops.coral(s, t), reference_coral(s, t), atol=1e-5)
+    assert torch.allclose(ops.coral(s, t), reference.coral(s, t), atol=1e-5)
+    assert torch.allclose(ops.coral(s, ops.rgb_stats(t)), reference.coral(s, t), atol=1e-5)  # stats as target
 
 
 def test_coral_gives_the_target_means_exactly_and_its_covariance():
@@ -201,37 +212,47 @@ def test_coral_gives_the_target_means_exactly_and_its_covariance():
     assert torch.isfinite(ops.coral(torch.full((3, 4, 4), 0.5), t)).all()  # a flat style
 
 
-def test_preserve_color_coral_stylizes_with_the_recoloured_style(stylizer):
-    c, s = torch.rand(1, 3, 32, 40), torch.rand(1, 3, 40, 32)
-    want = stylizer.transfer(c, ops.coral(s[0], c[0])[None], alpha=0.9)
-    assert torch.allclose(stylizer.transfer(c, s, alpha=0.9, preserve_color="coral"), want, atol=1e-6)
+def test_color_coral_stylizes_with_the_recoloured_style(engine):
+    c, s = torch.rand(2, 3, 32, 40), torch.rand(1, 3, 40, 32)
+    for i in range(2):  # each content image adapts the style to its own colours
+        want = engine.render(c[i : i + 1], [reference.coral(s[0], c[i])[None]], alpha=0.9)
+        got = engine.render(c, [s], alpha=0.9, color="coral")[i : i + 1]
+        assert torch.allclose(got, want, atol=1e-5)
+    with pytest.raises(InputError, match="pass style images"):
+        engine.render(c, [engine.represent(s)], color="coral")
 
 
-def test_luminance_keeps_the_content_chrominance_exactly(stylizer):
+def test_luminance_keeps_the_content_chrominance_exactly(engine):
     torch.manual_seed(5)
     c, s = torch.rand(1, 3, 32, 40), torch.rand(1, 3, 40, 32)
-    out = stylizer.transfer(c, s, preserve_color="luminance")
+    out = engine.render(c, [s], color="luminance")
     assert out.min() >= 0 and out.max() <= 1
     iq_out, iq_c = ops.rgb_to_yiq(out)[:, 1:], ops.rgb_to_yiq(c)[:, 1:]
     assert (iq_out - iq_c).abs().max() < 1e-5
     assert (ops.luminance(out) - ops.luminance(c)).abs().mean() > 1e-3  # the luminance did change
-    luma = ops.match_luminance(torch.rand(1, 1, 9, 9), ops.luminance(c))
-    m, sd = ops.mean_std(luma)
-    assert torch.allclose(m, ops.mean_std(ops.luminance(c))[0], atol=1e-6)
+    noise = torch.rand(1, 1, 9, 9)
+    luma = ops.match_luminance(noise, ops.luminance(c))
+    (m, sd), (cm, csd) = ops.mean_std(luma, eps=0), ops.mean_std(ops.luminance(c))
+    assert torch.allclose(m, cm, atol=1e-6)
+    # std = std_t * raw std / sqrt(var + eps), as AdaIN with the reference's eps
+    assert torch.allclose(sd, csd * ops.mean_std(noise, eps=0)[1] / ops.mean_std(noise)[1], rtol=1e-5)
 
 
-def test_colour_modes_combine_with_interpolation_and_masks(stylizer):
+@pytest.mark.slow
+def test_colour_modes_combine_with_interpolation_and_masks(engine):
     c, a, b = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32), torch.rand(1, 3, 24, 32)
     masks = torch.zeros(2, 32, 32)
     masks[0, :16], masks[1, 16:] = 1, 1
-    for method in ("coral", "luminance"):
-        for out in (stylizer.interpolate(c, [a, b], [1, 3], preserve_color=method),
-                    stylizer.transfer_masked(c, masks, [a, b], preserve_color=method)):
-            assert out.shape == c.shape and torch.isfinite(out).all()
-    luma = stylizer.interpolate(c, [a, b], preserve_color="luminance")
-    assert (ops.rgb_to_yiq(luma)[:, 1:] - ops.rgb_to_yiq(c)[:, 1:]).abs().max() < 1e-5
+    target = ops.rgb_stats(c[0])
+    recoloured = [ops.coral(s[0], target)[None] for s in (a, b)]
+    for controls in ({"weights": [1, 3]}, {"masks": masks}):
+        want = engine.render(c, recoloured, **controls)
+        assert torch.allclose(engine.render(c, [a, b], color="coral", **controls), want, atol=1e-6)
+        luma = engine.render(c, [a, b], color="luminance", **controls)
+        assert luma.shape == c.shape and torch.isfinite(luma).all()
+        assert (ops.rgb_to_yiq(luma)[:, 1:] - ops.rgb_to_yiq(c)[:, 1:]).abs().max() < 1e-5
     with pytest.raises(InputError, match="unknown colour method"):
-        stylizer.transfer(c, a, preserve_color="histogram")
+        engine.render(c, [a], color="histogram")
 
 
 # -- CLI ------------------------------------------------------------------------------------------
@@ -241,6 +262,7 @@ def three_styles(tmp_path):
     return [make_image(tmp_path / "in" / f"s{i}.png", (32 + 8 * i, 32), 10 + i) for i in range(4)]
 
 
+@pytest.mark.slow
 def test_cli_interpolate_prints_the_normalised_weights(images, three_styles, tmp_path):
     r = run("interpolate", images["content"], *three_styles[:3], "--weights", "1,2,1", "-o", tmp_path / "o.png",
             *FAST)
@@ -250,28 +272,30 @@ def test_cli_interpolate_prints_the_normalised_weights(images, three_styles, tmp
 
 
 def test_grid_weights_are_bilinear_over_the_corners():
-    from styler.cli.controls import _corner_weights
+    from styler.cli.interpolate import _corner_weights
 
     assert _corner_weights(0, 0, 3) == [1, 0, 0, 0] and _corner_weights(0, 2, 3) == [0, 1, 0, 0]
     assert _corner_weights(2, 0, 3) == [0, 0, 1, 0] and _corner_weights(2, 2, 3) == [0, 0, 0, 1]
     assert _corner_weights(1, 1, 3) == [0.25] * 4 and _corner_weights(0, 1, 3) == [0.5, 0.5, 0, 0]
 
 
+@pytest.mark.slow
 def test_cli_grid_and_alpha_sweep_write_one_sheet(three_styles, tmp_path):
     small = make_image(tmp_path / "in" / "small.png", (24, 16), 7)
-    r = run("interpolate", small, *three_styles, "--grid", 3, "--show-styles", "--preserve-color",
+    r = run("interpolate", small, *three_styles, "--grid", 3, "--show-styles", "--color", "coral",
             "-o", tmp_path / "gs.png", *FAST)
     assert r.exit_code == 0, r.output
     sheet = Image.open(tmp_path / "gs.png")
     assert sheet.size == (5 * 24 + 4 * 4, 5 * 16 + 4 * 4)           # 3 x 3 cells + a ring for the styles
     assert sheet.getpixel((24 + 2, 0)) == (255, 255, 255)             # blank between the corner styles
-    r = run("transfer", small, three_styles[0], "--alpha-sweep", "0,0.5,1", "--preserve-color",
+    r = run("transfer", small, three_styles[0], "--alpha-sweep", "0,0.5,1", "--color", "luminance",
             "-o", tmp_path, *FAST)
     assert r.exit_code == 0, r.output
     strip = Image.open(tmp_path / "small_stylized_s0_sweep.png")
     assert strip.size == (3 * 24 + 2 * 4, 16)
 
 
+@pytest.mark.slow
 def test_cli_mask_all_white_equals_transfer(images, three_styles, tmp_path):
     Image.new("RGB", (13, 9), "white").save(tmp_path / "white.png")
     r = run("mask", images["content"], "--mask", tmp_path / "white.png", "--style", images["style"],
@@ -284,10 +308,11 @@ def test_cli_mask_all_white_equals_transfer(images, three_styles, tmp_path):
     assert np.abs(a - b).max() <= 1
 
 
+@pytest.mark.slow
 def test_cli_mask_label_map_and_feather(images, three_styles, tmp_path):
     label_png(tmp_path / "l.png", [(0, 0, 255), (255, 0, 0), (0, 255, 0)], (96, 80))
     r = run("mask", images["content"], "--mask", tmp_path / "l.png", *[a for s in three_styles[:3] for a in ("-s", s)],
-            "--feather", 3, "--preserve-color", "-o", tmp_path / "m.png", *FAST)
+            "--feather", 3, "--color", "coral", "-o", tmp_path / "m.png", *FAST)
     assert r.exit_code == 0, r.output
     assert Image.open(tmp_path / "m.png").size == (48, 40)
     assert "s0.png 33%" in r.stderr  # green, the brightest band, is a third of the image
@@ -295,7 +320,7 @@ def test_cli_mask_label_map_and_feather(images, three_styles, tmp_path):
 
 @pytest.mark.parametrize("method", ["coral", "luminance"])
 def test_cli_color_preserve(images, tmp_path, method):
-    r = run("color-preserve", images["content"], images["style"], "--method", method, "-o", tmp_path, *FAST)
+    r = run("color-preserve", images["content"], "-s", images["style"], "--color", method, "-o", tmp_path, *FAST)
     assert r.exit_code == 0, r.output
     assert Image.open(tmp_path / f"content_stylized_style_{method}.png").size == (48, 40)
 
@@ -309,13 +334,16 @@ BAD = [
     (["interpolate", "{c}", "{s0}"], "two or more"),
     (["interpolate", "{c}", "{s0}", "{s1}", "{s2}", "--grid", "3"], "exactly four"),
     (["interpolate", "{c}", "{s0}", "{s1}", "{s2}", "{s3}", "--grid", "1"], "between 2"),
-    (["interpolate", "{c}", "{s0}", "{s1}", "{s2}", "{s3}", "--grid", "3", "--weights", "1,1,1,1"], "--grid"),
+    (["interpolate", "{c}", "{s0}", "{s1}", "{s2}", "{s3}", "--grid", "3", "--weights", "1,1,1,1"], "grid sets the"),
     (["interpolate", "{c}", "{s0}", "{s1}", "--show-styles"], "--show-styles"),
     (["mask", "{c}", "--mask", "{labels}", "-s", "{s0}", "-s", "{s1}", "-s", "{s2}"], "4 distinct colours"),
     (["mask", "{c}", "--mask", "{labels}", "-s", "{s0}"], "at least two styles"),
     (["mask", "{c}", "--mask", "{missing}", "-s", "{s0}", "-s", "{s1}"], "does not exist"),
     (["mask", "{c}", "--mask", "{labels}", "-s", "{s0}", "-s", "{s1}", "--feather", "-1"], "feather"),
-    (["color-preserve", "{c}", "{s0}", "--method", "histogram"], "unknown colour method"),
+    (["color-preserve", "{c}", "{s0}", "--color", "histogram"], "'histogram' is not one of"),
+    (["color-preserve", "{c}", "{s0}", "{s1}"], "takes one style, got 2"),
+    (["interpolate", "{c}", "{s0}", "{s1}", "--color", "sepia"], "--color"),
+    (["mask", "{c}", "{s0}", "{s1}"], "--mask"),
     (["transfer", "{c}", "{s0}", "--alpha-sweep", "0,0.5", "--alpha", "0.5"], "only one"),
     (["transfer", "{c}", "{s0}", "--alpha-sweep", "0,1.5"], "alpha"),
 ]

@@ -6,23 +6,9 @@ import torch
 from PIL import Image
 
 from conftest import make_image
+from reference import transform as reference_transform
 from styler import images
 from styler.errors import InputError, OutputError
-
-
-def reference_transform(img, size, crop):
-    """torchvision's Resize(size) + CenterCrop(size) + ToTensor on a PIL image, written out."""
-    w, h = img.size
-    if size:
-        short, long = sorted((w, h))
-        new_short, new_long = size, int(size * long / short)
-        img = img.resize((new_short, new_long) if w <= h else (new_long, new_short), Image.BILINEAR)
-        if crop:
-            w, h = img.size
-            top, left = round((h - size) / 2.0), round((w - size) / 2.0)
-            img = img.crop((left, top, left + size, top + size))
-    arr = torch.tensor(np.array(img), dtype=torch.float32) / 255
-    return arr.permute(2, 0, 1).unsqueeze(0)
 
 
 def test_resize_matches_the_reference_transform(tmp_path):

@@ -6,6 +6,7 @@ import pytest
 from PIL import Image
 
 from conftest import make_image, run_cli
+from styler import jobs
 from styler.batching import prefetch, same_size_batches
 from styler.errors import InputError
 from styler.images import load_image
@@ -33,7 +34,8 @@ def test_same_size_batches():
     assert [len(b) for b in same_size_batches(items[:3], max_pixels=2 * 64)] == [2, 1]
 
 
-def test_batched_folder_equals_one_by_one(tmp_path, stylizer):
+@pytest.mark.slow
+def test_batched_folder_equals_one_by_one(tmp_path, engine):
     for i in range(3):
         make_image(tmp_path / "c" / f"same{i}.png", (40, 32), i)
     make_image(tmp_path / "c" / "other.png", (28, 36), 9)
@@ -42,29 +44,73 @@ def test_batched_folder_equals_one_by_one(tmp_path, stylizer):
     r = run("transfer", tmp_path / "c", style, "-o", tmp_path / "out", "--content-size", 0,
             "--style-size", 0, "--precision", "fp32")
     assert r.exit_code == 1 and "broken.png" in r.stderr
-    stats = stylizer.style_stats(load_image(style, 0))
+    stats = engine.represent(load_image(style, 0))
     for name in ["same0", "same1", "same2", "other"]:
-        want = stylizer.transfer(load_image(tmp_path / "c" / f"{name}.png", 0), stats)
+        want = engine.render(load_image(tmp_path / "c" / f"{name}.png", 0), [stats])
         got = load_image(tmp_path / "out" / f"{name}_stylized_style.png", 0)
         assert got.shape == want.shape and (got - want).abs().max() <= 0.5 / 255 + 1e-4
 
 
-def test_tiled_cli_matches_untiled(tmp_path):
+def test_a_folder_job_in_three_lines(tmp_path, engine):
+    """The library's folder job, as its docs show it: every content x style pair, named
+    {content}_stylized_{style}.png, bad inputs reported, not fatal."""
+    for i in range(2):
+        make_image(tmp_path / "photos" / f"p{i}.png", (40, 32), i)
+    make_image(tmp_path / "photos" / "deep.png", (24, 36), 5)          # another size
+    (tmp_path / "photos" / "bad.png").write_bytes(b"not an image")
+    (tmp_path / "photos" / "notes.txt").write_text("not an image file: not listed")
+    style = make_image(tmp_path / "paint.png", (32, 32), 7)
+    done = []
+
+    report = jobs.transfer(engine, tmp_path / "photos", [style], tmp_path / "out",
+                           reading=jobs.Reading(content_size=0, style_size=0), alpha=0.7,
+                           on_task=lambda task, error: done.append((task.content.name, error)))
+
+    names = ["deep", "p0", "p1"]
+    assert sorted(p.name for p in report.written) == [f"{n}_stylized_paint.png" for n in names]
+    assert len(report.failures) == 1 and "bad.png" in report.failures[0]
+    assert sorted(done, key=lambda d: d[0])[0] == ("bad.png", report.failures[0]) and len(done) == 4
+    stats = engine.represent(load_image(style, 0))
+    for n in names:
+        want = engine.render(load_image(tmp_path / "photos" / f"{n}.png", 0), [stats], alpha=0.7)
+        got = load_image(tmp_path / "out" / f"{n}_stylized_paint.png", 0)
+        assert got.shape == want.shape and (got - want).abs().max() <= 0.5 / 255 + 1e-4
+
+
+def test_a_folder_job_checks_its_output_before_any_work(tmp_path, engine):
+    make_image(tmp_path / "c" / "a.png")
+    make_image(tmp_path / "c" / "b.png")
+    style = make_image(tmp_path / "s.png")
+    with pytest.raises(InputError, match=r"output=.*x\.png is one file but there are 2 results"):
+        jobs.transfer(engine, tmp_path / "c", [style], tmp_path / "x.png")
+    with pytest.raises(InputError, match="no style given"):
+        jobs.transfer(engine, tmp_path / "c", [], tmp_path / "out")
+    assert not (tmp_path / "x.png").exists() and not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_tiled_cli_matches_untiled(tmp_path, monkeypatch):
+    from styler import tiling
+
     content = make_image(tmp_path / "big.png", (150, 130), 3)
     style = make_image(tmp_path / "style.png", (40, 40), 4)
-    for tile in ("off", "64"):
+    tiles, real = [], tiling.decode_tiled
+    monkeypatch.setattr(tiling, "decode_tiled", lambda *a, **k: tiles.append(a[3]) or real(*a, **k))
+    for tile, used in (("off", []), ("64", [64])):
         r = run("transfer", content, style, "-o", tmp_path / f"{tile}.png", "--content-size", 0,
                 "--precision", "fp32", "--tile", tile)
         assert r.exit_code == 0, r.output
+        assert tiles == used  # --tile reached the method
     a, b = load_image(tmp_path / "off.png", 0), load_image(tmp_path / "64.png", 0)
     assert a.shape == (1, 3, 130, 150) and (a - b).abs().mean() < 1 / 255
 
 
-@pytest.mark.parametrize("bad", ["huge", "100", "32"])
+@pytest.mark.parametrize("bad", ["huge", "100", "32", "13"])
 def test_bad_tile_is_one_line_and_writes_nothing(tmp_path, bad):
     content = make_image(tmp_path / "c.png", (32, 32), 1)
     r = run("transfer", content, content, "-o", tmp_path / "out.png", "--tile", bad)
-    assert r.exit_code != 0
+    assert r.exit_code == 2  # refused while parsing, before any weights or images are read
     lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and "--tile" in lines[0] and "Traceback" not in r.output
+    assert len(lines) == 1 and "Traceback" not in r.output
+    assert f"Invalid value for '--tile': '{bad}' is not auto, off or a tile size in px" in lines[0]
     assert not (tmp_path / "out.png").exists()

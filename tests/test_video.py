@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from conftest import one_line_error, run_cli
-from styler import video
+from styler import ops, video
 from styler.errors import InputError, OutputError
 from styler.images import to_tensor
 from styler.pipeline import stylize_video
@@ -104,66 +104,101 @@ def test_cli_keeps_frames_rate_size_and_copies_audio(tmp_path, style):
 def test_silent_clip_default_name_and_size(tmp_path, style, monkeypatch):
     src = make_clip(tmp_path / "clip.mp4", 4, fps=Fraction(24))
     monkeypatch.chdir(tmp_path)
-    res = run(["video", src, "--style", style, "--size", "33", *CPU])
+    res = run(["video", src, style, "--content-size", "33", *CPU])  # the style positional, as image commands
     assert res.exit_code == 0, res.output
     got = video.probe(tmp_path / f"clip_stylized_{style.stem}.mp4")
     # shorter side 33 -> 44x33, then even for yuv420p -> 44x32
     assert (got.frames, got.fps, got.width, got.height, got.audio) == (4, 24, 44, 32, ())
 
 
-def test_rotation_is_kept_upright(tmp_path, style, stylizer):
+def test_rotation_is_kept_upright(tmp_path, engine):
     flat = make_clip(tmp_path / "flat.mp4", 3)
     src = tmp_path / "rot.mp4"
     subprocess.run([FF, "-loglevel", "error", "-display_rotation", "90", "-i", str(flat), "-c", "copy", str(src)],
                    check=True)
     info = video.probe(src)
     assert (info.rotation, info.width, info.height) == (90, 48, 64)
-    report = stylize_video(stylizer, info, tmp_path / "out.mp4", stylizer.style_stats(torch.rand(1, 3, 32, 32)))
+    report = stylize_video(engine, info, tmp_path / "out.mp4", [engine.represent(torch.rand(1, 3, 32, 32))])
     got = video.probe(tmp_path / "out.mp4")
     assert (got.width, got.height, got.frames, report.size) == (48, 64, 3, (48, 64))
 
 
-def test_frames_match_the_image_path(tmp_path, stylizer):
+def test_frames_match_the_image_path(tmp_path, engine):
     src = make_clip(tmp_path / "in.mp4", 4)
-    stats = stylizer.style_stats(torch.rand(1, 3, 40, 40))
-    stylize_video(stylizer, video.probe(src), tmp_path / "out.mp4", stats, alpha=0.8, batch=3, crf=0)
+    stats = engine.represent(torch.rand(1, 3, 40, 40))
+    report = stylize_video(engine, video.probe(src), tmp_path / "out.mp4", [stats], alpha=0.8, batch=3, crf=0)
+    assert (report.frames, report.size) == (4, (64, 48))
     for x, y in zip(decoded(src), decoded(tmp_path / "out.mp4"), strict=True):
-        ref = stylizer.transfer(to_tensor(Image.fromarray(x)), stats, alpha=0.8)
+        ref = engine.render(to_tensor(Image.fromarray(x)), [stats], alpha=0.8)
         got = to_tensor(Image.fromarray(y))
         assert (got - ref).abs().mean() < 3 / 255  # x264 at crf 0, yuv420p chroma
 
 
-def test_preserve_color_matches_the_image_path(tmp_path, stylizer):
+@pytest.mark.slow
+def test_color_matches_the_image_path(tmp_path, engine):
     src = make_clip(tmp_path / "in.mp4", 2)
     style = torch.rand(1, 3, 32, 32)
-    stylize_video(stylizer, video.probe(src), tmp_path / "out.mp4", style, preserve_color="coral", crf=0)
+    stylize_video(engine, video.probe(src), tmp_path / "out.mp4", [style], color="coral", crf=0)
     for x, y in zip(decoded(src), decoded(tmp_path / "out.mp4"), strict=True):
-        ref = stylizer.transfer(to_tensor(Image.fromarray(x)), style, preserve_color="coral")
+        ref = engine.render(to_tensor(Image.fromarray(x)), [style], color="coral")
         assert (to_tensor(Image.fromarray(y)) - ref).abs().mean() < 3 / 255
 
 
-def test_still_mask_applies_to_every_frame(stylizer):
+def test_still_mask_applies_to_every_frame(engine):
     torch.manual_seed(0)
-    x = torch.rand(2, 3, 24, 32)
-    masks = torch.zeros(2, 24, 32)
-    masks[0, :, :16], masks[1, :, 16:] = 1, 1
+    x = torch.rand(3, 3, 24, 32)
+    masks = torch.zeros(2, 12, 16)                                   # any size: resized to the frames
+    masks[0, :, :8], masks[1, :, 8:] = 1, 1
     styles = [torch.rand(1, 3, 24, 24), torch.rand(1, 3, 24, 24)]
-    (got,) = stylizer.stylize_frames([x], styles, masks=masks, alpha=0.9)
-    assert torch.allclose(got, stylizer.transfer_masked(x, masks, styles, alpha=0.9), atol=1e-5)
-    with pytest.raises(InputError, match="2 styles"):
-        list(stylizer.stylize_frames([x], styles))
+    got = torch.cat(list(engine.frames([x[:2], x[2:]], styles, masks=masks, feather=2.0, alpha=0.9)))
+    assert torch.allclose(got, engine.render(x, styles, masks=masks, feather=2.0, alpha=0.9), atol=1e-5)
+    with pytest.raises(InputError, match=r"expected 3 region masks \(R, H, W\), one per style, got \(2, 12, 16\)"):
+        list(engine.frames([x], styles[:1] * 3, masks=masks))
 
 
-def test_cli_mask_and_preserve_color(tmp_path, images):
+def test_several_styles_without_masks_interpolate(engine, adain):
+    torch.manual_seed(1)
+    x = torch.rand(2, 3, 24, 32)
+    styles = [torch.rand(1, 3, 24, 24), torch.rand(1, 3, 32, 24)]
+    (got,) = engine.frames([x], styles, weights=[3, 1], alpha=0.8)
+    stats = [adain.represent(s) for s in styles]
+    fc = adain.encode(x)
+    target = ops.interpolate_adain(fc, [s.mean for s in stats], [s.std for s in stats], [0.75, 0.25])
+    assert torch.allclose(got, adain.decode(ops.blend(target, fc, 0.8), (24, 32)), atol=1e-5)
+    (equal,) = engine.frames([x], styles, alpha=0.8)
+    assert torch.allclose(equal, engine.render(x, styles, weights=[1, 1], alpha=0.8), atol=1e-6)
+    assert (equal - got).abs().max() > 1e-3
+
+
+@pytest.mark.slow
+def test_cli_mask_and_color(tmp_path, images):
     src = make_clip(tmp_path / "in.mp4", 2, audio=True)
     mask = tmp_path / "mask.png"
     Image.fromarray(np.repeat(np.array([[255, 0]], np.uint8), 10, axis=1).repeat(7, axis=0)).save(mask)
     dest = tmp_path / "o.mp4"
     res = run(["video", src, "-s", images["style"], "-s", images["content"], "--mask", mask, "--feather", "2",
-               "--preserve-color", "-o", dest, *CPU])
+               "--color", "coral", "-o", dest, *CPU])
     assert res.exit_code == 0, res.output
     assert "regions style.jpg 50%, content.png 50%" in res.output and "coral" in res.output
     assert (video.probe(dest).frames, video.probe(dest).audio) == (2, ("aac",))
+
+
+@pytest.mark.slow
+def test_cli_interpolates_several_styles(tmp_path, engine):
+    from styler.images import load_image
+
+    src = make_clip(tmp_path / "in.mp4", 2)
+    flat, noise = tmp_path / "flat.png", tmp_path / "noise.png"  # far apart, so the mix shows
+    Image.new("RGB", (48, 48), (40, 90, 200)).save(flat)
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (48, 48, 3), dtype=np.uint8)).save(noise)
+    dest = tmp_path / "o.mp4"
+    res = run(["video", src, flat, "--style", noise, "--weights", "3,1", "--crf", "0", "-o", dest, *CPU])
+    assert res.exit_code == 0, res.output
+    styles = [load_image(flat, 64), load_image(noise, 64)]
+    for x, y in zip(decoded(src), decoded(dest), strict=True):
+        got, frame = to_tensor(Image.fromarray(y)), to_tensor(Image.fromarray(x))
+        near, *others = [(got - engine.render(frame, styles, weights=w)).abs().mean() for w in ([3, 1], [1, 1], [1, 3])]
+        assert near < 3 / 255 and all(near < 0.6 * o for o in others), (near * 255, [o * 255 for o in others])
 
 
 # -- flicker ---------------------------------------------------------------------------------
@@ -193,11 +228,11 @@ def test_temporal_filter_steadies_still_pixels_and_follows_motion():
     assert torch.equal(TemporalFilter(0.0)(still, jitter), jitter)
 
 
-def test_smoothing_lowers_flicker_on_a_noisy_clip(tmp_path, stylizer):
+def test_smoothing_lowers_flicker_on_a_noisy_clip(tmp_path, engine):
     src = video.probe(make_clip(tmp_path / "noisy.mp4", 8, noise=1.5, still=True))
-    stats = stylizer.style_stats(torch.rand(1, 3, 40, 40))
-    plain = stylize_video(stylizer, src, tmp_path / "a.mp4", stats)
-    smooth = stylize_video(stylizer, src, tmp_path / "b.mp4", stats, smooth=0.8)
+    stats = [engine.represent(torch.rand(1, 3, 40, 40))]
+    plain = stylize_video(engine, src, tmp_path / "a.mp4", stats)
+    smooth = stylize_video(engine, src, tmp_path / "b.mp4", stats, smooth=0.8)
     assert plain.input_change == pytest.approx(smooth.input_change)
     assert smooth.flicker < 0.7 * plain.flicker
 
@@ -234,8 +269,12 @@ def test_bad_inputs_fail_in_one_line_with_no_output(tmp_path, style, case, words
     (["-o", "{tmp}/o.mp4", "--codec", "nope264"], ["not an encoder"]),
     (["-o", "{tmp}/o.mp4", "--crf", "99"], ["--crf"]),
     (["-o", "{tmp}/o.mp4", "--smooth", "1.5"], ["smooth"]),
-    (["-o", "{tmp}/o.mp4", "--style", "{tmp}/in.mp4"], ["2 --style", "--mask"]),
-    (["-o", "{tmp}/o.mp4", "--feather", "3"], ["--feather only applies"]),
+    (["-o", "{tmp}/o.mp4", "--style", "{tmp}/in.mp4", "--weights", "1,2,3"], ["3 weight(s) for 2 style(s)"]),
+    (["-o", "{tmp}/o.mp4", "--style", "{tmp}/in.mp4", "--weights", "1,1", "--mask", "{tmp}/in.mp4"],
+     ["not both"]),
+    (["-o", "{tmp}/o.mp4", "--feather", "3"], ["feather only applies to a mask", "--mask FILE"]),
+    (["-o", "{tmp}/o.mp4", "--method", "gatys"], ["--method gatys", "does not run on video"]),
+    (["-o", "{tmp}/o.mp4", "--size", "33"], ["No such option: --size"]),
 ])
 def test_bad_outputs_and_options_fail_in_one_line(tmp_path, style, extra, words):
     src = make_clip(tmp_path / "in.mp4", 2)
@@ -246,22 +285,26 @@ def test_bad_outputs_and_options_fail_in_one_line(tmp_path, style, extra, words)
     assert set(tmp_path.iterdir()) == before
 
 
-def test_ctrl_c_leaves_nothing(tmp_path, stylizer):
+def test_ctrl_c_leaves_nothing(tmp_path, engine):
     src = video.probe(make_clip(tmp_path / "in.mp4", 6, audio=True))
 
     def interrupt(done):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        stylize_video(stylizer, src, tmp_path / "out" / "o.mp4", stylizer.style_stats(torch.rand(1, 3, 32, 32)),
+        stylize_video(engine, src, tmp_path / "out" / "o.mp4", [engine.represent(torch.rand(1, 3, 32, 32))],
                       batch=2, progress=interrupt)
     assert list((tmp_path / "out").iterdir()) == []
 
 
-def test_core_errors_are_styler_errors(tmp_path, stylizer):
+def test_core_errors_are_styler_errors(tmp_path, engine):
     src = video.probe(make_clip(tmp_path / "in.mp4", 2))
-    with pytest.raises(InputError, match="batch"):
-        stylize_video(stylizer, src, tmp_path / "o.mp4", stylizer.style_stats(torch.rand(1, 3, 32, 32)), batch=0)
+    style = [engine.represent(torch.rand(1, 3, 32, 32))]
+    with pytest.raises(InputError, match="batch must be a whole number >= 1, got batch=0"):
+        stylize_video(engine, src, tmp_path / "o.mp4", style, batch=0)
+    with pytest.raises(InputError, match="smooth"):
+        stylize_video(engine, src, tmp_path / "o.mp4", style, smooth=1.0)
+    assert not (tmp_path / "o.mp4").exists()
     with pytest.raises(OutputError, match="overwrite"):
         video.check_output(src.path, "libx264", 18, protect=src.path)
 

@@ -213,8 +213,9 @@ class Engine:
     def stylize(self, content: Image.Image, style: Image.Image | Any, *, alpha: float = 1.0,
                 content_size: int = 512, style_size: int = 512, crop: bool = False) -> Image.Image:
         """PIL in, PIL out; sizes and crop as the CLI's. ``style`` is an image or (CIN) a name."""
-        c = images.to_tensor(images.prepare(images.to_rgb(content), content_size, crop))
-        s = images.to_tensor(images.prepare(images.to_rgb(style), style_size, crop)) \
+        c = images.to_tensor(images.prepare(images.to_rgb(content), content_size, crop, what="content"))
+        s = images.to_tensor(images.prepare(images.to_rgb(style), style_size, crop, what="style",
+                                            size_name="style_size")) \
             if isinstance(style, Image.Image) else style
         return images.to_pil(self.render(c, [s], alpha=alpha))
 

@@ -214,15 +214,30 @@ def output_format(path: Path) -> str:
 
 
 def save_image(img: Tensor | Image.Image, path: Path, *, protect: tuple[Path, ...] = ()) -> Path:
-    """Write atomically (temp file in the same folder, then rename); never over ``protect``."""
+    """Write atomically (temp file in the same folder, then rename); never over ``protect``.
+
+    TIFF gets 16 bits per channel (through imageio; Pillow writes 8-bit RGB only), so print work
+    keeps the model's float precision; every other format is 8-bit."""
     path = Path(path)
     fmt = output_format(path)
     if any(_same_file(path, p) for p in protect):
         raise OutputError(f"refusing to overwrite input {path}; choose another output name")
-    pil = img if isinstance(img, Image.Image) else to_pil(img)
     with atomic_path(path, "choose a writable output") as tmp:
-        pil.save(tmp, format=fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {}))
+        if fmt == "TIFF" and isinstance(img, Tensor):
+            import imageio.v3 as iio
+
+            iio.imwrite(tmp, to_uint16(img), extension=".tif")
+        else:
+            pil = img if isinstance(img, Image.Image) else to_pil(img)
+            pil.save(tmp, format=fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {}))
     return path
+
+
+def to_uint16(t: Tensor) -> np.ndarray:
+    """(1, 3, H, W) or (3, H, W) float in [0, 1] -> (H, W, 3) uint16, rounded to nearest."""
+    t = t.detach().float().cpu()
+    t = t[0] if t.dim() == 4 else t
+    return t.mul(65535).add_(0.5).clamp_(0, 65535).to(torch.int32).permute(1, 2, 0).numpy().astype(np.uint16)
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -306,15 +321,13 @@ def contact_sheet(rows: list[list[Tensor | None]], gap: int = 4) -> Tensor:
 
     ``None`` leaves a cell blank. Returns (1, 3, rows * (H + gap) - gap, cols * (W + gap) - gap).
     """
+    from torchvision.utils import make_grid  # 1.3 s to import: only sheets pay for it
+
     tiles = [t for row in rows for t in row if t is not None]
     if not tiles:
         raise InputError("a contact sheet needs at least one image")
-    th, tw = tiles[0].shape[-2:]
+    blank = torch.ones_like(tiles[0].detach().float().cpu())
     cols = max(len(row) for row in rows)
-    sheet = torch.ones(1, 3, len(rows) * (th + gap) - gap, cols * (tw + gap) - gap)
-    for i, row in enumerate(rows):
-        for j, tile in enumerate(row):
-            if tile is not None:
-                top, left = i * (th + gap), j * (tw + gap)
-                sheet[..., top : top + th, left : left + tw] = tile.detach().float().cpu()
-    return sheet
+    cells = [(row[j] if j < len(row) and row[j] is not None else blank) for row in rows for j in range(cols)]
+    grid = make_grid(torch.cat([c.detach().float().cpu() for c in cells]), nrow=cols, padding=gap, pad_value=1.0)
+    return grid[:, gap : grid.shape[1] - gap, gap : grid.shape[2] - gap].unsqueeze(0)  # no outer border

@@ -46,6 +46,7 @@ class Reading:
     content_size: int = 512
     style_size: int = 512
     crop: bool = False
+    max_pixels: int = images.MAX_PIXELS  # refused before resizing when over (0 = no limit)
 
 
 @dataclass
@@ -128,7 +129,8 @@ def run(engine: Engine, tasks: Sequence[Task], *, alpha: float = 1.0, sweep: Seq
         try:
             # With colour preservation (or a sweep, which renders one image at a time) the
             # style image itself is kept: it is adapted to each content.
-            image = images.load_image(style, reading.style_size, reading.crop) if isinstance(style, Path) else style
+            image = images.load_image(style, reading.style_size, reading.crop, max_pixels=reading.max_pixels,
+                                      size_name="style_size") if isinstance(style, Path) else style
             reps[style] = image if color is not None else engine.represent(image)
         except StylerError as e:
             report.failures.append(str(e))
@@ -137,7 +139,8 @@ def run(engine: Engine, tasks: Sequence[Task], *, alpha: float = 1.0, sweep: Seq
                     on_task(t, str(e))
     todo = [c for c, ts in by_content.items() if any(t.style in reps for t in ts)]
     batch = MAX_BATCH if engine.runtime.device.type == "cuda" else 1  # CPU: measured slower batched
-    loaded = prefetch(todo, lambda p: images.prepare(images.open_rgb(p), reading.content_size, reading.crop))
+    loaded = prefetch(todo, lambda p: images.prepare(images.open_rgb(p), reading.content_size, reading.crop,
+                                                     max_pixels=reading.max_pixels))
     for group in same_size_batches(loaded, max_batch=batch):
         if isinstance(group[0][1], StylerError):
             for t in by_content[group[0][0]]:

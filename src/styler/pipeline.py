@@ -15,9 +15,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from torch import Tensor
 
@@ -73,7 +73,8 @@ def _get(q: queue.Queue, stop: threading.Event):
 def stylize_video(engine: Engine, info: video.VideoInfo, dest: Path, styles: Sequence[Any], *, size: int = 0,
                   alpha: float = 1.0, smooth: float = 0.0, batch: int = 4, codec: str = "libx264", crf: int = 18,
                   color: str | None = None, weights: Sequence[float] | None = None, masks: Tensor | None = None,
-                  feather: float = 0.0, progress: Callable[[int], None] | None = None) -> VideoReport:
+                  feather: float = 0.0, max_pixels: int = video.MAX_PIXELS,
+                  progress: Callable[[int], None] | None = None) -> VideoReport:
     """Stylize every frame of ``info.path`` into ``dest`` (atomic: complete or absent).
 
     ``size``: shorter side in px (0 = the input's); ``masks`` (R, H, W), any size, one per style.
@@ -83,7 +84,7 @@ def stylize_video(engine: Engine, info: video.VideoInfo, dest: Path, styles: Seq
     if not isinstance(batch, int) or batch < 1:
         raise InputError(f"batch must be a whole number >= 1, got batch={batch}")
     check_smooth(smooth)
-    frame_wh = video.frame_size(info, size)
+    frame_wh = video.frame_size(info, size, max_pixels)
     stop = threading.Event()
     q_in: queue.Queue = queue.Queue(DEPTH)
     q_out: queue.Queue = queue.Queue(DEPTH)
@@ -92,7 +93,7 @@ def stylize_video(engine: Engine, info: video.VideoInfo, dest: Path, styles: Seq
     def read() -> None:
         frames: list[video.Frame] = []
         try:
-            for frame in video.read_frames(info, size):
+            for frame in video.read_frames(info, size, max_pixels):
                 frames.append(frame)
                 if len(frames) == batch:
                     _put(q_in, video.to_batch(frames), stop)

@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
+from ..names import Color
 from . import options as o
 from .common import guarded, single_result, stems, style_inputs
-from ..names import Color
 
 
 @guarded

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import os
 import re
@@ -12,8 +13,17 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
-                           TimeElapsedColumn, TimeRemainingColumn, TransferSpeedColumn)
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
@@ -23,8 +33,12 @@ def debug_enabled() -> bool:
     return os.environ.get("STYLER_DEBUG", "") not in ("", "0")
 
 
+_FLAGS: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("flags", default={})
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    """Print one red error line (core parameter names said as the running command's flags)."""
+    err.print(f"[bold red]error:[/] {flagify(message, _FLAGS.get())}", markup=True, highlight=False)
     return typer.Exit(code)
 
 
@@ -36,6 +50,7 @@ def guarded(fn: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         from ..errors import Interrupted, StylerError
 
+        token = _FLAGS.set(flags)
         try:
             return fn(*args, **kwargs)
         except typer.Exit:
@@ -43,19 +58,22 @@ def guarded(fn: Callable) -> Callable:
         except StylerError as e:
             if debug_enabled():
                 raise
-            raise fail(escape(flagify(str(e), flags))) from None
-        except Interrupted:
-            raise fail("interrupted; no partial output was left", 130) from None
+            raise fail(escape(str(e))) from None
+        except Interrupted as e:  # long work (Gatys) kept its best result: save_partial said where
+            what = "the best image so far was written" if e.partial is not None else "no partial output was left"
+            raise fail(f"interrupted; {what}", 130) from None
         except KeyboardInterrupt:
             raise fail("interrupted; no partial output was left", 130) from None
         except MemoryError:
-            raise fail("out of memory; lower --content-size/--style-size or use --tile") from None
+            raise fail("out of memory; lower content_size/style_size or use tile=512") from None
         except Exception as e:  # a bug or an environment problem: still one line, with a way to see more
             if debug_enabled():
                 raise
             msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
             raise fail(escape(f"{type(e).__name__}: {msg[:200]} (rerun with STYLER_DEBUG=1 or --debug "
                                "for the traceback)")) from None
+        finally:
+            _FLAGS.reset(token)
 
     return wrapper
 
@@ -66,7 +84,7 @@ def option_flags(fn: Callable) -> dict[str, str]:
     import typing
 
     flags = {}
-    for p in inspect.signature(fn).parameters.values():
+    for p in inspect.signature(fn, eval_str=True).parameters.values():  # annotations may be strings
         info = next((m for m in typing.get_args(p.annotation)[1:] if type(m).__name__ == "OptionInfo"), None)
         if info is None:
             continue
@@ -163,9 +181,10 @@ def single_result(content: Path, styles: list, stem: str, ext: str, output: Path
     from .steps import gatys_steps, save_partial
 
     (target,) = jobs.output_paths(output, [f"{stem}.{ext.lstrip('.')}"])
-    image = load_image(content, reading.content_size, reading.crop)
+    image = load_image(content, reading.content_size, reading.crop, max_pixels=reading.budget())
     files = [s for s in styles if isinstance(s, Path)]
-    inputs = [load_image(s, reading.style_size, reading.crop) for s in files] if files else styles
+    inputs = [load_image(s, reading.style_size, reading.crop, max_pixels=reading.budget(), size_name="style_size")
+              for s in files] if files else styles
     protect = (content, *files, *extra_inputs)
     with progress_bar() as bar, gatys_steps(bar, model, [target]) as on_step:
         engine = load_engine(model, gatys, on_step=on_step)

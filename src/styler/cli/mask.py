@@ -43,7 +43,8 @@ def mask(
     shares = []
 
     def render(engine, image, styles_in):
-        regions = load_regions(mask, tuple(image.shape[-2:]), len(styles_in), reading.crop)
+        regions = load_regions(mask, tuple(image.shape[-2:]), len(styles_in), reading.crop,
+                               max_pixels=reading.budget())
         shares.append(region_summary(names, regions))
         return engine.render(image, styles_in, masks=regions, feather=feather, alpha=alpha, color=color)
 

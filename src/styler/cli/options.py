@@ -119,6 +119,11 @@ class Model:
     decoder: Annotated[Path | None, typer.Option(help="Decoder weights (decoder.pth or a trained decoder).",
                                                  show_default=False)] = None
 
+    def __post_init__(self) -> None:
+        # --model names a CIN network, so it selects the cin method: `--model m.pth --style x` works as written.
+        if self.model is not None and self.method is MethodName.adain:
+            object.__setattr__(self, "method", MethodName.cin)
+
 
 @dataclass(frozen=True)
 class Gatys:
@@ -163,6 +168,14 @@ class Reading:
                     "larger brush strokes and patterns.")] = 512
     crop: Annotated[bool, typer.Option("--crop", help="Centre-crop content and style to a square after "
                                                       "resizing.")] = False
+    max_pixels: Annotated[int | None, typer.Option(
+        min=0, help="Refuse any image (content, style, mask, frame) over N pixels after resizing, before any work. "
+                    "Default 40000000 (8K UHD and DCI 8K fit); 0 = no limit.", show_default=False)] = None
+
+    def budget(self) -> int:
+        from ..images import MAX_PIXELS
+
+        return MAX_PIXELS if self.max_pixels is None else self.max_pixels
 
 
 GROUPS = (Model, Gatys, Reading)

@@ -69,9 +69,12 @@ def video(
     dest = output if output is not None else Path.cwd() / f"{input.stem}_stylized_{stems(names)}.mp4"
     info = probe(input)
     check_output(dest, codec, crf, protect=input)
-    w, h = frame_size(info, reading.content_size)
-    regions = None if mask is None else load_regions(mask, (h, w), len(names), reading.crop)
-    inputs = [load_image(s, reading.style_size, reading.crop) for s in names] if model.method.value != "cin" else names
+    w, h = frame_size(info, reading.content_size, reading.budget())
+    regions = None if mask is None else load_regions(mask, (h, w), len(names), reading.crop,
+                                                     max_pixels=reading.budget())
+    inputs = names if model.method.value == "cin" else \
+        [load_image(s, reading.style_size, reading.crop, max_pixels=reading.budget(), size_name="style_size")
+         for s in names]
     with progress_bar(TextColumn("{task.fields[fps]} fps")) as bar:
         engine = load_engine(model)
         task = bar.add_task(f"stylizing on {engine.describe()}", total=info.frames, fps="-")
@@ -82,7 +85,7 @@ def video(
 
         report = stylize_video(engine, info, dest, inputs, size=reading.content_size, alpha=alpha, smooth=smooth,
                                batch=batch, codec=codec, crf=crf, color=color, weights=mix, masks=regions,
-                               feather=feather, progress=advance)
+                               feather=feather, max_pixels=reading.budget(), progress=advance)
     out.print(str(report.path))
     controls = f"; colour kept ({color.value})" if color else ""
     if regions is not None:

@@ -146,6 +146,10 @@ class AdaIN(Method):
 
         Split from ``stylize`` so a content encoded once can take many styles. The content
         (or per-region) statistics come from the whole map, also when decoding tile by tile."""
+        for s in styles:  # e.g. a file name passed as a style: one clear line, not an AttributeError
+            if not isinstance(s, StyleStats):
+                raise InputError(f"expected each style as an image tensor (1, 3, h, w) or StyleStats, got "
+                                 f"{type(s).__name__}; read style files with images.load_image")
         means, stds = [s.mean for s in styles], [s.std for s in styles]
         if mix.masks is not None:
             grid = ops.masks_to_grid(mix.masks.to(fc.device, torch.float32), tuple(fc.shape[-2:]))  # (1, R, h, w)
