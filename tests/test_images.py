@@ -118,3 +118,27 @@ def test_list_images(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no image files"):
         images.list_images(tmp_path / "empty")
+
+
+@pytest.mark.parametrize("ext", [".tif", ".tiff"])
+def test_tiff_keeps_16_bits_per_channel(tmp_path, ext):
+    import imageio.v3 as iio
+
+    torch.manual_seed(0)
+    t = torch.rand(1, 3, 6, 9)
+    path = images.save_image(t, tmp_path / f"out{ext}")
+    back = iio.imread(path)
+    assert back.dtype == np.uint16 and back.shape == (6, 9, 3)
+    want = (t[0].permute(1, 2, 0).double() * 65535).round().numpy()
+    assert np.array_equal(back.astype(np.float64), want)          # every value exact to 1/65535
+    assert (back % 257 != 0).mean() > 0.9   # not 8-bit levels scaled up (those are multiples of 257)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]    # atomic: no temporary left
+
+
+def test_contact_sheet_lays_tiles_on_white_with_gaps():
+    a, b = torch.rand(1, 3, 5, 6), torch.rand(1, 3, 5, 6)
+    sheet = images.contact_sheet([[a, None, b], [None, b]], gap=4)
+    assert sheet.shape == (1, 3, 2 * 5 + 4, 3 * 6 + 2 * 4)
+    assert torch.equal(sheet[..., 0:5, 0:6], a) and torch.equal(sheet[..., 0:5, 20:26], b)
+    assert torch.equal(sheet[..., 9:14, 10:16], b)
+    assert (sheet[..., 0:5, 10:16] == 1).all() and (sheet[..., 5:9, :] == 1).all()  # blank cell, gap
