@@ -7,7 +7,7 @@ from PIL import Image
 
 import reference
 from conftest import make_image, one_line_error, run_cli
-from styler import images, ops
+from styler import ops, regions
 from styler.engine import normalize_weights
 from styler.errors import InputError
 
@@ -102,14 +102,14 @@ def test_masked_adain_binary_mask_gives_each_region_its_style_exactly():
 def test_label_map_with_three_regions_gives_exact_region_statistics(engine, adain, tmp_path):
     # brightest first: white, then mid grey, then dark red (luminance 255 > 128 > 0.299 * 200 = 60)
     path = label_png(tmp_path / "labels.png", [(128, 128, 128), (200, 0, 0), (255, 255, 255)], (48, 40))
-    regions = images.load_regions(path, (40, 48), 3)
-    assert regions.shape == (3, 40, 48) and torch.equal(regions.sum(0), torch.ones(40, 48))
-    assert regions[0, :, 32:].all() and regions[1, :, :16].all() and regions[2, :, 16:32].all()
+    masks = regions.load_regions(path, (40, 48), 3)
+    assert masks.shape == (3, 40, 48) and torch.equal(masks.sum(0), torch.ones(40, 48))
+    assert masks[0, :, 32:].all() and masks[1, :, :16].all() and masks[2, :, 16:32].all()
 
     c = torch.rand(1, 3, 40, 48)
     styles = [torch.rand(1, 3, 32, 32) * k for k in (0.3, 0.6, 1.0)]
     feat, stats = adain.encode(c), [engine.represent(s) for s in styles]
-    grid = ops.masks_to_grid(regions, tuple(feat.shape[-2:]))                # (1, 3, 5, 6)
+    grid = ops.masks_to_grid(masks, tuple(feat.shape[-2:]))                # (1, 3, 5, 6)
     assert grid.shape == (1, 3, 5, 6) and set(grid.unique().tolist()) == {0.0, 1.0}
     assert torch.equal(grid.sum(1), torch.ones(1, 5, 6))                      # each feature in one region
     out = ops.masked_adain(feat, grid, [s.mean for s in stats], [s.std for s in stats])
@@ -120,19 +120,19 @@ def test_label_map_with_three_regions_gives_exact_region_statistics(engine, adai
         raw, (_, c_std) = feat[0][:, sel].std(1), region_stats(feat, sel)
         assert torch.allclose(out[0][:, sel].std(1), stats[r].std.flatten() * raw / c_std, rtol=1e-3, atol=1e-5)
     # and the engine decodes exactly that target
-    assert torch.allclose(engine.render(c, styles, masks=regions), adain.decode(out, (40, 48)), atol=1e-5)
+    assert torch.allclose(engine.render(c, styles, masks=masks), adain.decode(out, (40, 48)), atol=1e-5)
 
 
 def test_crop_crops_the_mask_like_the_content(tmp_path):
     path = label_png(tmp_path / "wide.png", [(0, 0, 0), (128, 128, 128), (255, 255, 255)], (60, 20))
-    m = images.load_regions(path, (16, 16), 3, crop=True)
+    m = regions.load_regions(path, (16, 16), 3, crop=True)
     assert m[1].all() and not m[0].any() and not m[2].any()           # only the middle band is left
 
 
 def test_all_white_mask_equals_plain_transfer_with_the_first_style(engine, tmp_path):
     path = tmp_path / "white.png"
     Image.new("L", (20, 30), 255).save(path)
-    masks = images.load_regions(path, (40, 48), 2)
+    masks = regions.load_regions(path, (40, 48), 2)
     assert masks[0].all() and not masks[1].any()                     # second region empty
     c, a, b = torch.rand(1, 3, 40, 48), torch.rand(1, 3, 32, 32), torch.rand(1, 3, 36, 28)
     got = engine.render(c, [a, b], masks=masks, alpha=0.8)
@@ -181,11 +181,11 @@ def test_bad_controls(engine, kwargs, words):
 def test_binary_mask_rule_thresholds_grey_levels(tmp_path):
     arr = np.tile(np.array([0, 100, 127, 128, 200, 255], np.uint8).repeat(4), (8, 1))  # (8, 24), 6 levels
     Image.fromarray(arr, "L").save(tmp_path / "aa.png")
-    m = images.load_regions(tmp_path / "aa.png", (8, 24), 2)
+    m = regions.load_regions(tmp_path / "aa.png", (8, 24), 2)
     assert torch.equal(m[0, 0], torch.tensor([0.0] * 12 + [1.0] * 12))
     assert torch.equal(m[1], 1 - m[0])
     with pytest.raises(InputError, match="6 distinct colours but 3 styles"):
-        images.load_regions(tmp_path / "aa.png", (8, 24), 3)
+        regions.load_regions(tmp_path / "aa.png", (8, 24), 3)
 
 
 # -- colour -------------------------------------------------------------------------------------

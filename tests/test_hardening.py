@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 from conftest import make_image, one_line_error, run_cli
-from styler import images, weights
+from styler import images, regions, weights
 from styler.errors import InputError, WeightsError
 from styler.video import VideoInfo, frame_size
 
@@ -145,10 +145,10 @@ def test_a_style_and_a_mask_over_budget_are_one_line(tmp_path):
     assert "wide.png would be 1536000 x 512 px" in str(e.value) and "style_size=0, crop=True" in str(e.value)
     mask = make_image(tmp_path / "mask.png", (8, 8), 3)
     with pytest.raises(InputError) as e:
-        images.load_regions(mask, (300, 400), 2, max_pixels=100_000)
+        regions.load_regions(mask, (300, 400), 2, max_pixels=100_000)
     assert str(e.value) == ("mask mask.png would be 400 x 300 px (0.12 MP) after resizing, over max_pixels=100000; "
                             "use a smaller content_size or a larger max_pixels")
-    assert images.load_regions(mask, (300, 400), 2, max_pixels=120_000).shape == (2, 300, 400)
+    assert regions.load_regions(mask, (300, 400), 2, max_pixels=120_000).shape == (2, 300, 400)
 
 
 def test_video_frames_have_the_same_budget():

@@ -35,7 +35,7 @@ def mask(
     Written as {content}_masked_{styles}.{ext}, or as -o says.
     """
     from ..engine import check_alpha, check_feather
-    from ..images import load_regions
+    from ..regions import load_regions
 
     check_alpha(alpha)
     check_feather(feather)

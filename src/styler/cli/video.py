@@ -49,7 +49,8 @@ def video(
     """
     from ..engine import check_alpha, check_feather, normalize_weights
     from ..errors import InputError
-    from ..images import load_image, load_regions
+    from ..images import load_image
+    from ..regions import load_regions
     from ..pipeline import stylize_video
     from ..temporal import check_smooth
     from ..video import check_output, frame_size, probe
