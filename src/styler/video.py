@@ -156,7 +156,7 @@ def from_batch(batch: Tensor) -> list[Frame]:
 
 
 def check_output(dest: Path, codec: str, crf: int, *, protect: Path | None = None) -> str:
-    """Refuse a bad ``-o``/``--codec``/``--crf`` before any compute; returns the container."""
+    """Refuse a bad ``dest``/``codec``/``crf`` before any compute; returns the container."""
     container = CONTAINERS.get(Path(dest).suffix.lower())
     if container is None:
         raise InputError(f"cannot write {Path(dest).name}: use a video extension "
@@ -165,9 +165,9 @@ def check_output(dest: Path, codec: str, crf: int, *, protect: Path | None = Non
         raise OutputError(f"refusing to overwrite input {dest}; choose another output name")
     check_writable(Path(dest), "choose a writable output")
     if not 0 <= crf <= 51:
-        raise InputError(f"--crf must be in 0..51 (lower = better quality), got {crf}")
+        raise InputError(f"crf must be in 0..51 (lower = better quality), got crf={crf}")
     if codec not in encoders():
-        raise InputError(f"--codec {codec} is not an encoder of this ffmpeg; try libx264, libx265 or libvpx-vp9")
+        raise InputError(f"codec={codec} is not an encoder of this ffmpeg; try libx264, libx265 or libvpx-vp9")
     return container
 
 
@@ -196,7 +196,7 @@ def open_writer(dest: Path, info: VideoInfo, size: tuple[int, int], *, codec: st
             try:
                 gen.send(None)
             except (OSError, RuntimeError) as e:
-                raise OutputError(f"cannot start the encoder for {dest} ({e}); check -o and --codec") from None
+                raise OutputError(f"cannot start the encoder for {dest} ({e}); check the output and codec") from None
             sent = 0
 
             def send(frame: Frame) -> None:
@@ -224,7 +224,7 @@ def _check_written(path: Path, expected: int, dest: Path) -> None:
         frames = 0
     if frames != expected:
         raise OutputError(f"the encoder wrote {frames} of {expected} frames for {dest}; "
-                          "check --codec and the free disk space")
+                          "check codec and the free disk space")
 
 
 def _send(gen, frame: Frame, dest: Path) -> None:
@@ -232,7 +232,7 @@ def _send(gen, frame: Frame, dest: Path) -> None:
         gen.send(np.ascontiguousarray(frame))
     except (OSError, RuntimeError) as e:
         raise OutputError(f"the encoder for {dest} stopped ({str(e).splitlines()[0][:120]}); "
-                          "check the disk and --codec") from None
+                          "check the disk and codec") from None
 
 
 def _mux(video: Path, source: Path, dest: Path, out_params: list[str]) -> None:
