@@ -6,8 +6,7 @@ import torch
 from PIL import Image
 
 from conftest import make_image, one_line_error, run_cli
-
-
+from styler import __version__
 
 run = run_cli
 
@@ -25,16 +24,18 @@ def test_transfer_writes_the_image_at_content_size(images, tmp_path):
     assert str(tmp_path / "out.png") in r.stdout
 
 
-def test_cli_equals_the_api(images, tmp_path, stylizer):
+def test_cli_equals_the_api(images, tmp_path, engine):
     from styler.images import load_image
 
-    run("transfer", images["content"], images["style"], "-o", tmp_path / "o.png", "--precision", "fp32",
-        "--content-size", 32, "--style-size", 24)
-    want = stylizer.transfer(load_image(images["content"], 32), load_image(images["style"], 24))
+    r = run("transfer", images["content"], "--style", images["style"], "-o", tmp_path / "o.png", "--precision",
+            "fp32", "--content-size", 32, "--style-size", 24)
+    assert r.exit_code == 0, r.output
+    want = engine.render(load_image(images["content"], 32), [load_image(images["style"], 24)])
     got = load_image(tmp_path / "o.png", 0)
     assert got.shape == want.shape and (got - want).abs().max() <= 0.5 / 255 + 1e-4
 
 
+@pytest.mark.slow
 def test_default_name_in_the_current_folder(images, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     r = run("transfer", images["content"], images["style"], "--ext", "jpg", "--content-size", 32)
@@ -42,6 +43,7 @@ def test_default_name_in_the_current_folder(images, tmp_path, monkeypatch):
     assert (tmp_path / "content_stylized_style.jpg").is_file()
 
 
+@pytest.mark.slow
 def test_folders_do_every_pair_and_skip_bad_files(tmp_path):
     for i in range(2):
         make_image(tmp_path / "c" / f"c{i}.png", (40, 32), i)
@@ -49,7 +51,8 @@ def test_folders_do_every_pair_and_skip_bad_files(tmp_path):
     (tmp_path / "c" / "broken.jpg").write_bytes(b"nope")
     r = run("transfer", tmp_path / "c", tmp_path / "s", "-o", tmp_path / "out", "--content-size", 32)
     assert r.exit_code == 1
-    assert files_in(tmp_path / "out") == sorted(f"c{i}_stylized_s{j}.png" for i in range(2) for j in range(2))
+    want = [f"c{i}_stylized_s{j}.png" for i in range(2) for j in range(2)]
+    assert files_in(tmp_path / "out") == sorted([*want, "manifest.jsonl"])  # a folder job lists its outputs
     assert "broken.jpg" in r.stderr and "skipped" in r.stderr and "1 input(s) failed" in r.stderr
 
 
@@ -57,7 +60,8 @@ def test_many_results_need_a_directory(tmp_path):
     make_image(tmp_path / "c" / "a.png")
     make_image(tmp_path / "c" / "b.png")
     s = make_image(tmp_path / "s.png")
-    one_line_error(run("transfer", tmp_path / "c", s, "-o", tmp_path / "x.png"), "pass a directory")
+    one_line_error(run("transfer", tmp_path / "c", s, "-o", tmp_path / "x.png"), "--output", "2 results",
+                   "pass a folder")
     assert not (tmp_path / "x.png").exists()
 
 
@@ -68,6 +72,7 @@ def test_bad_alpha(images, tmp_path, alpha):
     assert not (tmp_path / "o.png").exists()
 
 
+@pytest.mark.slow
 def test_error_paths_are_one_line_and_write_nothing(images, tmp_path, weights_dir):
     c, s, o = images["content"], images["style"], tmp_path / "out" / "o.png"
     bad = tmp_path / "bad.pth"
@@ -81,8 +86,14 @@ def test_error_paths_are_one_line_and_write_nothing(images, tmp_path, weights_di
         (("transfer", c, s, "-o", o, "--vgg", bad), ["bad.pth", "not a readable weights file"]),
         (("transfer", c, s, "-o", o, "--decoder", weights_dir / "vgg_normalised.pth"), ["layout"]),
         (("transfer", c, s, "-o", o, "--vgg", tmp_path), ["directory"]),
-        (("transfer", c, s, "-o", o, "--device", "tpu"), ["unknown device"]),
-        (("transfer", c, s, "-o", o, "--precision", "int4"), ["unknown precision"]),
+        (("transfer", c, s, "-o", o, "--device", "tpu"), ["--device", "unknown device 'tpu'"]),
+        (("transfer", c, s, "-o", o, "--precision", "int4"), ["--precision", "'int4' is not one of"]),
+        (("transfer", c, s, "-o", o, "--method", "adian"), ["--method", "'adian' is not one of"]),
+        (("transfer", c, "-o", o), ["no style given"]),
+        (("transfer", c, s, "-o", o, "--iters", "5"), ["--iters 5 only apply to --method gatys"]),
+        (("transfer", c, "-o", o, "--model", s, "-s", "x"), ["CIN model", "style.jpg", "cannot be read"]),
+        (("transfer", c, s, "-o", o, "--model", s, "--method", "gatys"), ["CIN network file", "--method cin"]),
+        (("transfer", c, s, "-o", o, "--content-size", "100000"), ["after resizing", "use --content-size 0"]),
         (("transfer", c, s, "-o", o, "--alpha", "lots"), ["--alpha"]),
         (("transfer", c, s, "-o", blocker / "o.png"), ["cannot write"]),
         (("transfer", c, s, "-o", c), ["refusing to overwrite input"]),
@@ -96,8 +107,37 @@ def test_error_paths_are_one_line_and_write_nothing(images, tmp_path, weights_di
 
 def test_cuda_without_a_gpu_is_an_error(images, tmp_path, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    one_line_error(run("transfer", images["content"], images["style"], "-o", tmp_path / "o.png", "--device", "cuda"),
-                   "no CUDA")
+    for device in ("cuda", "cuda:1"):
+        r = run("transfer", images["content"], images["style"], "-o", tmp_path / "o.png", "--device", device)
+        one_line_error(r, f"device {device} was asked for but torch sees no CUDA GPU", "cpu or auto")
+        assert r.exit_code == 1
+    assert not (tmp_path / "o.png").exists()
+
+
+@pytest.mark.parametrize("args, words", [
+    (("--device", "cdua"), ["--device", "unknown device 'cdua'"]),
+    (("--tile", "13"), ["--tile", "'13' is not auto, off or a tile size"]),
+    (("--precision", "fp8"), ["--precision", "'fp8'"]),
+])
+def test_bad_settings_fail_at_parse_time_before_weights_are_resolved(images, tmp_path, monkeypatch, args, words):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("STYLER_WEIGHTS_DIR", str(empty))  # resolving weights would fail (offline, none here)
+    for command in ("transfer", "interpolate", "mask", "color-preserve", "video"):
+        r = run(command, images["content"], images["style"], "-o", tmp_path / "o.png", *args)
+        one_line_error(r, *words)
+        assert r.exit_code == 2, (command, r.stderr)  # a usage error, before any command code ran
+        assert "vgg_normalised" not in r.stderr
+    assert list(empty.iterdir()) == [] and not (tmp_path / "o.png").exists()
+
+
+def test_gatys_options_need_method_gatys(images, tmp_path):
+    for command, count in (("transfer", 1), ("interpolate", 2), ("color-preserve", 1)):
+        r = run(command, images["content"], *[images["style"]] * count, "-o", tmp_path / "o.png",
+                "--style-weight", "10", "--init", "noise")
+        one_line_error(r, "--init noise, --style-weight 10.0 only apply to --method gatys",
+                       "add --method gatys or drop them")
+    assert not (tmp_path / "o.png").exists()
 
 
 def test_a_bad_vgg_is_reported_before_any_decoder_download(images, tmp_path, monkeypatch):
@@ -145,3 +185,23 @@ def test_python_dash_m_and_help():
     assert r.returncode == 0 and "transfer" in r.stdout
     r = run("transfer", "--help")
     assert "stroke-scale" in r.stdout
+
+
+def test_version():
+    r = run("--version")
+    assert r.exit_code == 0 and r.stdout.strip() == f"styler {__version__}"
+    assert __version__.count(".") == 2 and all(p.isdigit() for p in __version__.split("."))
+
+
+def test_short_help_lists_every_command_and_the_shared_vocabulary():
+    r = run("-h")
+    assert r.exit_code == 0 and r.stdout == run("--help").stdout
+    for command in ("transfer", "interpolate", "mask", "color-preserve", "video", "train", "weights"):
+        assert command in r.stdout
+    for command in ("transfer", "interpolate", "mask", "color-preserve", "video"):
+        r = run(command, "-h")
+        assert r.exit_code == 0, (command, r.output)
+        for flag in ("--style", "--method", "--color", "--content-size", "--style-size", "--tile", "--device",
+                     "--precision", "--vgg", "--decoder"):
+            assert flag in r.stdout, (command, flag)
+        assert "[adain|gatys|cin]" in r.stdout and "--preserve-color" not in r.stdout

@@ -53,28 +53,44 @@ def test_batched_folder_equals_one_by_one(tmp_path, engine):
 
 def test_a_folder_job_in_three_lines(tmp_path, engine):
     """The library's folder job, as its docs show it: every content x style pair, named
-    {content}_stylized_{style}.png, bad inputs reported, not fatal."""
+    {content}_stylized_{style}.png in the mirrored tree, bad inputs reported, not fatal."""
     for i in range(2):
         make_image(tmp_path / "photos" / f"p{i}.png", (40, 32), i)
-    make_image(tmp_path / "photos" / "deep.png", (24, 36), 5)          # another size
+    make_image(tmp_path / "photos" / "sub" / "deep.png", (24, 36), 5)   # another size, a sub-folder
     (tmp_path / "photos" / "bad.png").write_bytes(b"not an image")
     (tmp_path / "photos" / "notes.txt").write_text("not an image file: not listed")
     style = make_image(tmp_path / "paint.png", (32, 32), 7)
-    done = []
 
     report = jobs.transfer(engine, tmp_path / "photos", [style], tmp_path / "out",
-                           reading=jobs.Reading(content_size=0, style_size=0), alpha=0.7,
-                           on_task=lambda task, error: done.append((task.content.name, error)))
+                           reading=jobs.Reading(content_size=0, style_size=0), alpha=0.7)
 
-    names = ["deep", "p0", "p1"]
-    assert sorted(p.name for p in report.written) == [f"{n}_stylized_paint.png" for n in names]
+    names = ["sub/deep", "p0", "p1"]
+    assert report.written == 3 and report.failed == 1
     assert len(report.failures) == 1 and "bad.png" in report.failures[0]
-    assert sorted(done, key=lambda d: d[0])[0] == ("bad.png", report.failures[0]) and len(done) == 4
+    written = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*.png"))
+    assert written == sorted(f"{n}_stylized_paint.png" for n in names)
+    assert (tmp_path / "out" / "manifest.jsonl").read_text().count("\n") == 3
     stats = engine.represent(load_image(style, 0))
     for n in names:
         want = engine.render(load_image(tmp_path / "photos" / f"{n}.png", 0), [stats], alpha=0.7)
         got = load_image(tmp_path / "out" / f"{n}_stylized_paint.png", 0)
         assert got.shape == want.shape and (got - want).abs().max() <= 0.5 / 255 + 1e-4
+
+
+def test_a_file_job_names_its_results_and_reports_each_task(tmp_path, engine):
+    content = make_image(tmp_path / "photo.png", (40, 32), 1)
+    styles = [make_image(tmp_path / "s" / f"s{i}.png", (32, 32), i) for i in range(2)]
+    (tmp_path / "s" / "bad.png").write_bytes(b"not an image")
+    done = []
+    report = jobs.transfer(engine, content, [tmp_path / "s"], tmp_path / "out",
+                           reading=jobs.Reading(content_size=0, style_size=0),
+                           on_task=lambda task, error: done.append((task.style.name, error is None)))
+    assert sorted(p.name for p in report.written) == ["photo_stylized_s0.png", "photo_stylized_s1.png"]
+    assert len(report.failures) == 1 and "bad.png" in report.failures[0]
+    assert sorted(done) == [("bad.png", False), ("s0.png", True), ("s1.png", True)]
+    want = engine.render(load_image(content, 0), [load_image(styles[1], 0)])
+    got = load_image(tmp_path / "out" / "photo_stylized_s1.png", 0)
+    assert (got - want).abs().max() <= 0.5 / 255 + 1e-4
 
 
 def test_a_folder_job_checks_its_output_before_any_work(tmp_path, engine):
@@ -83,7 +99,7 @@ def test_a_folder_job_checks_its_output_before_any_work(tmp_path, engine):
     style = make_image(tmp_path / "s.png")
     with pytest.raises(InputError, match=r"output=.*x\.png is one file but there are 2 results"):
         jobs.transfer(engine, tmp_path / "c", [style], tmp_path / "x.png")
-    with pytest.raises(InputError, match="no style given"):
+    with pytest.raises(InputError, match="at least one content and one style"):
         jobs.transfer(engine, tmp_path / "c", [], tmp_path / "out")
     assert not (tmp_path / "x.png").exists() and not (tmp_path / "out").exists()
 

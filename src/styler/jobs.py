@@ -4,7 +4,7 @@ A library user runs a folder job in three lines::
 
     from styler import Engine, jobs
     engine = Engine.load("adain")
-    report = jobs.transfer(engine, "photos/", ["paintings/"], "out/")
+    report = jobs.transfer(engine, "photos/", ["paintings/"], "out/")   # a folder: ``dataset.run``
 
 ``plan`` checks everything that can be checked without the model (inputs exist, output names
 and folders are valid), so a command can fail before weights are resolved; ``run`` does the
@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import product
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
@@ -28,6 +28,9 @@ from .batching import MAX_BATCH, prefetch, same_size_batches
 from .engine import Color, Engine, check_alpha, check_color
 from .errors import InputError, StylerError
 from .files import check_writable
+
+if TYPE_CHECKING:
+    from .dataset import DatasetReport
 
 Style = Path | str  # a style image file, or (CIN) a style name or index
 
@@ -189,8 +192,19 @@ def _sweep(engine: Engine, x: Tensor, style: Any, alphas: Sequence[float], color
 
 def transfer(engine: Engine, contents: Path | str, styles: Sequence[Style | str], output: Path | str | None = None,
              *, ext: str = "png", alpha: float = 1.0, color: str | None = None, reading: Reading = Reading(),
-             on_task: OnTask | None = None) -> Report:
-    """``plan`` + ``run``: every content x style pair, files or folders, into ``output``."""
+             on_task: OnTask | None = None) -> Report | DatasetReport:
+    """Every content x style pair into ``output``, as ``styler transfer`` does it: a content folder
+    is a dataset job (``dataset.run``: the tree mirrored under ``output``, ``manifest.jsonl``; its
+    ``DatasetReport`` counts), a content file a file job (``plan`` + ``run``; its ``Report``)."""
+    if Path(contents).is_dir():
+        from .dataset import DatasetJob
+        from .dataset import run as run_dataset
+
+        job = DatasetJob(Path(contents), tuple(Path(s) if engine.method.takes_images else s for s in styles),
+                         Path.cwd() if output is None else Path(output), ext=ext, alpha=alpha, color=color,
+                         named_styles=not engine.method.takes_images, content_size=reading.content_size,
+                         style_size=reading.style_size, crop=reading.crop, max_pixels=reading.max_pixels)
+        return run_dataset(engine, job)
     style_list = [Path(s) if engine.method.takes_images else s for s in styles]
     tasks = plan(Path(contents), style_list, None if output is None else Path(output), ext=ext)
     return run(engine, tasks, alpha=alpha, color=color, reading=reading, on_task=on_task)

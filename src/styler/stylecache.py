@@ -1,0 +1,100 @@
+"""On-disk cache of style representations (AdaIN: relu4_1 mean and std, (1, 512, 1, 1) each).
+
+A dataset job over 80k WikiArt styles encodes every style once per run; the second run of a
+recipe (or a resumed one) reads the statistics back instead. An entry is keyed by what
+determines it: the style file's bytes (sha256, so a renamed copy hits and an edited file
+misses), the resize settings, and the identity of the encoder that computed it (a hash of its
+weights, dtype and device type). Entries are written atomically and read with
+``torch.load(weights_only=True)``; a corrupt or foreign entry is a miss, never an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from .files import atomic_path
+from .weights import default_dir, sha256_of
+
+VERSION = 1  # bump when what an entry means changes
+Entry = dict[str, Tensor]
+
+
+def default_cache_dir() -> Path:
+    """``<weights dir>/styles``: next to the weights the statistics were computed with."""
+    return default_dir() / "styles"
+
+
+def model_identity(module: nn.Module, dtype: torch.dtype, device: torch.device | str) -> str:
+    """A short hash of ``module``'s weights as they run (values, dtype, device type).
+
+    bf16 and fp32 statistics differ in the last bits, so they are different entries."""
+    h = hashlib.sha256(f"{dtype}:{torch.device(device).type}".encode())
+    for name, t in module.state_dict().items():
+        h.update(name.encode())
+        h.update(t.detach().to("cpu", dtype).reshape(-1).view(torch.uint8).numpy().tobytes())  # logical order
+    return h.hexdigest()[:32]
+
+
+class StyleCache:
+    """``get(path, compute)`` returns the cached entry for the style file at ``path`` or computes,
+    stores and returns it. ``hits`` and ``misses`` count what a job did."""
+
+    def __init__(self, identity: str, directory: Path | None = None, *, settings: str = "") -> None:
+        self.identity, self.settings = identity, settings
+        self.directory = Path(directory) if directory is not None else default_cache_dir()
+        self.hits = self.misses = 0
+        self.writable = True  # a read-only cache still serves hits; stores are then skipped
+
+    def key(self, path: Path) -> str:
+        """Content hash of the file + resize settings + model identity."""
+        parts = f"v{VERSION}|{sha256_of(path)}|{self.settings}|{self.identity}"
+        return hashlib.sha256(parts.encode()).hexdigest()
+
+    def entry_path(self, key: str) -> Path:
+        return self.directory / key[:2] / f"{key}.pt"
+
+    def load(self, key: str) -> Entry | None:
+        path = self.entry_path(key)
+        if not path.is_file():
+            return None
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:
+            return None
+        if not (isinstance(obj, dict) and obj.get("key") == key and isinstance(obj.get("tensors"), dict)):
+            return None
+        tensors = obj["tensors"]
+        if not all(isinstance(k, str) and isinstance(v, Tensor) and torch.isfinite(v).all()
+                   for k, v in tensors.items()):
+            return None
+        return tensors
+
+    def store(self, key: str, tensors: Entry) -> None:
+        if not self.writable:
+            return
+        try:
+            with atomic_path(self.entry_path(key)) as tmp:
+                torch.save({"key": key, "tensors": {k: v.detach().cpu() for k, v in tensors.items()}}, tmp)
+        except Exception:
+            self.writable = False
+
+    def get(self, path: Path, compute: Callable[[], Entry]) -> Entry:
+        """The entry for ``path`` (cached or computed now). ``compute`` errors propagate."""
+        try:
+            key = self.key(path)
+        except OSError:  # unreadable: ``compute`` reports it properly
+            self.misses += 1
+            return compute()
+        cached = self.load(key)
+        if cached is not None:
+            self.hits += 1
+            return cached
+        self.misses += 1
+        tensors = compute()
+        self.store(key, tensors)
+        return tensors
