@@ -1,14 +1,15 @@
-"""The AdaIN networks, in the pytorch-AdaIN release layout.
+"""The networks, in the pytorch-AdaIN release layout.
 
 Encoder: the "normalised VGG-19" (a 1x1 conv that folds in the input preprocessing,
-reflection padding, ceil-mode max pools), used up to relu4_1. Decoder: its mirror with
-nearest-neighbour 2x upsampling. Both are ``nn.Sequential`` so their state-dict keys are
-the public files' keys (``0.weight``, ``2.weight``, ... and ``1.weight``, ``5.weight``, ...).
+reflection padding, ceil-mode max pools), used up to relu4_1 by AdaIN and up to relu5_1
+by Gatys optimisation (``DeepEncoder``). Decoder: its mirror with nearest-neighbour 2x
+upsampling. All are ``nn.Sequential`` so their state-dict keys are the public files' keys
+(``0.weight``, ``2.weight``, ... and ``1.weight``, ``5.weight``, ...).
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import torch
 import torch.nn.functional as F
@@ -18,14 +19,15 @@ from .errors import WeightsError
 
 # Layer lists. An int pair is a conv (in, out) with 3x3 kernel after reflection padding,
 # "M" a 2x2 ceil-mode max pool, "U" a 2x nearest upsample. The first encoder conv is 1x1.
-_VGG_BODY = [
+Spec = tuple[int, int] | str
+_VGG_BODY: list[Spec] = [
     (3, 64), (64, 64), "M",                            # relu1_1 relu1_2
     (64, 128), (128, 128), "M",                        # relu2_1 relu2_2
     (128, 256), (256, 256), (256, 256), (256, 256), "M",  # relu3_1 .. relu3_4
     (256, 512), (512, 512), (512, 512), (512, 512), "M",  # relu4_1 .. relu4_4
     (512, 512), (512, 512), (512, 512), (512, 512),    # relu5_1 .. relu5_4
 ]
-_DECODER = [
+_DECODER: list[Spec] = [
     (512, 256), "U",
     (256, 256), (256, 256), (256, 256), (256, 128), "U",
     (128, 128), (128, 64), "U",
@@ -37,6 +39,22 @@ SLICES = {"relu1_1": (0, 4), "relu2_1": (4, 11), "relu3_1": (11, 18), "relu4_1":
 ENCODER_DEPTH = 31  # modules 0..30: everything up to relu4_1
 
 
+def _relu_ends(specs: list[Spec]) -> dict[str, int]:
+    """Name -> Sequential index just after that ReLU, counted through ``vgg_normalised_layers``:
+    {"relu1_1": 4, "relu1_2": 7, ..., "relu5_4": 53}. Index 0 is the 1x1 preprocessing conv."""
+    ends, index, block, conv = {}, 1, 1, 0
+    for spec in specs:
+        if spec == "M":
+            index, block, conv = index + 1, block + 1, 0
+        else:
+            index, conv = index + 3, conv + 1  # pad, conv, relu
+            ends[f"relu{block}_{conv}"] = index
+    return ends
+
+
+RELU_ENDS = _relu_ends(_VGG_BODY)
+
+
 class Features(NamedTuple):
     """Encoder activations by name; channels 64, 128, 256, 512 at strides 1, 2, 4, 8."""
 
@@ -46,7 +64,7 @@ class Features(NamedTuple):
     relu4_1: Tensor
 
 
-def _build(specs: list) -> list[nn.Module]:
+def _build(specs: list[Spec]) -> list[nn.Module]:
     layers: list[nn.Module] = []
     for spec in specs:
         if spec == "M":
@@ -54,7 +72,8 @@ def _build(specs: list) -> list[nn.Module]:
         elif spec == "U":
             layers.append(nn.Upsample(scale_factor=2, mode="nearest"))
         else:
-            layers += [nn.ReflectionPad2d(1), nn.Conv2d(*spec, 3), nn.ReLU(inplace=True)]
+            assert isinstance(spec, tuple)
+            layers += [nn.ReflectionPad2d(1), nn.Conv2d(spec[0], spec[1], 3), nn.ReLU(inplace=True)]
     return layers
 
 
@@ -87,6 +106,39 @@ class Encoder(nn.Sequential):
         return run_layers(list(self), x)
 
 
+class DeepFeatures(NamedTuple):
+    """What Gatys optimisation compares: five style levels (channels 64, 128, 256, 512, 512 at
+    strides 1, 2, 4, 8, 16) and the content level relu4_2 (512 channels, stride 8)."""
+
+    relu1_1: Tensor
+    relu2_1: Tensor
+    relu3_1: Tensor
+    relu4_1: Tensor
+    relu4_2: Tensor
+    relu5_1: Tensor
+
+
+DEEP_DEPTH = RELU_ENDS["relu5_1"]  # 44 modules: everything up to relu5_1
+
+
+class DeepEncoder(nn.Sequential):
+    """Frozen VGG-19 up to relu5_1, returning ``DeepFeatures`` by name. Same modules and keys as
+    ``Encoder`` for indices 0..30, so one public file serves both."""
+
+    def __init__(self) -> None:
+        super().__init__(*vgg_normalised_layers()[:DEEP_DEPTH])
+        self.requires_grad_(False)
+
+    def forward(self, x: Tensor) -> DeepFeatures:  # x: (N, 3, H, W) RGB in [0, 1]
+        layers, feats, start = list(self), {}, 0
+        for name in DeepFeatures._fields:  # in network order
+            stop = RELU_ENDS[name]
+            x = run_layers(layers[start:stop], x)
+            feats[name] = x
+            start = stop
+        return DeepFeatures(**feats)
+
+
 class Decoder(nn.Sequential):
     """relu4_1 features (N, 512, h, w) -> RGB (N, 3, 8h, 8w), roughly in [0, 1]."""
 
@@ -113,7 +165,7 @@ def run_layers(layers: list[nn.Module], x: Tensor) -> Tensor:
         layer = layers[i]
         h, w = x.shape[-2:]
         if fast and isinstance(layer, nn.ReflectionPad2d) and h * w >= FAST_MIN_PIXELS and min(h, w) >= 4:
-            x = conv_reflect(x, layers[i + 1])
+            x = conv_reflect(x, cast(nn.Conv2d, layers[i + 1]))
             i += 2
             continue
         if fast and isinstance(layer, nn.MaxPool2d) and h % 2 == 0 and w % 2 == 0:
@@ -191,3 +243,19 @@ def load_decoder(state: dict[str, Tensor], label: str = "decoder weights") -> De
     decoder = Decoder()
     decoder.load_state_dict(state)
     return decoder
+
+
+def load_deep_encoder(state: dict[str, Tensor], label: str = "encoder weights") -> DeepEncoder:
+    """A DeepEncoder from the full public ``vgg_normalised.pth``. A file cut at relu4_1 (fine
+    for AdaIN) is refused with one line: Gatys needs relu4_2 and relu5_1."""
+    with torch.device("meta"):
+        layers = vgg_normalised_layers()
+    check_layout(state, layers, required=ENCODER_DEPTH, label=label)  # the AdaIN part: usual messages
+    deep = {f"{i}.{name}" for i, layer in enumerate(layers[:DEEP_DEPTH]) for name, _ in layer.named_parameters()}
+    if not deep <= set(state):
+        raise WeightsError(f"{label} holds the VGG only up to relu4_1 (AdaIN's part); gatys needs layers up to "
+                           "relu5_1: pass the full vgg_normalised.pth as released (53 modules)")
+    state = check_layout(state, layers, required=DEEP_DEPTH, label=label)
+    encoder = DeepEncoder()
+    encoder.load_state_dict(state)
+    return encoder

@@ -178,9 +178,11 @@ def single_result(content: Path, styles: list, stem: str, ext: str, output: Path
     from .. import jobs
     from ..errors import Interrupted
     from ..images import load_image, save_image
+    from .options import with_scales
     from .steps import gatys_steps, save_partial
 
     (target,) = jobs.output_paths(output, [f"{stem}.{ext.lstrip('.')}"])
+    reading = with_scales(reading, gatys)
     image = load_image(content, reading.content_size, reading.crop, max_pixels=reading.budget())
     files = [s for s in styles if isinstance(s, Path)]
     inputs = [load_image(s, reading.style_size, reading.crop, max_pixels=reading.budget(), size_name="style_size")

@@ -10,6 +10,7 @@ are checked at parse time too, before any weights are resolved.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import inspect
 import types
@@ -179,6 +180,12 @@ class Reading:
 
 
 GROUPS = (Model, Gatys, Reading)
+
+
+def with_scales(reading: Reading, gatys: Gatys) -> Reading:
+    """``--scales 256,512,1024``: the last scale is the output's shorter side, so it is the content size."""
+    sizes = _scales(gatys.scales)
+    return reading if sizes is None else dataclasses.replace(reading, content_size=sizes[-1])
 
 
 def _metavar(kind: Any) -> str | None:

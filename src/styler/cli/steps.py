@@ -19,24 +19,24 @@ Current = list  # [Path | None]: the output being computed, set by the caller
 def gatys_steps(bar: Progress, model: Any, current: Current | None = None) -> Iterator[Callable | None]:
     """An ``on_step`` callback for ``methods.gatys`` driving a row of ``bar``; None for other
     methods. ``current[0]``, when set, is the output file: intermediates go beside it as
-    ``{stem}_iter{N}{suffix}``."""
+    ``{stem}_step{N}{suffix}`` (N counts over every scale)."""
     if model.method.value != "gatys":
         yield None
         return
     task = bar.add_task("optimising", total=None, losses="")
 
-    def on_step(step: Any) -> None:
+    def on_step(step: Any) -> None:  # a methods.gatys.GatysStep
         losses = f"content {step.content_loss:.4g}, style {step.style_loss:.4g}"
-        name = f"scale {step.scale + 1}/{step.scales} " if getattr(step, "scales", 1) > 1 else ""
-        bar.update(task, total=step.total, completed=step.iteration,
-                   description=f"optimising {name}({losses})")
+        name = f"scale {step.scale + 1}/{step.scales} " if step.scales > 1 else ""
+        # step/steps count over every image and scale of the call: the bar's ETA covers them all
+        bar.update(task, total=step.steps, completed=step.step, description=f"optimising {name}({losses})")
         image = getattr(step, "image", None)
         if image is not None and current and current[0] is not None:
             from ..images import save_image
 
             target: Path = current[0]
-            path = save_image(image, target.with_name(f"{target.stem}_iter{step.iteration}{target.suffix}"))
-            bar.console.print(f"step {step.iteration}: {path}")
+            path = save_image(image, target.with_name(f"{target.stem}_step{step.step}{target.suffix}"))
+            bar.console.print(f"step {step.step}: {path}")
 
     yield on_step
 

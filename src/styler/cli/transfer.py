@@ -87,6 +87,7 @@ def transfer(
     from ..errors import InputError, Interrupted
 
     check_alpha(alpha)
+    reading = o.with_scales(reading, gatys)
     sweep = None
     if alpha_sweep is not None:
         if ctx.get_parameter_source("alpha").name != "DEFAULT":

@@ -32,15 +32,16 @@ def load(name: str | MethodName = "adain", *, device: str = "auto", precision: s
         raise InputError(f"model is a CIN network file; it does not apply to method {kind.value} (use method=cin)")
     if kind is MethodName.cin and model is None:
         raise InputError("method cin needs model=FILE, a network trained with `styler train --method cin`")
+    if kind is MethodName.gatys:  # its own precision rule: fp32 unless bf16 is asked for (see gatys.py)
+        from .gatys import Gatys, runtime_for
+
+        return Gatys.load(vgg=vgg, decoder=decoder, rt=runtime_for(device, precision), config=gatys, on_step=on_step,
+                          progress=progress)
     rt = runtime(device, precision)
     if kind is MethodName.adain:
         from .adain import AdaIN
 
         return AdaIN.load(vgg=vgg, decoder=decoder, rt=rt, progress=progress)
-    if kind is MethodName.gatys:
-        from .gatys import Gatys
-
-        return Gatys.load(vgg=vgg, decoder=decoder, rt=rt, config=gatys, on_step=on_step, progress=progress)
     from .cin import CIN
 
     return CIN.load(model, rt)
