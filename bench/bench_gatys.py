@@ -24,7 +24,8 @@ from rich.table import Table
 
 from helpers import random_layout
 from styler.methods.base import Mix
-from styler.methods.gatys import Gatys, GatysConfig, GatysStep, resize
+from styler.methods.gatys import Gatys
+from styler.methods.gatys_config import GatysConfig, GatysStep, resize
 from styler.model import decoder_layers, load_decoder, load_deep_encoder, load_encoder, vgg_normalised_layers
 from styler.runtime import Runtime
 
@@ -149,7 +150,8 @@ from pathlib import Path
 sys.path.insert(0, {bench!r})
 from helpers import random_layout
 from styler.methods.base import Mix
-from styler.methods.gatys import Gatys, GatysConfig
+from styler.methods.gatys import Gatys
+from styler.methods.gatys_config import GatysConfig
 from styler.model import load_deep_encoder, vgg_normalised_layers
 from styler.runtime import Runtime
 side = {side}

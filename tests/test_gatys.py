@@ -8,12 +8,14 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from reference import calc_mean_std, load_reference, reference_vgg
 from styler import ops
 from styler.errors import DeviceError, InputError, Interrupted, WeightsError
 from styler.methods.base import Mix
-from styler.methods.gatys import STYLE_LAYERS, Gatys, GatysConfig, GatysStyle, pick_precision, runtime_for
+from styler.methods.gatys import Gatys
+from styler.methods.gatys_config import STYLE_LAYERS, GatysConfig, GatysStyle, pick_precision, runtime_for
 from styler.model import DeepEncoder, load_deep_encoder
 
 ONE = Mix((1.0,))
@@ -301,3 +303,26 @@ def test_engine_renders_with_gatys(encoder):
     content, styles = smooth(24, 24, 26), [smooth(24, 24, 27), smooth(24, 24, 28)]
     assert torch.equal(engine.render(content, styles, weights=[1, 3]), content)
     assert [torch.equal(o, content) for o in engine.render_each(content, styles)] == [True, True]
+
+
+def test_cli_gatys_on_every_image_command_from_files(images, tmp_path):
+    """Images read from files reach the optimiser as permuted (channels-last) tensors: L-BFGS
+    must still run. --scales sets the output size; --save-every writes atomic intermediates."""
+    from conftest import make_image, run_cli
+
+    c, s = images["content"], images["style"]
+    s2 = make_image(tmp_path / "in" / "s2.png", (40, 40), 9)
+    mask = make_image(tmp_path / "in" / "mask.png", (48, 40), 3, mode="1")
+    runs = {
+        "t.png": ("transfer", c, s, "--scales", "24,40", "--save-every", "1"),
+        "i.png": ("interpolate", c, s, s2, "--weights", "1,2"),
+        "m.png": ("mask", c, "--mask", mask, "-s", s, "-s", s2),
+        "c.png": ("color-preserve", c, s, "--color", "luminance"),
+    }
+    for name, args in runs.items():
+        r = run_cli(*args, "--method", "gatys", "--iters", "2", "--content-size", "40", "-o", tmp_path / name)
+        assert r.exit_code == 0, r.output
+        assert Image.open(tmp_path / name).size == (48, 40)
+    steps = sorted(p.name for p in tmp_path.glob("t_step*.png"))
+    assert steps == ["t_step1.png", "t_step2.png", "t_step3.png", "t_step4.png"]  # 2 scales x 2 iterations
+    assert not list(tmp_path.glob(".*part"))

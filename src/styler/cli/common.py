@@ -148,7 +148,7 @@ def load_engine(model, gatys=None, *, on_step=None):
         if extra:
             raise InputError(f"{', '.join(extra)} only apply to method=gatys; add method=gatys or drop them")
     else:
-        from ..methods.gatys import GatysConfig
+        from ..methods.gatys_config import GatysConfig
 
         config = GatysConfig(**given)
     with download_progress() as cb:

@@ -33,7 +33,8 @@ def load(name: str | MethodName = "adain", *, device: str = "auto", precision: s
     if kind is MethodName.cin and model is None:
         raise InputError("method cin needs model=FILE, a network trained with `styler train --method cin`")
     if kind is MethodName.gatys:  # its own precision rule: fp32 unless bf16 is asked for (see gatys.py)
-        from .gatys import Gatys, runtime_for
+        from .gatys import Gatys
+        from .gatys_config import runtime_for
 
         return Gatys.load(vgg=vgg, decoder=decoder, rt=runtime_for(device, precision), config=gatys, on_step=on_step,
                           progress=progress)

@@ -33,7 +33,6 @@ when asked for. fp16 is refused: these mean-normalised losses have gradients bel
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -48,94 +47,28 @@ from torch import Tensor
 from .. import ops, weights
 from ..errors import DeviceError, InputError, Interrupted
 from ..model import DeepEncoder, DeepFeatures, load_decoder, load_deep_encoder, load_encoder
-from ..runtime import PRECISIONS, Runtime, pick_device
+from ..runtime import Runtime
 from ..tiling import Setting
 from .base import Method, Mix
-
-MIN_SIDE = 17  # relu5_1 is after four ceil-mode pools: below 17 px its map is 1 px and reflection padding fails
-STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-OPTIMIZERS = ("lbfgs", "adam")
-INITS = ("content", "noise", "adain")
-
-
-def _number(name: str, value: Any, low: float = 0.0) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < low:
-        raise InputError(f"{name} must be a finite number >= {low:g}, got {name}={value!r}")
-
-
-@dataclass(frozen=True)
-class GatysConfig:
-    """How to optimise. The weights are those of Gatys's own PyTorch code for this normalised
-    VGG (content 1 on relu4_2; style 1e3 / C^2 on Grams divided by H W, i.e. 1e3 on ours)."""
-
-    iters: int = 500                 # iterations per scale, one forward + backward each (500: Gatys's code)
-    optimizer: str = "lbfgs"         # lbfgs | adam
-    init: str = "content"            # content | noise | adain
-    seed: int = 0                    # for init="noise"
-    content_weight: float = 1.0
-    style_weight: float = 1e3
-    tv_weight: float = 0.0           # Gatys uses none; a noise init may want some (ops.total_variation)
-    scales: tuple[int, ...] | None = None  # shorter sides of the stages before the content's own size
-    save_every: int = 0              # GatysStep.image every N iterations; 0 = never
-    lr: float = 0.02                 # adam only: at most about lr per pixel per step
-    history: int = 100               # L-BFGS curvature pairs kept; each costs 24 bytes per pixel
-
-    def __post_init__(self) -> None:
-        for name in ("iters", "seed", "save_every", "history"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < (1 if name == "history" else 0):
-                raise InputError(f"{name} must be a whole number >= {1 if name == 'history' else 0}, "
-                                 f"got {name}={value!r}")
-        if self.optimizer not in OPTIMIZERS:
-            raise InputError(f"optimizer must be lbfgs or adam, got optimizer={self.optimizer!r}")
-        if self.init not in INITS:
-            raise InputError(f"init must be content, noise or adain, got init={self.init!r}")
-        for name in ("content_weight", "style_weight", "tv_weight", "lr"):
-            _number(name, getattr(self, name))
-        if self.scales is not None:
-            s = tuple(self.scales)
-            if not s or any(isinstance(v, bool) or not isinstance(v, int) or v < MIN_SIDE for v in s) \
-                    or any(a >= b for a, b in itertools.pairwise(s)):
-                raise InputError(f"scales must be increasing shorter sides of at least {MIN_SIDE} px, "
-                                 f"e.g. scales=(256, 512), got scales={self.scales!r}")
-
-
-@dataclass(frozen=True)
-class GatysStep:
-    """One iteration, for progress bars and intermediate files. Losses are unweighted and those of
-    the image the iteration started from; ``image`` is the image after it (every save_every)."""
-
-    item: int                 # which content image of the batch, from 0
-    items: int
-    scale: int                # which stage, from 0
-    scales: int
-    size: tuple[int, int]     # (H, W) of this stage
-    iteration: int            # from 1, within this stage
-    total: int                # iterations in this stage (iters)
-    step: int                 # from 1, over all items and stages: for an ETA
-    steps: int
-    loss: float               # the weighted total
-    content_loss: float
-    style_loss: float
-    tv_loss: float
-    image: Tensor | None = None  # (1, 3, h, w) float32 in [0, 1]
-
-
-@dataclass(frozen=True, eq=False)  # compared by identity: it holds tensors
-class GatysStyle:
-    """A style as Gatys sees it: its image (resized per stage) and, cached by the image size
-    they were taken at, its Gram matrices per STYLE_LAYERS, each (1, C, C) float32."""
-
-    image: Tensor                                           # (1, 3, h, w) float32 on the device
-    grams: dict[tuple[int, int], tuple[Tensor, ...]] = field(default_factory=dict, compare=False)
-    adain: Any = None                                       # AdaIN's StyleStats, for init="adain"
+from .gatys_config import (
+    MIN_SIDE,
+    STYLE_LAYERS,
+    GatysConfig,
+    GatysStep,
+    GatysStyle,
+    check_image,
+    hw,
+    resize,
+    runtime_for,
+    stage_sizes,
+)
 
 
 @dataclass
 class _Targets:
-    content: Tensor                              # relu4_2 of the content (1, 512, h, w)
-    grams: tuple[Tensor, ...] | None             # mixed Gram targets per layer (no masks)
-    masks: tuple[Tensor, ...] | None = None      # (1, R, h_l, w_l) per style layer
+    content: Tensor  # relu4_2 of the content (1, 512, h, w)
+    grams: tuple[Tensor, ...] | None  # mixed Gram targets per layer (no masks)
+    masks: tuple[Tensor, ...] | None = None  # (1, R, h_l, w_l) per style layer
     regions: list[tuple[Tensor, ...]] = field(default_factory=list)  # style r's Grams per layer
 
 
@@ -145,75 +78,46 @@ class _Best:
     loss: float = math.inf
 
 
-def pick_precision(name: str, device: torch.device) -> str:
-    """Gatys's precision: ``auto`` = fp32 (see the module docstring), bf16 on request."""
-    if name not in PRECISIONS:
-        raise DeviceError(f"unknown precision '{name}'; use one of {', '.join(PRECISIONS)}")
-    if name == "fp16":
-        raise DeviceError("gatys runs in precision fp32 or bf16 (fp16 gradients underflow); use auto, fp32 or bf16")
-    if name == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported(including_emulation=False):
-        raise DeviceError("this GPU has no native bf16; use precision fp32")
-    return "fp32" if name == "auto" else name
-
-
-def runtime_for(device: str = "auto", precision: str = "auto") -> Runtime:
-    """The runtime Gatys should get: CUDA when available, precision by ``pick_precision``."""
-    dev = pick_device(device)
-    return Runtime(dev, pick_precision(precision, dev))
-
-
-def check_image(x: Any, what: str) -> Tensor:
-    if not isinstance(x, Tensor) or x.dim() != 4 or x.shape[1] != 3:
-        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-        raise InputError(f"expected the {what} as an image batch (N, 3, H, W), got {shape}")
-    if min(x.shape[-2:]) < MIN_SIDE:
-        h, w = x.shape[-2:]
-        raise InputError(f"the {what} is {w}x{h} px; gatys needs at least {MIN_SIDE} px per side (the relu5_1 "
-                         "map must be 2 px wide); use a larger image, content_size or style_size")
-    return x
-
-
-def stage_sizes(height: int, width: int, scales: tuple[int, ...] | None) -> list[tuple[int, int]]:
-    """(H, W) of each stage: every scale below the content's shorter side, then the content's size."""
-    short = min(height, width)
-    early = [(max(MIN_SIDE, round(height * s / short)), max(MIN_SIDE, round(width * s / short)))
-             for s in scales or () if s < short]
-    return [*early, (height, width)]
-
-
-def _hw(x: Tensor) -> tuple[int, int]:
-    return int(x.shape[-2]), int(x.shape[-1])
-
-
-def resize(x: Tensor, size: tuple[int, int]) -> Tensor:
-    """(N, C, h, w) -> (N, C, *size): bilinear, antialiased when shrinking."""
-    if tuple(x.shape[-2:]) == tuple(size):
-        return x
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
-
-
 class Gatys(Method):
     """The frozen encoder on one runtime; ``stylize`` optimises each content image in turn."""
 
     name = "gatys"
 
-    def __init__(self, encoder: DeepEncoder, runtime: Runtime, config: GatysConfig | None = None, *,
-                 adain: Method | None = None, on_step: Callable[[GatysStep], None] | None = None) -> None:
+    def __init__(
+        self,
+        encoder: DeepEncoder,
+        runtime: Runtime,
+        config: GatysConfig | None = None,
+        *,
+        adain: Method | None = None,
+        on_step: Callable[[GatysStep], None] | None = None,
+    ) -> None:
         self.config = config if config is not None else GatysConfig()
         if runtime.precision not in ("fp32", "bf16"):
-            raise DeviceError(f"gatys runs in precision fp32 or bf16, got {runtime.precision}; "
-                              "build its runtime with gatys.runtime_for")
+            raise DeviceError(
+                f"gatys runs in precision fp32 or bf16, got {runtime.precision}; "
+                "build its runtime with gatys.runtime_for"
+            )
         if self.config.init == "adain" and adain is None:
-            raise InputError("init=adain starts from the AdaIN result, which needs the decoder: pass adain "
-                             "(an AdaIN method) or use init=content")
+            raise InputError(
+                "init=adain starts from the AdaIN result, which needs the decoder: pass adain "
+                "(an AdaIN method) or use init=content"
+            )
         self.runtime, self.adain, self.on_step = runtime, adain, on_step
         # Weights stay float32; bf16 runs through autocast so the optimised image stays float32.
         self.encoder = encoder.eval().requires_grad_(False).to(runtime.device, torch.float32)
 
     @classmethod
-    def load(cls, *, vgg: Path | None = None, decoder: Path | None = None, rt: Runtime | None = None,
-             config: GatysConfig | None = None, on_step: Callable[[GatysStep], None] | None = None,
-             progress: weights.Progress | None = None) -> Gatys:
+    def load(
+        cls,
+        *,
+        vgg: Path | None = None,
+        decoder: Path | None = None,
+        rt: Runtime | None = None,
+        config: GatysConfig | None = None,
+        on_step: Callable[[GatysStep], None] | None = None,
+        progress: weights.Progress | None = None,
+    ) -> Gatys:
         """Resolve and load the full VGG (and the decoder, only for init="adain"), each checked
         as soon as it is found. ``rt`` defaults to ``runtime_for()``."""
         config = config if config is not None else GatysConfig()
@@ -275,9 +179,9 @@ class Gatys(Method):
             grams.append(self._grams(s, (max(MIN_SIDE, round(h * factor)), max(MIN_SIDE, round(w * factor)))))
         if mix.masks is None:
             return _Targets(f.relu4_2, ops.mix_grams(grams, list(mix.weights)))
-        m = mix.masks.to(content.device, torch.float32)[None]                          # (1, R, H, W)
-        m = F.adaptive_avg_pool2d(ops.region_weights(m), _hw(content))                 # sum 1 over regions
-        masks = tuple(F.adaptive_avg_pool2d(m, _hw(getattr(f, n))) for n in STYLE_LAYERS)
+        m = mix.masks.to(content.device, torch.float32)[None]  # (1, R, H, W)
+        m = F.adaptive_avg_pool2d(ops.region_weights(m), hw(content))  # sum 1 over regions
+        masks = tuple(F.adaptive_avg_pool2d(m, hw(getattr(f, n))) for n in STYLE_LAYERS)
         return _Targets(f.relu4_2, None, masks, grams)
 
     # -- the method ----------------------------------------------------------------------
@@ -290,37 +194,42 @@ class Gatys(Method):
         with torch.inference_mode(False):
             image = style.to(self.runtime.device, torch.float32).clone()  # a normal tensor even from inference mode
             rep = GatysStyle(image, adain=self.adain.represent(style) if self.adain is not None else None)
-            self._grams(rep, _hw(image))
+            self._grams(rep, hw(image))
         return rep
 
-    def stylize(self, content: Tensor, styles: Sequence[Any], mix: Mix, *, alpha: float,
-                tile: Setting = "auto") -> Tensor:
+    def stylize(
+        self, content: Tensor, styles: Sequence[Any], mix: Mix, *, alpha: float, tile: Setting = "auto"
+    ) -> Tensor:
         """Optimise each content image (N, 3, H, W) in turn -> (N, 3, H, W) float32 in [0, 1].
 
         Ctrl-C raises ``Interrupted`` whose ``partial`` (M, 3, H, W), M <= N, holds the images
         finished so far and the best (lowest-loss) image of the one in progress, resized to H x W."""
         if tile not in ("auto", "off"):
-            raise InputError(f"gatys optimises the whole image at once, so tile={tile} cannot apply; use "
-                             "tile=auto, and coarse-to-fine scales to spend fewer iterations at full size")
+            raise InputError(
+                f"gatys optimises the whole image at once, so tile={tile} cannot apply; use "
+                "tile=auto, and coarse-to-fine scales to spend fewer iterations at full size"
+            )
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
             raise InputError(f"alpha must be a number in [0, 1], got alpha={alpha!r}; 1 = full style, 0 = content")
         check_image(content, "content")
         if not styles or not all(isinstance(s, GatysStyle) for s in styles):
             raise InputError("styles must be one or more representations from Gatys.represent")
         if len(mix.weights) != len(styles) or (mix.masks is not None and mix.masks.shape[0] != len(styles)):
-            raise InputError(f"mix has {len(mix.weights)} weights for {len(styles)} styles; give one per style "
-                             "(and one mask per style)")
+            raise InputError(
+                f"mix has {len(mix.weights)} weights for {len(styles)} styles; give one per style "
+                "(and one mask per style)"
+            )
         with torch.inference_mode(False), torch.enable_grad():
             return self._run(content.to(self.runtime.device, torch.float32).clone(), list(styles), mix, float(alpha))
 
-    def stylize_each(self, content: Tensor, styles: Sequence[Any], *, alpha: float,
-                     tile: Setting = "auto") -> Iterator[Tensor]:
+    def stylize_each(
+        self, content: Tensor, styles: Sequence[Any], *, alpha: float, tile: Setting = "auto"
+    ) -> Iterator[Tensor]:
         """One optimisation of ``content`` per style, in order (the engine's render_each)."""
         for style in styles:
             yield self.stylize(content, [style], Mix((1.0,)), alpha=alpha, tile=tile)
 
-    def _init(self, content: Tensor, styles: list[GatysStyle], mix: Mix, alpha: float,
-              size: tuple[int, int]) -> Tensor:
+    def _init(self, content: Tensor, styles: list[GatysStyle], mix: Mix, alpha: float, size: tuple[int, int]) -> Tensor:
         """The first stage's starting images (N, 3, *size)."""
         cfg = self.config
         if cfg.init == "content":
@@ -337,7 +246,7 @@ class Gatys(Method):
     def _run(self, content: Tensor, styles: list[GatysStyle], mix: Mix, alpha: float) -> Tensor:
         n, (height, width) = content.shape[0], content.shape[-2:]
         sizes = stage_sizes(height, width, self.config.scales)
-        counter = [0, n * len(sizes) * self.config.iters]            # steps done, steps in all
+        counter = [0, n * len(sizes) * self.config.iters]  # steps done, steps in all
         done: list[Tensor] = []
         best: _Best | None = None
         try:
@@ -358,8 +267,15 @@ class Gatys(Method):
             raise Interrupted(torch.cat(partial).detach() if partial else None) from None
         return torch.cat(done).detach()
 
-    def _optimise(self, start: Tensor, targets: _Targets, alpha: float, best: _Best,
-                  where: tuple[int, int, int, int, tuple[int, int]], counter: list[int]) -> Tensor:
+    def _optimise(
+        self,
+        start: Tensor,
+        targets: _Targets,
+        alpha: float,
+        best: _Best,
+        where: tuple[int, int, int, int, tuple[int, int]],
+        counter: list[int],
+    ) -> Tensor:
         """``iters`` iterations from ``start`` (1, 3, h, w); ``best`` follows the lowest loss seen."""
         cfg = self.config
         # contiguous: L-BFGS flattens the gradient with .view (a permuted decode would break it)
@@ -370,8 +286,9 @@ class Gatys(Method):
             # interruptible; the curvature history persists across calls. Unit steps as in
             # Gatys's code; zero tolerances because these mean-normalised losses have tiny
             # gradients that torch's defaults (1e-7) would take for convergence.
-            opt = torch.optim.LBFGS([x], lr=1, max_iter=1, history_size=cfg.history,
-                                    tolerance_grad=0.0, tolerance_change=0.0)
+            opt = torch.optim.LBFGS(
+                [x], lr=1, max_iter=1, history_size=cfg.history, tolerance_grad=0.0, tolerance_change=0.0
+            )
         else:
             opt = torch.optim.Adam([x], lr=cfg.lr)
         parts: list[float] = []
@@ -404,6 +321,22 @@ class Gatys(Method):
                 item, items, k, scales, size = where
                 snap = x.detach().clone() if cfg.save_every and i % cfg.save_every == 0 else None
                 total, content, style, tv = parts
-                self.on_step(GatysStep(item, items, k, scales, size, i, cfg.iters, counter[0], counter[1],
-                                       total, content, style, tv, snap))
+                self.on_step(
+                    GatysStep(
+                        item,
+                        items,
+                        k,
+                        scales,
+                        size,
+                        i,
+                        cfg.iters,
+                        counter[0],
+                        counter[1],
+                        total,
+                        content,
+                        style,
+                        tv,
+                        snap,
+                    )
+                )
         return x.detach()
