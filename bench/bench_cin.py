@@ -86,13 +86,21 @@ def inference(console: Console, rt: Runtime) -> None:
         style = adain.represent(torch.rand(1, 3, 256, 256).to(rt.device))
         times: dict[str, float] = {"adain": float("inf"), "cin": float("inf"), "blend": float("inf")}
         for _ in range(2):  # interleave: AdaIN, CIN, AdaIN, CIN
-            times["adain"] = min(times["adain"], _ms(lambda x=x, s=style: adain.stylize(x, [s], one, alpha=1.0,
-                                                                                         tile="off"), rt, repeats))
-            times["cin"] = min(times["cin"], _ms(lambda x=x: cin.stylize(x, [3], one, alpha=1.0, tile="off"),
-                                                 rt, repeats))
+            times["adain"] = min(
+                times["adain"], _ms(lambda x=x, s=style: adain.stylize(x, [s], one, alpha=1.0, tile="off"), rt, repeats)
+            )
+            times["cin"] = min(
+                times["cin"], _ms(lambda x=x: cin.stylize(x, [3], one, alpha=1.0, tile="off"), rt, repeats)
+            )
         times["blend"] = _ms(lambda x=x: cin.stylize(x, [1, 5], blend, alpha=1.0, tile="off"), rt, repeats)
-        table.add_row(f"{size} px", f"{times['adain']:.1f}", f"{times['cin']:.1f}",
-                      f"{times['adain'] / times['cin']:.2f}x", f"{1000 / times['cin']:.1f}", f"{times['blend']:.1f}")
+        table.add_row(
+            f"{size} px",
+            f"{times['adain']:.1f}",
+            f"{times['cin']:.1f}",
+            f"{times['adain'] / times['cin']:.2f}x",
+            f"{1000 / times['cin']:.1f}",
+            f"{times['blend']:.1f}",
+        )
     console.print(table)
 
 
@@ -111,8 +119,10 @@ def cpu_time(console: Console) -> None:
     try:
         for size, _ in SIZES[:2]:
             x = torch.rand(1, 3, size, size)
-            runs = {"adain": lambda x=x: adain.stylize(x, [style], one, alpha=1.0, tile="off"),
-                    "cin": lambda x=x: cin.stylize(x, [3], one, alpha=1.0, tile="off")}
+            runs = {
+                "adain": lambda x=x: adain.stylize(x, [style], one, alpha=1.0, tile="off"),
+                "cin": lambda x=x: cin.stylize(x, [3], one, alpha=1.0, tile="off"),
+            }
             best = dict.fromkeys(runs, float("inf"))
             for fn in runs.values():
                 fn()
@@ -121,8 +131,12 @@ def cpu_time(console: Console) -> None:
                     t = time.process_time()
                     fn()
                     best[name] = min(best[name], time.process_time() - t)
-            table.add_row(f"{size} px", f"{best['adain'] * 1000:.0f}", f"{best['cin'] * 1000:.0f}",
-                          f"{best['adain'] / best['cin']:.2f}x")
+            table.add_row(
+                f"{size} px",
+                f"{best['adain'] * 1000:.0f}",
+                f"{best['cin'] * 1000:.0f}",
+                f"{best['adain'] / best['cin']:.2f}x",
+            )
     finally:
         torch.set_num_threads(threads)
     console.print(table)
@@ -144,10 +158,13 @@ def video(console: Console, rt: Runtime) -> None:
         pass
     _sync(rt)
     fps = n / (time.perf_counter() - t)
-    console.print(f"video, 640x360, one style, Engine.frames from memory (no codec), {rt.describe()}: "
-                  f"{fps:.1f} frames/s")
-    console.print(f"video, 640x360, one style, end to end (decode, stylize, encode: pipeline.stylize_video), "
-                  f"{rt.describe()}: {video_end_to_end(engine, n):.1f} frames/s")
+    console.print(
+        f"video, 640x360, one style, Engine.frames from memory (no codec), {rt.describe()}: {fps:.1f} frames/s"
+    )
+    console.print(
+        f"video, 640x360, one style, end to end (decode, stylize, encode: pipeline.stylize_video), "
+        f"{rt.describe()}: {video_end_to_end(engine, n):.1f} frames/s"
+    )
 
 
 def video_end_to_end(engine, n: int) -> float:
@@ -160,12 +177,13 @@ def video_end_to_end(engine, n: int) -> float:
 
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "in.mp4"
-        gen = imageio_ffmpeg.write_frames(str(src), (640, 360), fps=24, codec="libx264", quality=None,
-                                          macro_block_size=1, ffmpeg_log_level="error")
+        gen = imageio_ffmpeg.write_frames(
+            str(src), (640, 360), fps=24, codec="libx264", quality=None, macro_block_size=1, ffmpeg_log_level="error"
+        )
         gen.send(None)
         base = np.random.default_rng(0).uniform(0, 255, (360, 640 + n * 4, 3)).astype(np.uint8)
         for i in range(n):
-            gen.send(np.ascontiguousarray(base[:, i * 4:i * 4 + 640]))  # a slow pan
+            gen.send(np.ascontiguousarray(base[:, i * 4 : i * 4 + 640]))  # a slow pan
         gen.close()
         report = pipeline.stylize_video(engine, vid.probe(src), Path(tmp) / "out.mp4", ["style0"], batch=1)
         return report.fps
@@ -183,9 +201,18 @@ def conv_macs(size: int) -> dict[str, float]:
             res //= 2
         convs = 2 if kind == "res" else 1
         cin_total += convs * res * res * cin_ * cout * k * k
-    vgg = [(3, 3, 1, h), (3, 64, 9, h), (64, 64, 9, h), (64, 128, 9, h // 2), (128, 128, 9, h // 2),
-           (128, 256, 9, h // 4), (256, 256, 9, h // 4), (256, 256, 9, h // 4), (256, 256, 9, h // 4),
-           (256, 512, 9, h // 8)]
+    vgg = [
+        (3, 3, 1, h),
+        (3, 64, 9, h),
+        (64, 64, 9, h),
+        (64, 128, 9, h // 2),
+        (128, 128, 9, h // 2),
+        (128, 256, 9, h // 4),
+        (256, 256, 9, h // 4),
+        (256, 256, 9, h // 4),
+        (256, 256, 9, h // 4),
+        (256, 512, 9, h // 8),
+    ]
     to_relu3 = sum(i * o * k * r * r for i, o, k, r in vgg[:6])
     return {"cin": cin_total, "vgg4": sum(i * o * k * r * r for i, o, k, r in vgg), "vgg3": to_relu3}
 
@@ -218,19 +245,33 @@ def train_speed(console: Console) -> None:
         torch.save(random_layout(vgg_normalised_layers(), 0), vgg)
         stamps: list[float] = []
         warmup, timed = 1, (1 if QUICK else 3)
-        cfg = CINConfig(content_dir=str(root / "content"), style_dir=str(root / "styles"), out=str(root / "run"),
-                        max_iter=warmup + timed, batch_size=batch, crop=crop, style_size=crop, save_every=10**9,
-                        sample_every=0, workers=2, vgg=str(vgg))
+        cfg = CINConfig(
+            content_dir=str(root / "content"),
+            style_dir=str(root / "styles"),
+            out=str(root / "run"),
+            max_iter=warmup + timed,
+            batch_size=batch,
+            crop=crop,
+            style_size=crop,
+            save_every=10**9,
+            sample_every=0,
+            workers=2,
+            vgg=str(vgg),
+        )
         train_cin(cfg, on_step=lambda info: stamps.append(time.perf_counter()))
     its = timed / (stamps[-1] - stamps[warmup - 1])
     flops = training_flops(batch, crop)
-    console.print(f"CIN training, {'cuda' if cuda else 'cpu'}, batch {batch} x {crop} px: {its:.3f} it/s, "
-                  f"{its * batch:.2f} images/s, {flops / 1e12:.2f} TFLOP per iteration "
-                  f"({flops * its / 1e12:.2f} TFLOP/s achieved)")
+    console.print(
+        f"CIN training, {'cuda' if cuda else 'cpu'}, batch {batch} x {crop} px: {its:.3f} it/s, "
+        f"{its * batch:.2f} images/s, {flops / 1e12:.2f} TFLOP per iteration "
+        f"({flops * its / 1e12:.2f} TFLOP/s achieved)"
+    )
     full = training_flops(16, 256) * 40_000
-    console.print(f"the default run (40k iterations, batch 16 x 256 px) is {full / 1e15:.0f} PFLOP; estimate: "
-                  f"{full / 300e12 / 3600:.1f} h on one H100 at 300 TFLOP/s effective bf16 (30% of peak), "
-                  f"{full / 100e12 / 3600:.1f} h at 100 TFLOP/s (an A100 at 30%) -- data loading permitting")
+    console.print(
+        f"the default run (40k iterations, batch 16 x 256 px) is {full / 1e15:.0f} PFLOP; estimate: "
+        f"{full / 300e12 / 3600:.1f} h on one H100 at 300 TFLOP/s effective bf16 (30% of peak), "
+        f"{full / 100e12 / 3600:.1f} h at 100 TFLOP/s (an A100 at 30%) -- data loading permitting"
+    )
 
 
 def run(console: Console) -> None:

@@ -85,8 +85,15 @@ def run(console: Console) -> None:
         console.print(f"  model only: {model[0]:.3f} images/s", style="dim")
         rows = []
         for workers in WORKERS:
-            job = dataset.DatasetJob(root / "c", root / "style.jpg", root / f"out{workers}", content_size=SIZE,
-                                     style_size=SIZE, workers=workers, style_cache=False)
+            job = dataset.DatasetJob(
+                root / "c",
+                root / "style.jpg",
+                root / f"out{workers}",
+                content_size=SIZE,
+                style_size=SIZE,
+                workers=workers,
+                style_cache=False,
+            )
             report = dataset.run(engine, job)
             assert report.written == COUNT and not report.failures, report
             rows.append((workers, COUNT / report.seconds))
@@ -95,8 +102,11 @@ def run(console: Console) -> None:
         reference = sum(model) / len(model)
 
         # Style cache: encoding one 512 px style vs reading its statistics back.
-        cache = StyleCache(model_identity(engine.method.encoder, engine.runtime.dtype, engine.runtime.device),
-                           root / "cache", settings=f"size={SIZE}")
+        cache = StyleCache(
+            model_identity(engine.method.encoder, engine.runtime.dtype, engine.runtime.device),
+            root / "cache",
+            settings=f"size={SIZE}",
+        )
 
         def compute() -> dict[str, torch.Tensor]:
             s = engine.represent(images.load_image(root / "style.jpg", SIZE))
@@ -110,19 +120,26 @@ def run(console: Console) -> None:
         hit = time.perf_counter() - t0
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    table = Table(title=f"dataset job: {COUNT} JPEGs {SIZE * 5 // 4}x{SIZE} -> PNG, one style, "
-                        f"{engine.describe()}, {cores} cores, torch threads {torch.get_num_threads()}")
+    table = Table(
+        title=f"dataset job: {COUNT} JPEGs {SIZE * 5 // 4}x{SIZE} -> PNG, one style, "
+        f"{engine.describe()}, {cores} cores, torch threads {torch.get_num_threads()}"
+    )
     table.add_column("pipeline")
     table.add_column("images/s", justify="right")
     table.add_column("vs model only", justify="right")
-    table.add_row("model only (tensors in, tensors out)", f"{reference:.2f}",
-                  f"100%  ({model[0]:.2f} before, {model[1]:.2f} after)")
+    table.add_row(
+        "model only (tensors in, tensors out)",
+        f"{reference:.2f}",
+        f"100%  ({model[0]:.2f} before, {model[1]:.2f} after)",
+    )
     for workers, speed in rows:
         label = "in-process threads" if workers == 0 else f"{workers} worker process(es)"
         table.add_row(f"end to end, workers={workers} ({label})", f"{speed:.2f}", f"{speed / reference:.0%}")
     console.print(table)
-    console.print(f"style cache, one {SIZE} px style: encode {miss * 1000:.0f} ms (miss, incl. hashing and "
-                  f"storing), cached {hit * 1000:.1f} ms (hit): {miss - hit:.3f} s saved per style per run")
+    console.print(
+        f"style cache, one {SIZE} px style: encode {miss * 1000:.0f} ms (miss, incl. hashing and "
+        f"storing), cached {hit * 1000:.1f} ms (hit): {miss - hit:.3f} s saved per style per run"
+    )
     console.print(f"default workers on CPU: {loader.default_workers(torch.device('cpu'))}")
 
 

@@ -63,8 +63,9 @@ def _adain(rt: Runtime):
     return AdaIN(load_encoder(random_layout(vgg_normalised_layers(), 0)), load_decoder(dec), rt)
 
 
-def _run(rt: Runtime, content: torch.Tensor, style: torch.Tensor, iters: int,
-         **config: object) -> tuple[list[float], list[GatysStep], torch.Tensor]:
+def _run(
+    rt: Runtime, content: torch.Tensor, style: torch.Tensor, iters: int, **config: object
+) -> tuple[list[float], list[GatysStep], torch.Tensor]:
     """Seconds of each iteration, the steps, and the output."""
     stamps: list[float] = []
     steps: list[GatysStep] = []
@@ -123,25 +124,31 @@ def convergence(console: Console, content: torch.Tensor, style: torch.Tensor, it
     for init in inits:
         _, steps, _ = _run(rt, content, style, iters + 1, init=init)  # step i reports the loss after i - 1
         curves[init] = steps
-    table = Table(title=f"gatys convergence at {content.shape[-1]}x{content.shape[-2]} px, L-BFGS, fp32: "
-                        "total (style, content) loss after N iterations")
+    table = Table(
+        title=f"gatys convergence at {content.shape[-1]}x{content.shape[-2]} px, L-BFGS, fp32: "
+        "total (style, content) loss after N iterations"
+    )
     table.add_column("init")
     marks = [n for n in CHECKPOINTS if n <= iters]
     for n in marks:
         table.add_column(f"{n}", justify="right")
     for init, steps in curves.items():
-        table.add_row(init, *(f"{steps[n].loss:.3g} ({steps[n].style_loss:.2g}, {steps[n].content_loss:.2g})"
-                              for n in marks))
+        table.add_row(
+            init, *(f"{steps[n].loss:.3g} ({steps[n].style_loss:.2g}, {steps[n].content_loss:.2g})" for n in marks)
+        )
     console.print(table)
     if "adain" in curves:
         for ref in ("content", "adain"):
             for n in (n for n in (50, iters) if n <= iters):
                 goal = curves[ref][n].loss
-                need = {init: next((i for i, s in enumerate(steps) if s.loss <= goal), None)
-                        for init, steps in curves.items()}
-                console.print(f"to reach {goal:.4g} (init {ref} after {n}): "
-                              + ", ".join(f"init {k} needs {'> ' + str(iters) if v is None else v}"
-                                          for k, v in need.items()))
+                need = {
+                    init: next((i for i, s in enumerate(steps) if s.loss <= goal), None)
+                    for init, steps in curves.items()
+                }
+                console.print(
+                    f"to reach {goal:.4g} (init {ref} after {n}): "
+                    + ", ".join(f"init {k} needs {'> ' + str(iters) if v is None else v}" for k, v in need.items())
+                )
 
 
 _RSS = """
@@ -176,8 +183,13 @@ def memory(console: Console, sides: tuple[int, ...] = (512, 1024)) -> None:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         base, peak = (int(v) * 1024 for v in out.stdout.split())
         history = GatysConfig().history * 2 * 3 * side * side * 4  # (s, y) pairs of the image's size, fp32
-        table.add_row(f"{side}x{side}", f"{base / 2**20:.0f}", f"{peak / 2**20:.0f}",
-                      f"{(peak - base) / side**2:.0f}", f"{history / 2**20:.0f}")
+        table.add_row(
+            f"{side}x{side}",
+            f"{base / 2**20:.0f}",
+            f"{peak / 2**20:.0f}",
+            f"{(peak - base) / side**2:.0f}",
+            f"{history / 2**20:.0f}",
+        )
     console.print(table)
 
 

@@ -32,8 +32,14 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIRS = [ROOT.parent / "shared" / "samples", ROOT.parent.parent / "shared" / "samples"]
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
 # (label, height, width, repeats, with the reference and untiled fp32)
-SIZES = [("256", 256, 256, 3, True), ("512", 512, 512, 2, True), ("1024", 1024, 1024, 1, True),
-         ("2048", 2048, 2048, 1, True), ("4K", 2160, 3840, 1, False), ("8K", 4320, 7680, 1, False)]
+SIZES = [
+    ("256", 256, 256, 3, True),
+    ("512", 512, 512, 2, True),
+    ("1024", 1024, 1024, 1, True),
+    ("2048", 2048, 2048, 1, True),
+    ("4K", 2160, 3840, 1, False),
+    ("8K", 4320, 7680, 1, False),
+]
 if QUICK:
     SIZES = [("128", 128, 128, 1, True), ("256", 256, 256, 1, True), ("400x1200", 400, 1200, 1, False)]
 BATCH = 4
@@ -119,12 +125,17 @@ def run_device(console: Console, device: torch.device) -> None:
     stats32, stats_auto = fp32.represent(style), auto.represent(style)
     precision = auto.runtime.precision
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    table = Table(title=f"styler transfer, model time per image ({name}; auto = {precision})",
-                  caption="random He-initialised weights in the public layout; reference = plain fp32 NCHW "
-                          "pytorch-AdaIN pipeline, 512 px style re-encoded per image; vs fp32 = PSNR against "
-                          "untiled fp32 (MAD: mean absolute difference, tiled vs untiled); +peak = "
-                          + ("max allocated" if device.type == "cuda" else
-                             "peak process RSS during the call over the RSS before it (models, input excluded)"))
+    table = Table(
+        title=f"styler transfer, model time per image ({name}; auto = {precision})",
+        caption="random He-initialised weights in the public layout; reference = plain fp32 NCHW "
+        "pytorch-AdaIN pipeline, 512 px style re-encoded per image; vs fp32 = PSNR against "
+        "untiled fp32 (MAD: mean absolute difference, tiled vs untiled); +peak = "
+        + (
+            "max allocated"
+            if device.type == "cuda"
+            else "peak process RSS during the call over the RSS before it (models, input excluded)"
+        ),
+    )
     for col in ("size", "run", "tile", "s/img", "img/s", "+peak MB", "vs fp32", "x ref"):
         table.add_column(col, justify="left" if col in ("size", "run") else "right")
 
@@ -147,8 +158,15 @@ def run_device(console: Console, device: torch.device) -> None:
         else:
             t_ref, want = None, None
         t_auto, m_auto, got = timed(lambda x=content: engine_auto.render(x, [stats_auto]), device, repeats)
-        row(label, f"auto ({precision})", str(auto_tile or "-"), t_auto, m_auto,
-            f"{psnr(got, want):.1f} dB" if want is not None else "", f"{t_ref / t_auto:.1f}" if t_ref else "")
+        row(
+            label,
+            f"auto ({precision})",
+            str(auto_tile or "-"),
+            t_auto,
+            m_auto,
+            f"{psnr(got, want):.1f} dB" if want is not None else "",
+            f"{t_ref / t_auto:.1f}" if t_ref else "",
+        )
         if label in ("512", "256" if QUICK else "512"):
             batch = content.expand(BATCH, -1, -1, -1).contiguous()
             t_b, m_b, _ = timed(lambda x=batch: engine_auto.render(x, [stats_auto]), device, repeats)

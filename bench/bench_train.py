@@ -33,7 +33,7 @@ def _folders(root: Path) -> tuple[Path, Path]:
 def _its(cfg: TrainConfig) -> float:
     stamps: list[float] = []
     train_decoder(cfg, on_step=lambda info: stamps.append(time.perf_counter()))
-    timed = stamps[WARMUP - 1:]  # from the end of the warm-up to the end of the run
+    timed = stamps[WARMUP - 1 :]  # from the end of the warm-up to the end of the run
     return (len(timed) - 1) / (timed[-1] - timed[0])
 
 
@@ -50,11 +50,26 @@ def run(console: Console) -> None:
         vgg = root / "vgg_normalised.pth"
         torch.save(random_layout(vgg_normalised_layers(), 0), vgg)
         for n, (device, precision) in enumerate(rows):
-            cfg = TrainConfig(content_dir=str(content), style_dir=str(style), out=str(root / f"run{n}"),
-                              max_iter=WARMUP + TIMED, save_every=10**9, sample_every=0, workers=2,
-                              device=device, precision=precision, vgg=str(vgg))
+            cfg = TrainConfig(
+                content_dir=str(content),
+                style_dir=str(style),
+                out=str(root / f"run{n}"),
+                max_iter=WARMUP + TIMED,
+                save_every=10**9,
+                sample_every=0,
+                workers=2,
+                device=device,
+                precision=precision,
+                vgg=str(vgg),
+            )
             its = _its(cfg)
-            table.add_row(device, precision, f"{its:.3f}", f"{its * cfg.batch_size:.2f}", f"{1 / its:.2f}",
-                          f"{160_000 / its / 3600:.0f}")
+            table.add_row(
+                device,
+                precision,
+                f"{its:.3f}",
+                f"{its * cfg.batch_size:.2f}",
+                f"{1 / its:.2f}",
+                f"{160_000 / its / 3600:.0f}",
+            )
     console.print(table)
     console.print(f"torch threads: {torch.get_num_threads()}; 160k iterations is the paper's full run.")

@@ -36,8 +36,24 @@ def trimmed(clip: Path, frames: int, folder: Path) -> Path:
     if not frames:
         return clip
     dest = folder / f"{clip.stem}_{frames}{clip.suffix}"
-    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-y", "-i", str(clip), "-map", "0", "-c", "copy",
-                    "-frames:v", str(frames), str(dest)], check=True)
+    subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            str(clip),
+            "-map",
+            "0",
+            "-c",
+            "copy",
+            "-frames:v",
+            str(frames),
+            str(dest),
+        ],
+        check=True,
+    )
     return dest
 
 
@@ -92,8 +108,15 @@ def speed_table(info, vgg: Path, dec: Path, tmp: Path) -> Table:
         del x
         report = stylize_video(engine, info, tmp / "out.mp4", [stats], size=size, batch=batch)
         w, h = report.size
-        speed.add_row(str(engine.runtime.device), engine.runtime.precision, f"{w}x{h}", str(batch), f"{pure:.2f}",
-                      f"{report.fps:.2f}", f"{1 - report.fps / pure:+.0%}")
+        speed.add_row(
+            str(engine.runtime.device),
+            engine.runtime.precision,
+            f"{w}x{h}",
+            str(batch),
+            f"{pure:.2f}",
+            f"{report.fps:.2f}",
+            f"{1 - report.fps / pure:+.0%}",
+        )
     return speed
 
 
@@ -108,21 +131,29 @@ def flicker_table(info, vgg: Path, dec: Path) -> Table:
     engine = Engine.load("adain", device="cpu", precision="fp32", vgg=vgg, decoder=dec)
     stats = engine.represent(load_image(STYLE, 512))
     x = video.to_batch(list(video.read_frames(info, FLICKER_SIZE)))
-    flick = Table(title=f"flicker: {CLIP.name}, {info.frames} frames at {x.shape[-1]}x{x.shape[-2]}, "
-                        "fp32 (random weights)")
+    flick = Table(
+        title=f"flicker: {CLIP.name}, {info.frames} frames at {x.shape[-1]}x{x.shape[-2]}, fp32 (random weights)"
+    )
     for col in ("--smooth", "flicker (out/in change)", "output change /255", "mean dev. /255", "p99 dev. /255"):
         flick.add_column(col, justify="right")
     plain = None
     for smooth in SMOOTHS:
         meter, outs = FlickerMeter(), []
-        for xb, yb in zip((x[i : i + 4] for i in range(0, len(x), 4)),
-                          engine.frames((x[i : i + 4] for i in range(0, len(x), 4)), [stats], smooth=smooth)):
+        for xb, yb in zip(
+            (x[i : i + 4] for i in range(0, len(x), 4)),
+            engine.frames((x[i : i + 4] for i in range(0, len(x), 4)), [stats], smooth=smooth),
+        ):
             meter.update(xb, yb)
             outs.append(yb)
         y = torch.cat(outs)
         plain = y if plain is None else plain
         dev = (y - plain).abs().flatten()
         p99 = dev[torch.randperm(dev.numel())[:1_000_000]].quantile(0.99)  # quantile() caps its input size
-        flick.add_row(f"{smooth:g}", f"{meter.ratio:.3f}", f"{meter.output_change * 255:.2f}",
-                      f"{dev.mean() * 255:.2f}", f"{p99 * 255:.2f}")
+        flick.add_row(
+            f"{smooth:g}",
+            f"{meter.ratio:.3f}",
+            f"{meter.output_change * 255:.2f}",
+            f"{dev.mean() * 255:.2f}",
+            f"{p99 * 255:.2f}",
+        )
     return flick

@@ -63,8 +63,9 @@ def adain(weights_dir):
     from styler.methods.adain import AdaIN
     from styler.runtime import runtime
 
-    return AdaIN.load(vgg=weights_dir / "vgg_normalised.pth", decoder=weights_dir / "decoder.pth",
-                      rt=runtime("cpu", "fp32"))
+    return AdaIN.load(
+        vgg=weights_dir / "vgg_normalised.pth", decoder=weights_dir / "decoder.pth", rt=runtime("cpu", "fp32")
+    )
 
 
 @pytest.fixture(scope="session")

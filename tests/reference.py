@@ -19,23 +19,56 @@ def _conv(i: int, o: int) -> list[nn.Module]:
 
 def reference_vgg() -> nn.Sequential:
     """net.vgg: all 53 modules of the public vgg_normalised.pth."""
+
     def pool():
         return nn.MaxPool2d((2, 2), (2, 2), (0, 0), ceil_mode=True)
+
     return nn.Sequential(
-        nn.Conv2d(3, 3, (1, 1)), *_conv(3, 64), *_conv(64, 64), pool(),
-        *_conv(64, 128), *_conv(128, 128), pool(),
-        *_conv(128, 256), *_conv(256, 256), *_conv(256, 256), *_conv(256, 256), pool(),
-        *_conv(256, 512), *_conv(512, 512), *_conv(512, 512), *_conv(512, 512), pool(),
-        *_conv(512, 512), *_conv(512, 512), *_conv(512, 512), *_conv(512, 512))
+        nn.Conv2d(3, 3, (1, 1)),
+        *_conv(3, 64),
+        *_conv(64, 64),
+        pool(),
+        *_conv(64, 128),
+        *_conv(128, 128),
+        pool(),
+        *_conv(128, 256),
+        *_conv(256, 256),
+        *_conv(256, 256),
+        *_conv(256, 256),
+        pool(),
+        *_conv(256, 512),
+        *_conv(512, 512),
+        *_conv(512, 512),
+        *_conv(512, 512),
+        pool(),
+        *_conv(512, 512),
+        *_conv(512, 512),
+        *_conv(512, 512),
+        *_conv(512, 512),
+    )
 
 
 def reference_decoder() -> nn.Sequential:
     """net.decoder."""
+
     def up():
         return nn.Upsample(scale_factor=2, mode="nearest")
-    return nn.Sequential(*_conv(512, 256), up(), *_conv(256, 256), *_conv(256, 256), *_conv(256, 256),
-                         *_conv(256, 128), up(), *_conv(128, 128), *_conv(128, 64), up(), *_conv(64, 64),
-                         nn.ReflectionPad2d((1, 1, 1, 1)), nn.Conv2d(64, 3, (3, 3)))
+
+    return nn.Sequential(
+        *_conv(512, 256),
+        up(),
+        *_conv(256, 256),
+        *_conv(256, 256),
+        *_conv(256, 256),
+        *_conv(256, 128),
+        up(),
+        *_conv(128, 128),
+        *_conv(128, 64),
+        up(),
+        *_conv(64, 64),
+        nn.ReflectionPad2d((1, 1, 1, 1)),
+        nn.Conv2d(64, 3, (3, 3)),
+    )
 
 
 def calc_mean_std(feat, eps=1e-5):
@@ -74,6 +107,7 @@ def style_transfer(vgg, decoder, content, style, alpha=1.0):
 def coral(source, target):
     """function.coral of pytorch-AdaIN (also AdaIN-style's), written out in float64:
     source and target (3, H, W), the result has the source's shape."""
+
     def norm(x):
         f = x.reshape(3, -1).double()
         m, s = f.mean(1, keepdim=True), f.std(1, keepdim=True)

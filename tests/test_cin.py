@@ -49,8 +49,9 @@ def reference_cin(x, gamma, beta):
 
 @pytest.fixture
 def model_file(tmp_path):
-    return save_model(tmp_path / "model.pth", random_net(), ["starry_night", "la_muse", "sketch"],
-                      {"style_weight": 1e3}, iterations=7)
+    return save_model(
+        tmp_path / "model.pth", random_net(), ["starry_night", "la_muse", "sketch"], {"style_weight": 1e3}, iterations=7
+    )
 
 
 def test_cin_is_instance_norm_then_the_styles_affine():
@@ -84,8 +85,9 @@ def test_fast_inference_path_matches_the_plain_network():
     torch.testing.assert_close(fast, plain, atol=1e-5, rtol=1e-4)
     trained = net(x, torch.tensor([0, 2]))  # training path: index rows
     with torch.inference_mode():
-        torch.testing.assert_close(net(x, torch.tensor([[1.0, 0, 0], [0, 0, 1.0]])), trained.detach(),
-                                   atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(
+            net(x, torch.tensor([[1.0, 0, 0], [0, 0, 1.0]])), trained.detach(), atol=1e-5, rtol=1e-4
+        )
 
 
 def test_one_hot_blend_is_that_style_and_a_blend_is_the_convex_combination(model_file):
@@ -119,8 +121,12 @@ def test_masks_give_each_region_its_style(model_file):
     left, right = (method.stylize(x, [s], Mix((1.0,)), alpha=1.0) for s in (0, 2))
     # Uniform masks: per-pixel gamma/beta maps give exactly what the weights give.
     uniform = torch.stack([torch.full((48, 64), 0.3), torch.full((48, 64), 0.7)])
-    torch.testing.assert_close(method.stylize(x, [0, 2], Mix((0.5, 0.5), uniform), alpha=1.0),
-                               method.stylize(x, [0, 2], Mix((0.3, 0.7)), alpha=1.0), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(
+        method.stylize(x, [0, 2], Mix((0.5, 0.5), uniform), alpha=1.0),
+        method.stylize(x, [0, 2], Mix((0.3, 0.7)), alpha=1.0),
+        atol=1e-5,
+        rtol=1e-4,
+    )
     x = torch.rand(1, 3, 48, 160)
     left, right = (method.stylize(x, [s], Mix((1.0,)), alpha=1.0) for s in (0, 2))
     masks = torch.zeros(2, 48, 160)
@@ -150,8 +156,11 @@ def test_tiles_agree_with_the_untiled_result(model_file, masked):
 
 def test_unknown_styles_and_bad_files_are_one_line(model_file, tmp_path):
     method = CIN.load(model_file, CPU32)
-    with pytest.raises(InputError, match=r"style 'monet' is not in this model; its styles are: 0 starry_night, "
-                                         r"1 la_muse, 2 sketch$"):
+    with pytest.raises(
+        InputError,
+        match=r"style 'monet' is not in this model; its styles are: 0 starry_night, "
+        r"1 la_muse, 2 sketch$",
+    ):
         method.represent("monet")
     with pytest.raises(InputError, match="style index 5 is out of range"):
         method.represent(5)
@@ -183,6 +192,7 @@ def test_models_show_lists_the_styles_and_errors_are_one_line(model_file, tmp_pa
 
 
 # -- training ------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def cin_folders(tmp_path):
@@ -220,8 +230,12 @@ def test_restore_rng_takes_a_saved_cuda_state(tmp_path, monkeypatch):
     """CPU-only check of the CUDA branch: a checkpoint's 'cuda' entry survives the file round trip
     and the restore hands it to torch.cuda.set_rng_state on a CUDA run (and never on a CPU run)."""
     fake = torch.arange(16, dtype=torch.uint8)
-    checkpoint.save(tmp_path, {"iter": 1, "model": {}, "optimizer": {}, "config": {},
-                               "rng": {"torch": torch.get_rng_state(), "cuda": fake}}, keep=1, export=("m.pth", {}))
+    checkpoint.save(
+        tmp_path,
+        {"iter": 1, "model": {}, "optimizer": {}, "config": {}, "rng": {"torch": torch.get_rng_state(), "cuda": fake}},
+        keep=1,
+        export=("m.pth", {}),
+    )
     state = checkpoint.load(checkpoint.latest(tmp_path))["rng"]
     calls = []
     monkeypatch.setattr(torch.cuda, "set_rng_state", lambda s, device: calls.append((s, device)))
@@ -235,8 +249,10 @@ def test_losses_are_copied_to_the_host_only_on_logging_iterations(cin_folders, t
     real = torch.Tensor.tolist
     monkeypatch.setattr(torch.Tensor, "tolist", lambda self: copies.append(1) or real(self))
     steps = []
-    train_cin(cin_config(cin_folders, tmp_path, max_iter=5, log_every=5, save_every=100),
-              on_step=lambda info: steps.append(info.synced))
+    train_cin(
+        cin_config(cin_folders, tmp_path, max_iter=5, log_every=5, save_every=100),
+        on_step=lambda info: steps.append(info.synced),
+    )
     assert steps == [False] * 4 + [True] and len(copies) == 1
 
 
@@ -249,8 +265,11 @@ def test_each_style_is_learned_and_extend_keeps_old_styles_bit_identical(tmp_pat
     plain[::4] = 255  # black with white stripes
     Image.fromarray(plain.numpy()).save(tmp_path / "s" / "lines.png")
     folders = (content.parent, tmp_path / "s")
-    result = train_cin(cin_config(folders, tmp_path / "base", max_iter=60, resize=0, lr=1e-2, save_every=60,
-                                  log_every=20, style_weight=1e4))
+    result = train_cin(
+        cin_config(
+            folders, tmp_path / "base", max_iter=60, resize=0, lr=1e-2, save_every=60, log_every=20, style_weight=1e4
+        )
+    )
     net, info = read_model(result.decoder)
     from styler.train_adain import load_vgg
 
@@ -263,8 +282,11 @@ def test_each_style_is_learned_and_extend_keeps_old_styles_bit_identical(tmp_pat
     assert loss[0][0] < loss[1][0] and loss[1][1] < loss[0][1], loss  # each style's own index wins
 
     make_image(tmp_path / "new" / "extra.png", (40, 40), 50)
-    extended = train_cin(cin_config((content.parent, tmp_path / "new"), tmp_path / "ext", max_iter=4,
-                                    extend=str(result.decoder), lr=1e-2))
+    extended = train_cin(
+        cin_config(
+            (content.parent, tmp_path / "new"), tmp_path / "ext", max_iter=4, extend=str(result.decoder), lr=1e-2
+        )
+    )
     grown, grown_info = read_model(extended.decoder)
     assert grown_info["styles"] == info["styles"] + ["extra"]
     old, new = net.state_dict(), grown.state_dict()
@@ -275,15 +297,36 @@ def test_each_style_is_learned_and_extend_keeps_old_styles_bit_identical(tmp_pat
     before, after = CIN(net, info["styles"], CPU32), CIN(grown, grown_info["styles"], CPU32)
     img = torch.rand(1, 3, 40, 48)
     for s in range(2):
-        assert torch.equal(after.stylize(img, [s], Mix((1.0,)), alpha=1.0),
-                           before.stylize(img, [s], Mix((1.0,)), alpha=1.0))
+        assert torch.equal(
+            after.stylize(img, [s], Mix((1.0,)), alpha=1.0), before.stylize(img, [s], Mix((1.0,)), alpha=1.0)
+        )
 
 
 def test_cli_trains_cin_into_a_fresh_run_folder(cin_folders, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    args = ["train", "--method", "cin", "--coco", cin_folders[0], "--styles", cin_folders[1], "--max-iter", "1",
-            "--batch-size", "1", "--crop", "32", "--resize", "40", "--style-size", "32", "--workers", "0",
-            "--sample-every", "0"]
+    args = [
+        "train",
+        "--method",
+        "cin",
+        "--coco",
+        cin_folders[0],
+        "--styles",
+        cin_folders[1],
+        "--max-iter",
+        "1",
+        "--batch-size",
+        "1",
+        "--crop",
+        "32",
+        "--resize",
+        "40",
+        "--style-size",
+        "32",
+        "--workers",
+        "0",
+        "--sample-every",
+        "0",
+    ]
     first, second = run_cli(*args), run_cli(*args)
     assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
     assert "runs/cin/model.pth" in first.stdout and "runs/cin-2/model.pth" in second.stdout
@@ -291,22 +334,32 @@ def test_cli_trains_cin_into_a_fresh_run_folder(cin_folders, tmp_path, monkeypat
     assert read_model(tmp_path / "runs" / "cin" / "model.pth")[1]["config"]["batch_size"] == 1
 
 
-@pytest.mark.parametrize("extra, words", [
-    (["--method", "cin"], ["--method cin needs --styles"]),
-    (["--method", "cin", "--styles", "S", "--wikiart", "S"], ["--wikiart does not apply to --method cin"]),
-    (["--method", "adain", "--styles", "S"], ["needs --wikiart"]),
-    (["--method", "adain", "--wikiart", "S", "--style-size", "64"], ["--style-size does not apply"]),
-    (["--method", "cin", "--styles", "S", "--batch-size", "0"], ["--batch-size 0 is not allowed"]),
-    (["--method", "cin", "--styles", "S", "--extend", "E"], ["CIN model", "cannot be read"]),
-    (["--method", "cin", "--styles", "NOWHERE"], ["--styles", "does not exist"]),
-    (["--method", "gatys"], ["gatys"]),
-])
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        (["--method", "cin"], ["--method cin needs --styles"]),
+        (["--method", "cin", "--styles", "S", "--wikiart", "S"], ["--wikiart does not apply to --method cin"]),
+        (["--method", "adain", "--styles", "S"], ["needs --wikiart"]),
+        (["--method", "adain", "--wikiart", "S", "--style-size", "64"], ["--style-size does not apply"]),
+        (["--method", "cin", "--styles", "S", "--batch-size", "0"], ["--batch-size 0 is not allowed"]),
+        (["--method", "cin", "--styles", "S", "--extend", "E"], ["CIN model", "cannot be read"]),
+        (["--method", "cin", "--styles", "NOWHERE"], ["--styles", "does not exist"]),
+        (["--method", "gatys"], ["gatys"]),
+    ],
+)
 def test_train_cli_errors_are_one_line(cin_folders, tmp_path, extra, words):
     (tmp_path / "E").write_bytes(b"junk")
-    extra = [str(cin_folders[1]) if a == "S" else str(tmp_path / "E") if a == "E" else
-             str(tmp_path / a) if a == "NOWHERE" else a for a in extra]
-    one_line_error(run_cli("train", "--coco", cin_folders[0], "-o", tmp_path / "run", "--workers", "0", *extra),
-                   *words)
+    extra = [
+        str(cin_folders[1])
+        if a == "S"
+        else str(tmp_path / "E")
+        if a == "E"
+        else str(tmp_path / a)
+        if a == "NOWHERE"
+        else a
+        for a in extra
+    ]
+    one_line_error(run_cli("train", "--coco", cin_folders[0], "-o", tmp_path / "run", "--workers", "0", *extra), *words)
 
 
 def test_extend_refuses_a_style_name_already_in_the_model(cin_folders, tmp_path):
@@ -347,14 +400,51 @@ def test_two_process_gloo_cin_run(cin_folders, tmp_path):
 
     run = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(Path(styler.__file__).resolve().parent.parent), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "styler",
-           "train", "--method", "cin", "--coco", str(cin_folders[0]), "--styles", str(cin_folders[1]), "-o", str(run),
-           "--batch-size", "1", "--crop", "32", "--resize", "40", "--style-size", "32", "--workers", "0",
-           "--max-iter", "2", "--save-every", "1", "--sample-every", "2", "--device", "cpu"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "styler",
+        "train",
+        "--method",
+        "cin",
+        "--coco",
+        str(cin_folders[0]),
+        "--styles",
+        str(cin_folders[1]),
+        "-o",
+        str(run),
+        "--batch-size",
+        "1",
+        "--crop",
+        "32",
+        "--resize",
+        "40",
+        "--style-size",
+        "32",
+        "--workers",
+        "0",
+        "--max-iter",
+        "2",
+        "--save-every",
+        "1",
+        "--sample-every",
+        "2",
+        "--device",
+        "cpu",
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stderr.count("training on") == 1 and "2 process(es)" in proc.stderr
     assert {str(p.relative_to(run)) for p in run.rglob("*") if p.is_file()} == {
-        "model.pth", "checkpoints/iter_0000001.pt", "checkpoints/iter_0000002.pt", "samples/iter_0000002.jpg",
-        "log.jsonl"}
+        "model.pth",
+        "checkpoints/iter_0000001.pt",
+        "checkpoints/iter_0000002.pt",
+        "samples/iter_0000002.jpg",
+        "log.jsonl",
+    }
     assert read_model(run / "model.pth")[1]["iterations"] == 2

@@ -16,8 +16,21 @@ def files_in(path):
 
 
 def test_transfer_writes_the_image_at_content_size(images, tmp_path):
-    r = run("transfer", images["content"], images["style"], "-o", tmp_path / "out.png", "--content-size", 0,
-            "--alpha", 0.5, "--device", "cpu", "--precision", "fp32")
+    r = run(
+        "transfer",
+        images["content"],
+        images["style"],
+        "-o",
+        tmp_path / "out.png",
+        "--content-size",
+        0,
+        "--alpha",
+        0.5,
+        "--device",
+        "cpu",
+        "--precision",
+        "fp32",
+    )
     assert r.exit_code == 0, r.output
     assert Image.open(tmp_path / "out.png").size == (48, 40)
     assert "cpu" in r.stderr and "fp32" in r.stderr
@@ -27,8 +40,20 @@ def test_transfer_writes_the_image_at_content_size(images, tmp_path):
 def test_cli_equals_the_api(images, tmp_path, engine):
     from styler.images import load_image
 
-    r = run("transfer", images["content"], "--style", images["style"], "-o", tmp_path / "o.png", "--precision",
-            "fp32", "--content-size", 32, "--style-size", 24)
+    r = run(
+        "transfer",
+        images["content"],
+        "--style",
+        images["style"],
+        "-o",
+        tmp_path / "o.png",
+        "--precision",
+        "fp32",
+        "--content-size",
+        32,
+        "--style-size",
+        24,
+    )
     assert r.exit_code == 0, r.output
     want = engine.render(load_image(images["content"], 32), [load_image(images["style"], 24)])
     got = load_image(tmp_path / "o.png", 0)
@@ -60,15 +85,17 @@ def test_many_results_need_a_directory(tmp_path):
     make_image(tmp_path / "c" / "a.png")
     make_image(tmp_path / "c" / "b.png")
     s = make_image(tmp_path / "s.png")
-    one_line_error(run("transfer", tmp_path / "c", s, "-o", tmp_path / "x.png"), "--output", "2 results",
-                   "pass a folder")
+    one_line_error(
+        run("transfer", tmp_path / "c", s, "-o", tmp_path / "x.png"), "--output", "2 results", "pass a folder"
+    )
     assert not (tmp_path / "x.png").exists()
 
 
 @pytest.mark.parametrize("alpha", ["1.5", "-0.1", "nan"])
 def test_bad_alpha(images, tmp_path, alpha):
-    one_line_error(run("transfer", images["content"], images["style"], "-o", tmp_path / "o.png", "--alpha", alpha),
-                   "alpha")
+    one_line_error(
+        run("transfer", images["content"], images["style"], "-o", tmp_path / "o.png", "--alpha", alpha), "alpha"
+    )
     assert not (tmp_path / "o.png").exists()
 
 
@@ -114,11 +141,14 @@ def test_cuda_without_a_gpu_is_an_error(images, tmp_path, monkeypatch):
     assert not (tmp_path / "o.png").exists()
 
 
-@pytest.mark.parametrize("args, words", [
-    (("--device", "cdua"), ["--device", "unknown device 'cdua'"]),
-    (("--tile", "13"), ["--tile", "'13' is not auto, off or a tile size"]),
-    (("--precision", "fp8"), ["--precision", "'fp8'"]),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (("--device", "cdua"), ["--device", "unknown device 'cdua'"]),
+        (("--tile", "13"), ["--tile", "'13' is not auto, off or a tile size"]),
+        (("--precision", "fp8"), ["--precision", "'fp8'"]),
+    ],
+)
 def test_bad_settings_fail_at_parse_time_before_weights_are_resolved(images, tmp_path, monkeypatch, args, words):
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -133,17 +163,30 @@ def test_bad_settings_fail_at_parse_time_before_weights_are_resolved(images, tmp
 
 def test_gatys_options_need_method_gatys(images, tmp_path):
     for command, count in (("transfer", 1), ("interpolate", 2), ("color-preserve", 1)):
-        r = run(command, images["content"], *[images["style"]] * count, "-o", tmp_path / "o.png",
-                "--style-weight", "10", "--init", "noise")
-        one_line_error(r, "--init noise, --style-weight 10.0 only apply to --method gatys",
-                       "add --method gatys or drop them")
+        r = run(
+            command,
+            images["content"],
+            *[images["style"]] * count,
+            "-o",
+            tmp_path / "o.png",
+            "--style-weight",
+            "10",
+            "--init",
+            "noise",
+        )
+        one_line_error(
+            r, "--init noise, --style-weight 10.0 only apply to --method gatys", "add --method gatys or drop them"
+        )
     assert not (tmp_path / "o.png").exists()
 
 
 def test_a_bad_vgg_is_reported_before_any_decoder_download(images, tmp_path, monkeypatch):
     monkeypatch.setenv("STYLER_WEIGHTS_DIR", str(tmp_path / "empty"))  # no decoder.pth: it would be fetched
-    one_line_error(run("transfer", images["content"], images["style"], "-o", tmp_path / "o.png",
-                       "--vgg", images["content"]), "content.png", "not a readable weights file")
+    one_line_error(
+        run("transfer", images["content"], images["style"], "-o", tmp_path / "o.png", "--vgg", images["content"]),
+        "content.png",
+        "not a readable weights file",
+    )
 
 
 def test_offline_without_weights(images, tmp_path, monkeypatch):
@@ -167,8 +210,12 @@ def test_weights_commands(weights_dir, tmp_path, monkeypatch):
     assert r.exit_code == 1 and "is missing" in r.stderr and "2 weights file(s) failed verification" in r.stderr
     r = run("weights", "import", weights_dir / "decoder.pth", weights_dir / "vgg_normalised.pth")
     assert r.exit_code == 0, r.output
-    assert files_in(tmp_path / "w") == ["decoder.pth", "decoder.pth.sha256", "vgg_normalised.pth",
-                                        "vgg_normalised.pth.sha256"]
+    assert files_in(tmp_path / "w") == [
+        "decoder.pth",
+        "decoder.pth.sha256",
+        "vgg_normalised.pth",
+        "vgg_normalised.pth.sha256",
+    ]
     assert run("weights", "verify").exit_code == 0
     (tmp_path / "w" / "decoder.pth").write_bytes((weights_dir / "decoder.pth").read_bytes()[:-10] + b"0" * 10)
     assert run("weights", "verify").exit_code == 1
@@ -177,7 +224,7 @@ def test_weights_commands(weights_dir, tmp_path, monkeypatch):
     one_line_error(run("weights", "import", junk), "neither")
     kept = (tmp_path / "w" / "vgg_normalised.pth").read_bytes()
     one_line_error(run("weights", "download", "--force"), "cannot download")  # offline
-    assert (tmp_path / "w" / "vgg_normalised.pth").read_bytes() == kept      # the old file is untouched
+    assert (tmp_path / "w" / "vgg_normalised.pth").read_bytes() == kept  # the old file is untouched
 
 
 def test_python_dash_m_and_help():
@@ -201,7 +248,17 @@ def test_short_help_lists_every_command_and_the_shared_vocabulary():
     for command in ("transfer", "interpolate", "mask", "color-preserve", "video"):
         r = run(command, "-h")
         assert r.exit_code == 0, (command, r.output)
-        for flag in ("--style", "--method", "--color", "--content-size", "--style-size", "--tile", "--device",
-                     "--precision", "--vgg", "--decoder"):
+        for flag in (
+            "--style",
+            "--method",
+            "--color",
+            "--content-size",
+            "--style-size",
+            "--tile",
+            "--device",
+            "--precision",
+            "--vgg",
+            "--decoder",
+        ):
             assert flag in r.stdout, (command, flag)
         assert "[adain|gatys|cin]" in r.stdout and "--preserve-color" not in r.stdout

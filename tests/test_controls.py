@@ -19,7 +19,7 @@ run = run_cli
 
 def region_stats(feat, region):
     """Unbiased mean/std + eps of feat (1, C, h, w) over a boolean region (h, w), as mean_std."""
-    sel = feat[0][:, region]                                   # (C, n)
+    sel = feat[0][:, region]  # (C, n)
     return sel.mean(1), (sel.var(1) + ops.EPS).sqrt()
 
 
@@ -28,12 +28,13 @@ def label_png(path, colours, size=(40, 32)):
     w, h = size
     arr = np.zeros((h, w, 3), np.uint8)
     for i, c in enumerate(colours):
-        arr[:, i * w // len(colours):(i + 1) * w // len(colours)] = c
+        arr[:, i * w // len(colours) : (i + 1) * w // len(colours)] = c
     Image.fromarray(arr).save(path)
     return path
 
 
 # -- interpolation --------------------------------------------------------------------------
+
 
 def test_interpolate_adain_is_the_weighted_sum_of_single_targets():
     torch.manual_seed(0)
@@ -57,15 +58,22 @@ def test_render_with_weights_decodes_the_normalised_weighted_target(engine, adai
     assert torch.allclose(engine.render(c, styles, weights=[2, 4, 2], alpha=0.7), got, atol=1e-6)
     # all the weight on one style is plain transfer with it; no weights = equal weights
     assert torch.allclose(engine.render(c, styles, weights=[0, 1, 0]), engine.render(c, [styles[1]]), atol=1e-6)
-    assert torch.allclose(engine.render(c, styles, alpha=0.7), engine.render(c, styles, weights=[1, 1, 1], alpha=0.7),
-                          atol=1e-6)
+    assert torch.allclose(
+        engine.render(c, styles, alpha=0.7), engine.render(c, styles, weights=[1, 1, 1], alpha=0.7), atol=1e-6
+    )
     assert (engine.render(c, styles, alpha=0.7) - got).abs().max() > 1e-3
 
 
-@pytest.mark.parametrize("weights, words", [
-    ([1, 2], "2 weight(s) for 3"), ([1, -1, 2], "negative"), ([0, 0, 0], "sum to 0"),
-    ([1, float("nan"), 1], "finite"), (["a", 1, 1], "numbers"),
-])
+@pytest.mark.parametrize(
+    "weights, words",
+    [
+        ([1, 2], "2 weight(s) for 3"),
+        ([1, -1, 2], "negative"),
+        ([0, 0, 0], "sum to 0"),
+        ([1, float("nan"), 1], "finite"),
+        (["a", 1, 1], "numbers"),
+    ],
+)
 def test_bad_weights(weights, words):
     with pytest.raises(InputError, match=words.replace("(", r"\(").replace(")", r"\)")):
         normalize_weights(weights, 3)
@@ -78,12 +86,13 @@ def test_weights_are_normalised():
 
 # -- masks ------------------------------------------------------------------------------------
 
+
 def test_masked_adain_binary_mask_gives_each_region_its_style_exactly():
     torch.manual_seed(2)
     fc = torch.randn(1, 16, 9, 11) * 2 + 1
     region = torch.zeros(9, 11, dtype=torch.bool)
     region[2:7, 3:10] = True
-    masks = torch.stack([region, ~region]).float()[None]              # (1, 2, h, w)
+    masks = torch.stack([region, ~region]).float()[None]  # (1, 2, h, w)
     styles = [torch.randn(1, 16, 5, 5) * 3 - 1, torch.randn(1, 16, 6, 4) * 0.5 + 2]
     stats = [ops.mean_std(s) for s in styles]
     out = ops.masked_adain(fc, masks, [m for m, _ in stats], [s for _, s in stats])
@@ -109,9 +118,9 @@ def test_label_map_with_three_regions_gives_exact_region_statistics(engine, adai
     c = torch.rand(1, 3, 40, 48)
     styles = [torch.rand(1, 3, 32, 32) * k for k in (0.3, 0.6, 1.0)]
     feat, stats = adain.encode(c), [engine.represent(s) for s in styles]
-    grid = ops.masks_to_grid(masks, tuple(feat.shape[-2:]))                # (1, 3, 5, 6)
+    grid = ops.masks_to_grid(masks, tuple(feat.shape[-2:]))  # (1, 3, 5, 6)
     assert grid.shape == (1, 3, 5, 6) and set(grid.unique().tolist()) == {0.0, 1.0}
-    assert torch.equal(grid.sum(1), torch.ones(1, 5, 6))                      # each feature in one region
+    assert torch.equal(grid.sum(1), torch.ones(1, 5, 6))  # each feature in one region
     out = ops.masked_adain(feat, grid, [s.mean for s in stats], [s.std for s in stats])
     for r in range(3):
         sel = grid[0, r].bool()
@@ -126,14 +135,14 @@ def test_label_map_with_three_regions_gives_exact_region_statistics(engine, adai
 def test_crop_crops_the_mask_like_the_content(tmp_path):
     path = label_png(tmp_path / "wide.png", [(0, 0, 0), (128, 128, 128), (255, 255, 255)], (60, 20))
     m = regions.load_regions(path, (16, 16), 3, crop=True)
-    assert m[1].all() and not m[0].any() and not m[2].any()           # only the middle band is left
+    assert m[1].all() and not m[0].any() and not m[2].any()  # only the middle band is left
 
 
 def test_all_white_mask_equals_plain_transfer_with_the_first_style(engine, tmp_path):
     path = tmp_path / "white.png"
     Image.new("L", (20, 30), 255).save(path)
     masks = regions.load_regions(path, (40, 48), 2)
-    assert masks[0].all() and not masks[1].any()                     # second region empty
+    assert masks[0].all() and not masks[1].any()  # second region empty
     c, a, b = torch.rand(1, 3, 40, 48), torch.rand(1, 3, 32, 32), torch.rand(1, 3, 36, 28)
     got = engine.render(c, [a, b], masks=masks, alpha=0.8)
     assert not got.isnan().any()
@@ -144,7 +153,7 @@ def test_empty_region_and_feathering_give_no_nan(engine):
     fc = torch.randn(1, 8, 4, 4)
     masks = torch.zeros(1, 3, 4, 4)
     masks[:, 0] = 1
-    masks[:, 1, 0, 0] = 1                                              # one-pixel region
+    masks[:, 1, 0, 0] = 1  # one-pixel region
     stats = [ops.mean_std(torch.randn(1, 8, 3, 3)) for _ in range(3)]
     out = ops.masked_adain(fc, masks, [m for m, _ in stats], [s for _, s in stats])
     assert torch.isfinite(out).all()
@@ -162,17 +171,20 @@ def test_masks_of_any_size_are_resized_to_the_content(engine):
     small = torch.zeros(2, 4, 5)
     small[0, :, :2], small[1, :, 2:] = 1, 1
     full = torch.zeros(2, 32, 40)
-    full[0, :, :16], full[1, :, 16:] = 1, 1                          # nearest: the same split
+    full[0, :, :16], full[1, :, 16:] = 1, 1  # nearest: the same split
     assert torch.equal(engine.render(c, [a, b], masks=small), engine.render(c, [a, b], masks=full))
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    ({"masks": torch.ones(3, 8, 8)}, "expected 2 region masks"),
-    ({"masks": -torch.ones(2, 8, 8)}, "finite and >= 0"),
-    ({"masks": torch.ones(2, 8, 8), "weights": [1, 1]}, "not both"),
-    ({"feather": 2.0}, "feather only applies to region masks"),
-    ({"masks": torch.ones(2, 8, 8), "feather": -1.0}, "feather must be"),
-])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"masks": torch.ones(3, 8, 8)}, "expected 2 region masks"),
+        ({"masks": -torch.ones(2, 8, 8)}, "finite and >= 0"),
+        ({"masks": torch.ones(2, 8, 8), "weights": [1, 1]}, "not both"),
+        ({"feather": 2.0}, "feather only applies to region masks"),
+        ({"masks": torch.ones(2, 8, 8), "feather": -1.0}, "feather must be"),
+    ],
+)
 def test_bad_controls(engine, kwargs, words):
     with pytest.raises(InputError, match=words):
         engine.render(torch.rand(1, 3, 16, 16), [torch.rand(1, 3, 16, 16)] * 2, **kwargs)
@@ -190,6 +202,7 @@ def test_binary_mask_rule_thresholds_grey_levels(tmp_path):
 
 # -- colour -------------------------------------------------------------------------------------
 
+
 def test_coral_is_the_reference_formula_for_equal_sizes():
     torch.manual_seed(3)
     s, t = torch.rand(3, 20, 24), torch.rand(3, 24, 20) * 0.5 + 0.2
@@ -201,7 +214,7 @@ def test_coral_gives_the_target_means_exactly_and_its_covariance():
     torch.manual_seed(4)
     mix = torch.tensor([[1.0, 0.3, 0.0], [0.2, 0.8, 0.1], [0.0, 0.5, 0.6]])
     s = torch.rand(3, 30, 40)
-    t = (mix @ torch.rand(3, 17 * 23)).reshape(3, 17, 23) * 0.4 + 0.1   # correlated, other size
+    t = (mix @ torch.rand(3, 17 * 23)).reshape(3, 17, 23) * 0.4 + 0.1  # correlated, other size
     out = ops.coral(s, t)
     flat_o, flat_t = out.reshape(3, -1), t.reshape(3, -1)
     assert torch.allclose(flat_o.mean(1), flat_t.mean(1), atol=1e-6)
@@ -257,6 +270,7 @@ def test_colour_modes_combine_with_interpolation_and_masks(engine):
 
 # -- CLI ------------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def three_styles(tmp_path):
     return [make_image(tmp_path / "in" / f"s{i}.png", (32 + 8 * i, 32), 10 + i) for i in range(4)]
@@ -264,8 +278,7 @@ def three_styles(tmp_path):
 
 @pytest.mark.slow
 def test_cli_interpolate_prints_the_normalised_weights(images, three_styles, tmp_path):
-    r = run("interpolate", images["content"], *three_styles[:3], "--weights", "1,2,1", "-o", tmp_path / "o.png",
-            *FAST)
+    r = run("interpolate", images["content"], *three_styles[:3], "--weights", "1,2,1", "-o", tmp_path / "o.png", *FAST)
     assert r.exit_code == 0, r.output
     assert Image.open(tmp_path / "o.png").size == (48, 40)
     assert "s0.png 0.25, s1.png 0.5, s2.png 0.25" in r.stderr
@@ -282,14 +295,26 @@ def test_grid_weights_are_bilinear_over_the_corners():
 @pytest.mark.slow
 def test_cli_grid_and_alpha_sweep_write_one_sheet(three_styles, tmp_path):
     small = make_image(tmp_path / "in" / "small.png", (24, 16), 7)
-    r = run("interpolate", small, *three_styles, "--grid", 3, "--show-styles", "--color", "coral",
-            "-o", tmp_path / "gs.png", *FAST)
+    r = run(
+        "interpolate",
+        small,
+        *three_styles,
+        "--grid",
+        3,
+        "--show-styles",
+        "--color",
+        "coral",
+        "-o",
+        tmp_path / "gs.png",
+        *FAST,
+    )
     assert r.exit_code == 0, r.output
     sheet = Image.open(tmp_path / "gs.png")
-    assert sheet.size == (5 * 24 + 4 * 4, 5 * 16 + 4 * 4)           # 3 x 3 cells + a ring for the styles
-    assert sheet.getpixel((24 + 2, 0)) == (255, 255, 255)             # blank between the corner styles
-    r = run("transfer", small, three_styles[0], "--alpha-sweep", "0,0.5,1", "--color", "luminance",
-            "-o", tmp_path, *FAST)
+    assert sheet.size == (5 * 24 + 4 * 4, 5 * 16 + 4 * 4)  # 3 x 3 cells + a ring for the styles
+    assert sheet.getpixel((24 + 2, 0)) == (255, 255, 255)  # blank between the corner styles
+    r = run(
+        "transfer", small, three_styles[0], "--alpha-sweep", "0,0.5,1", "--color", "luminance", "-o", tmp_path, *FAST
+    )
     assert r.exit_code == 0, r.output
     strip = Image.open(tmp_path / "small_stylized_s0_sweep.png")
     assert strip.size == (3 * 24 + 2 * 4, 16)
@@ -298,8 +323,21 @@ def test_cli_grid_and_alpha_sweep_write_one_sheet(three_styles, tmp_path):
 @pytest.mark.slow
 def test_cli_mask_all_white_equals_transfer(images, three_styles, tmp_path):
     Image.new("RGB", (13, 9), "white").save(tmp_path / "white.png")
-    r = run("mask", images["content"], "--mask", tmp_path / "white.png", "--style", images["style"],
-            "--style", three_styles[0], "-o", tmp_path / "m.png", "--alpha", 0.7, *FAST)
+    r = run(
+        "mask",
+        images["content"],
+        "--mask",
+        tmp_path / "white.png",
+        "--style",
+        images["style"],
+        "--style",
+        three_styles[0],
+        "-o",
+        tmp_path / "m.png",
+        "--alpha",
+        0.7,
+        *FAST,
+    )
     assert r.exit_code == 0, r.output
     r = run("transfer", images["content"], images["style"], "-o", tmp_path / "t.png", "--alpha", 0.7, *FAST)
     assert r.exit_code == 0, r.output
@@ -311,8 +349,20 @@ def test_cli_mask_all_white_equals_transfer(images, three_styles, tmp_path):
 @pytest.mark.slow
 def test_cli_mask_label_map_and_feather(images, three_styles, tmp_path):
     label_png(tmp_path / "l.png", [(0, 0, 255), (255, 0, 0), (0, 255, 0)], (96, 80))
-    r = run("mask", images["content"], "--mask", tmp_path / "l.png", *[a for s in three_styles[:3] for a in ("-s", s)],
-            "--feather", 3, "--color", "coral", "-o", tmp_path / "m.png", *FAST)
+    r = run(
+        "mask",
+        images["content"],
+        "--mask",
+        tmp_path / "l.png",
+        *[a for s in three_styles[:3] for a in ("-s", s)],
+        "--feather",
+        3,
+        "--color",
+        "coral",
+        "-o",
+        tmp_path / "m.png",
+        *FAST,
+    )
     assert r.exit_code == 0, r.output
     assert Image.open(tmp_path / "m.png").size == (48, 40)
     assert "s0.png 33%" in r.stderr  # green, the brightest band, is a third of the image
@@ -352,8 +402,12 @@ BAD = [
 @pytest.mark.parametrize("args, words", BAD, ids=[" ".join(a[3:]) or a[0] for a, _ in BAD])
 def test_cli_bad_input_is_one_line_and_writes_nothing(images, three_styles, tmp_path, args, words):
     labels = label_png(tmp_path / "in" / "labels.png", [(0, 0, 0), (90, 90, 90), (180, 0, 0), (255, 255, 255)])
-    names = {"c": images["content"], "labels": labels, "missing": tmp_path / "nope.png",
-             **{f"s{i}": p for i, p in enumerate(three_styles)}}
+    names = {
+        "c": images["content"],
+        "labels": labels,
+        "missing": tmp_path / "nope.png",
+        **{f"s{i}": p for i, p in enumerate(three_styles)},
+    }
     out = tmp_path / "out"
     r = run(*[a.format(**names) for a in args], "-o", out, *FAST)
     one_line_error(r, words)

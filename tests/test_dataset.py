@@ -59,10 +59,15 @@ def files(folder: Path) -> list[str]:
 
 # -- pairing and names --------------------------------------------------------------------
 
+
 def test_all_pairs_every_content_with_every_style_content_major():
     pairs = make_pairs(sources(["b.png", "a.png"]), sources(["y.png", "x.png"]))
     assert [(p.content.rel, p.style.rel) for p in pairs] == [
-        ("a.png", "x.png"), ("a.png", "y.png"), ("b.png", "x.png"), ("b.png", "y.png")]
+        ("a.png", "x.png"),
+        ("a.png", "y.png"),
+        ("b.png", "x.png"),
+        ("b.png", "y.png"),
+    ]
     assert [p.index for p in pairs] == [0, 1, 2, 3]
     assert pairs[1].output == "a_stylized_y.png"
 
@@ -92,8 +97,9 @@ def test_random_draw_is_the_documented_hash_seeded_generator():
 
     seed = int.from_bytes(hashlib.sha256(b"3:dir/x.jpg").digest()[:8], "little")
     want = sorted(np.random.default_rng(seed).choice(5, size=2, replace=False).tolist())
-    pairs = make_pairs(sources(["dir/x.jpg"]), sources([f"s{j}" + ".png" for j in range(5)]), mode="random",
-                       per_content=2, seed=3)
+    pairs = make_pairs(
+        sources(["dir/x.jpg"]), sources([f"s{j}" + ".png" for j in range(5)]), mode="random", per_content=2, seed=3
+    )
     assert [p.style.rel for p in pairs] == [f"s{j}.png" for j in want]
 
 
@@ -112,19 +118,31 @@ def test_shards_are_disjoint_cover_everything_and_keep_names():
 def test_zip_cycles_the_shorter_list():
     pairs = make_pairs(sources(["a.png", "b.png", "c.png", "d.png", "e.png"]), sources(["y.png", "x.png"]), mode="zip")
     assert [(p.content.rel, p.style.rel) for p in pairs] == [
-        ("a.png", "x.png"), ("b.png", "y.png"), ("c.png", "x.png"), ("d.png", "y.png"), ("e.png", "x.png")]
+        ("a.png", "x.png"),
+        ("b.png", "y.png"),
+        ("c.png", "x.png"),
+        ("d.png", "y.png"),
+        ("e.png", "x.png"),
+    ]
     more_styles = make_pairs(sources(["a.png"]), sources(["x.png", "y.png", "z.png"]), mode="zip")
     assert [p.style.rel for p in more_styles] == ["x.png", "y.png", "z.png"]
 
 
 def test_name_template_fields_and_mirrored_folders():
-    pairs = make_pairs(sources(["sub/deep/a.jpg"]), sources(["st/x.png"]), name="{index:03d}-{content}-{style}-{alpha}",
-                       ext="jpg", alpha=0.5)
+    pairs = make_pairs(
+        sources(["sub/deep/a.jpg"]),
+        sources(["st/x.png"]),
+        name="{index:03d}-{content}-{style}-{alpha}",
+        ext="jpg",
+        alpha=0.5,
+    )
     assert pairs[0].output == "sub/deep/000-a-x-0.5.jpg"
 
 
-@pytest.mark.parametrize(("name", "words"), [("{content}_{nope}", ["unknown field", "{nope}"]),
-                                             ("a/{content}", ["without folders"]), ("", ["empty"])])
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [("{content}_{nope}", ["unknown field", "{nope}"]), ("a/{content}", ["without folders"]), ("", ["empty"])],
+)
 def test_bad_templates_are_one_input_error(name, words):
     with pytest.raises(InputError) as e:
         make_pairs(sources(["a.png"]), sources(["x.png"]), name=name)
@@ -155,6 +173,7 @@ def test_list_tree_recursive_sorted_and_skips_hidden(tree):
 
 
 # -- jobs ---------------------------------------------------------------------------------
+
 
 def test_job_mirrors_the_tree_and_writes_a_sorted_complete_manifest(tree, tmp_path, engine):
     out = tmp_path / "out"
@@ -210,8 +229,9 @@ def test_skip_existing_keeps_records_and_does_no_work(tree, tmp_path, engine):
     assert (second.written, second.existing) == (1, first.written - 1)
     assert victim.is_file()
     assert all(p.stat().st_mtime_ns == t for p, t in before.items() if p != victim)
-    assert manifest.read(out / "manifest.jsonl") == sorted(manifest.read(out / "manifest.jsonl"),
-                                                          key=lambda r: r["output"])
+    assert manifest.read(out / "manifest.jsonl") == sorted(
+        manifest.read(out / "manifest.jsonl"), key=lambda r: r["output"]
+    )
     assert len(manifest.read(out / "manifest.jsonl")) == 3
 
 
@@ -220,8 +240,9 @@ def test_shards_under_fake_ranks_write_the_same_files(tree, tmp_path, engine, mo
     one = tmp_path / "one"
     dataset.run(engine, job(tree, one, pairs="random", per_content=2))
     many = tmp_path / "many"
-    monkeypatch.setattr(manifest, "finish", lambda out, rank, world, records, interrupted:
-                        manifest.write_part(out, rank, records))
+    monkeypatch.setattr(
+        manifest, "finish", lambda out, rank, world, records, interrupted: manifest.write_part(out, rank, records)
+    )
     for rank in range(3):
         monkeypatch.setenv("RANK", str(rank))
         monkeypatch.setenv("WORLD_SIZE", "3")
@@ -253,6 +274,7 @@ def test_interrupt_finishes_writes_and_reports(tree, tmp_path, engine):
 
 
 # -- pipeline pieces ----------------------------------------------------------------------
+
 
 def test_buckets_group_sizes_and_flush_everything():
     from styler.errors import InputError as E
@@ -302,17 +324,18 @@ def test_style_cache_hits_on_the_second_run_with_equal_stats(tree, tmp_path, eng
     third = dataset.run(engine, job(tree, tmp_path / "o3", pairs="zip", style_cache=True, cache_dir=cache))
     assert (third.style_misses, third.style_hits) == (1, 2)
     assert json.dumps(manifest.read(tmp_path / "o3" / "manifest.jsonl")) == json.dumps(
-        manifest.read(tmp_path / "o1" / "manifest.jsonl"))
+        manifest.read(tmp_path / "o1" / "manifest.jsonl")
+    )
 
 
 # -- the command --------------------------------------------------------------------------
+
 
 def styler_cmd(*args, torchrun: int = 0) -> list[str]:
     import sys
 
     bindir = Path(sys.executable).parent
-    head = [str(bindir / "torchrun"), "--standalone", f"--nproc-per-node={torchrun}"] if torchrun else \
-        [sys.executable]
+    head = [str(bindir / "torchrun"), "--standalone", f"--nproc-per-node={torchrun}"] if torchrun else [sys.executable]
     return [*head, "-m", "styler", "transfer", *map(str, args), "--device", "cpu", "--precision", "fp32"]
 
 
@@ -330,8 +353,20 @@ def test_cli_alpha_sweep_is_a_dataset_job_too(tree, tmp_path):
     lists its strips in the manifest and resumes with --skip-existing."""
     from conftest import run_cli
 
-    args = ("transfer", tree[0], tree[1] / "s0.png", "-o", tmp_path / "out", "--alpha-sweep", "0,1",
-            "--content-size", 16, "--style-size", 16, "--skip-existing")
+    args = (
+        "transfer",
+        tree[0],
+        tree[1] / "s0.png",
+        "-o",
+        tmp_path / "out",
+        "--alpha-sweep",
+        "0,1",
+        "--content-size",
+        16,
+        "--style-size",
+        16,
+        "--skip-existing",
+    )
     r = run_cli(*args)
     assert r.exit_code == 0, r.output
     strips = ["a_stylized_s0_sweep.png", "sub/b_stylized_s0_sweep.png", "sub/deep/c_stylized_s0_sweep.png"]
@@ -345,8 +380,27 @@ def test_cli_alpha_sweep_is_a_dataset_job_too(tree, tmp_path):
 def test_cli_dataset_job_and_summary(tree, tmp_path):
     from conftest import run_cli
 
-    r = run_cli("transfer", tree[0], tree[1], "-o", tmp_path / "out", "--pairs", "zip", "--name", "{index}-{style}",
-                "--ext", "jpg", "--content-size", 16, "--style-size", 16, "--jpeg-quality", 70, "--workers", 1)
+    r = run_cli(
+        "transfer",
+        tree[0],
+        tree[1],
+        "-o",
+        tmp_path / "out",
+        "--pairs",
+        "zip",
+        "--name",
+        "{index}-{style}",
+        "--ext",
+        "jpg",
+        "--content-size",
+        16,
+        "--style-size",
+        16,
+        "--jpeg-quality",
+        70,
+        "--workers",
+        1,
+    )
     assert r.exit_code == 0, r.output
     assert files(tmp_path / "out") == ["0-s0.jpg", "manifest.jsonl", "sub/1-s1.jpg", "sub/deep/2-s2.jpg"]
     assert "3 written, 0 already there, 0 failed" in r.stderr
@@ -360,11 +414,13 @@ def test_torchrun_two_processes_write_what_one_process_writes(tree, tmp_path, we
         make_image(tree[0] / "more" / f"m{i}.png", (30 + i, 28), 20 + i)
     env = {**os.environ, "STYLER_WEIGHTS_DIR": str(weights_dir)}
     common = [tree[0], tree[1], "--pairs", "random", "--per-content", 2, "--content-size", 16, "--style-size", 16]
-    one = subprocess.run(styler_cmd(*common, "-o", tmp_path / "one"), env=env, capture_output=True, text=True,
-                         timeout=300)
+    one = subprocess.run(
+        styler_cmd(*common, "-o", tmp_path / "one"), env=env, capture_output=True, text=True, timeout=300
+    )
     assert one.returncode == 0, one.stderr
-    two = subprocess.run(styler_cmd(*common, "-o", tmp_path / "two", torchrun=2), env=env, capture_output=True,
-                         text=True, timeout=300)
+    two = subprocess.run(
+        styler_cmd(*common, "-o", tmp_path / "two", torchrun=2), env=env, capture_output=True, text=True, timeout=300
+    )
     assert two.returncode == 0, two.stderr[-2000:]
     assert files(tmp_path / "one") == files(tmp_path / "two") and len(files(tmp_path / "one")) == 17
     for f in files(tmp_path / "one"):
@@ -403,8 +459,9 @@ def test_sigterm_then_skip_existing_writes_every_output_once(tmp_path, weights_d
     for p in pngs:
         with Image.open(p) as im:
             im.load()
-    assert [r["output"] for r in manifest.read(out / "manifest.jsonl")] == \
-        sorted(p.relative_to(out).as_posix() for p in pngs)
+    assert [r["output"] for r in manifest.read(out / "manifest.jsonl")] == sorted(
+        p.relative_to(out).as_posix() for p in pngs
+    )
     assert not [p for p in out.rglob("*") if p.name.startswith(".")]
 
 
@@ -419,8 +476,11 @@ def test_a_batch_takes_each_images_own_styles(tree, engine):
     plan = [[src[2], src[0]], [src[1]], [src[0], src[1]]]
     pairs = [[Pair(0, Source(Path("c"), f"c{i}"), s, f"o{i}{s.rel}") for s in ss] for i, ss in enumerate(plan)]
     j = dataset.DatasetJob(Path("c"), Path("s"), Path("o"), alpha=0.7)
-    got = {p.output: img for group, out in dataset._render(engine, j, x, pairs, styles)
-           for p, img in zip(group, out, strict=True)}
+    got = {
+        p.output: img
+        for group, out in dataset._render(engine, j, x, pairs, styles)
+        for p, img in zip(group, out, strict=True)
+    }
     assert len(got) == 5
     for i, ss in enumerate(plan):
         for s in ss:
@@ -431,16 +491,17 @@ def test_a_batch_takes_each_images_own_styles(tree, engine):
 def test_cli_cin_folder_job_pairs_contents_with_style_names(tree, tmp_path):
     """CIN styles are names, not files: the folder job pairs and names by them, and records them."""
     from conftest import run_cli
+    from styler.methods.cin import save_model
     from test_cin import random_net
 
-    from styler.methods.cin import save_model
-
     model = save_model(tmp_path / "m.pth", random_net(2), ["starry", "wave"], {}, iterations=1)
-    r = run_cli("transfer", tree[0], "--model", model, "-s", "wave", "-s", "0", "-o", tmp_path / "out",
-                "--content-size", 16)
+    r = run_cli(
+        "transfer", tree[0], "--model", model, "-s", "wave", "-s", "0", "-o", tmp_path / "out", "--content-size", 16
+    )
     assert r.exit_code == 0, r.output
     got = files(tmp_path / "out")
-    assert got == sorted(["manifest.jsonl", *(f"{c}_stylized_{s}.png" for c in ("a", "sub/b", "sub/deep/c")
-                                              for s in ("0", "wave"))])
+    assert got == sorted(
+        ["manifest.jsonl", *(f"{c}_stylized_{s}.png" for c in ("a", "sub/b", "sub/deep/c") for s in ("0", "wave"))]
+    )
     records = [json.loads(line) for line in (tmp_path / "out" / "manifest.jsonl").read_text().splitlines()]
     assert {r["style"] for r in records} == {"0", "wave"} and len(records) == 6

@@ -15,8 +15,10 @@ from styler.names import Color
 
 @pytest.fixture(scope="module")
 def reference(weights_dir):
-    return load_reference(torch.load(weights_dir / "vgg_normalised.pth", weights_only=True),
-                          torch.load(weights_dir / "decoder.pth", weights_only=True))
+    return load_reference(
+        torch.load(weights_dir / "vgg_normalised.pth", weights_only=True),
+        torch.load(weights_dir / "decoder.pth", weights_only=True),
+    )
 
 
 @pytest.mark.parametrize("alpha", [1.0, 0.6, 0.0])
@@ -113,8 +115,13 @@ def test_engines_keep_their_own_tile_setting(adain, monkeypatch):
 
 @pytest.mark.slow
 def test_load_by_name_equals_the_fixture(engine, weights_dir):
-    loaded = Engine.load("adain", device="cpu", precision="fp32", vgg=weights_dir / "vgg_normalised.pth",
-                         decoder=weights_dir / "decoder.pth")
+    loaded = Engine.load(
+        "adain",
+        device="cpu",
+        precision="fp32",
+        vgg=weights_dir / "vgg_normalised.pth",
+        decoder=weights_dir / "decoder.pth",
+    )
     assert isinstance(loaded.method, AdaIN) and loaded.runtime == runtime.Runtime(torch.device("cpu"), "fp32")
     assert loaded.describe() == "adain on cpu (CPU), fp32"
     c, s = torch.rand(1, 3, 24, 24), torch.rand(1, 3, 24, 24)
@@ -162,8 +169,13 @@ def test_colour_names():
 
 
 def test_device_names_are_checked_without_hardware():
-    assert [runtime.check_device_name(n) for n in ("auto", " CPU", "cuda", "cuda:1", "mps")] == \
-        ["auto", "cpu", "cuda", "cuda:1", "mps"]
+    assert [runtime.check_device_name(n) for n in ("auto", " CPU", "cuda", "cuda:1", "mps")] == [
+        "auto",
+        "cpu",
+        "cuda",
+        "cuda:1",
+        "mps",
+    ]
     for bad in ("cdua", "tpu", "cuda:", "cuda:x", "gpu0"):
         with pytest.raises(DeviceError, match=f"unknown device '{bad}'; use auto, cpu, cuda, cuda:N or mps"):
             runtime.check_device_name(bad)

@@ -43,6 +43,7 @@ def gatys(encoder, adain=None, on_step=None, **config) -> Gatys:
 
 # -- losses against a straightforward computation -----------------------------------------
 
+
 def plain_gram(f: torch.Tensor) -> torch.Tensor:
     n, c, h, w = f.shape
     out = torch.zeros(n, c, c, dtype=torch.float64)
@@ -93,6 +94,7 @@ def test_guided_loss_is_zero_with_each_regions_own_target_and_not_when_swapped()
 
 # -- the deep encoder and its weights --------------------------------------------------------
 
+
 def test_deep_encoder_matches_the_reference_layers(vgg_state, encoder):
     ref = reference_vgg()
     ref.load_state_dict(vgg_state)
@@ -121,6 +123,7 @@ def test_load_resolves_the_weights_directory():
 
 
 # -- the optimisation -----------------------------------------------------------------------
+
 
 def test_encoder_stays_frozen_and_only_the_image_is_optimised(encoder):
     before = {k: v.clone() for k, v in encoder.state_dict().items()}
@@ -188,7 +191,7 @@ def test_interpolation_with_one_hot_weights_is_one_styles_target(encoder):
 def test_each_region_is_pulled_towards_its_own_style(encoder):
     g = gatys(encoder, iters=0)
     a, b = smooth(32, 32, 13), smooth(32, 32, 14) ** 3  # different textures and colours
-    both = torch.cat([a, b], dim=3)                      # (1, 3, 32, 64): a on the left, b on the right
+    both = torch.cat([a, b], dim=3)  # (1, 3, 32, 64): a on the left, b on the right
     masks = torch.zeros(2, 32, 64)
     masks[0, :, :32] = 1
     masks[1, :, 32:] = 1
@@ -222,6 +225,7 @@ def test_works_when_called_in_inference_mode(encoder):
 
 
 # -- the AdaIN init -------------------------------------------------------------------------
+
 
 class ReferenceAdaIN:
     """AdaIN through tests/reference.py's transcription, behind AdaIN's method interface."""
@@ -266,11 +270,19 @@ def test_adain_init_equals_plain_adain_transfer():
 
 # -- validation -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("bad, word", [
-    ({"iters": -1}, "iters"), ({"optimizer": "sgd"}, "optimizer"), ({"init": "photo"}, "init"),
-    ({"style_weight": float("nan")}, "style_weight"), ({"scales": (512, 256)}, "scales"),
-    ({"scales": (8,)}, "scales"), ({"save_every": 1.5}, "save_every"),
-])
+
+@pytest.mark.parametrize(
+    "bad, word",
+    [
+        ({"iters": -1}, "iters"),
+        ({"optimizer": "sgd"}, "optimizer"),
+        ({"init": "photo"}, "init"),
+        ({"style_weight": float("nan")}, "style_weight"),
+        ({"scales": (512, 256)}, "scales"),
+        ({"scales": (8,)}, "scales"),
+        ({"save_every": 1.5}, "save_every"),
+    ],
+)
 def test_config_errors_are_one_line_naming_the_parameter(bad, word):
     with pytest.raises(InputError) as e:
         GatysConfig(**bad)
@@ -305,6 +317,7 @@ def test_engine_renders_with_gatys(encoder):
     assert [torch.equal(o, content) for o in engine.render_each(content, styles)] == [True, True]
 
 
+@pytest.mark.slow
 def test_cli_gatys_on_every_image_command_from_files(images, tmp_path):
     """Images read from files reach the optimiser as permuted (channels-last) tensors: L-BFGS
     must still run. --scales sets the output size; --save-every writes atomic intermediates."""

@@ -30,8 +30,9 @@ class Served:
     """What the test server serves and saw. ``cut``: bytes sent before the first response is
     cut off (the connection is closed mid-body); ``ranges``: honour ``Range: bytes=N-``."""
 
-    def __init__(self, files: dict[str, bytes], *, ranges: bool = True, cut: int | None = None,
-                 delay: float = 0.0) -> None:
+    def __init__(
+        self, files: dict[str, bytes], *, ranges: bool = True, cut: int | None = None, delay: float = 0.0
+    ) -> None:
         self.files, self.ranges, self.cut, self.delay = files, ranges, cut, delay
         self.requests: list[tuple[str, str | None]] = []  # (file name, Range header)
         self.lock = threading.Lock()
@@ -64,9 +65,9 @@ def _handler(served: Served):
                 self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
             self.send_header("Content-Length", str(len(data) - start))
             self.end_headers()
-            body = data[start:] if cut is None else data[start:start + cut]
+            body = data[start:] if cut is None else data[start : start + cut]
             for i in range(0, len(body), 1 << 16):
-                self.wfile.write(body[i:i + (1 << 16)])
+                self.wfile.write(body[i : i + (1 << 16)])
                 if served.delay:
                     time.sleep(served.delay)
             self.close_connection = True
@@ -114,8 +115,10 @@ def test_a_1x3000_image_is_refused_in_one_line_before_any_resize(tmp_path):
     with pytest.raises(InputError) as e:
         images.load_image(path, 512)
     assert time.perf_counter() - start < 2
-    assert str(e.value) == ("tall.png would be 512 x 1536000 px (786 MP) after resizing, over "
-                            "max_pixels=40000000; use content_size=0, crop=True or a larger max_pixels")
+    assert str(e.value) == (
+        "tall.png would be 512 x 1536000 px (786 MP) after resizing, over "
+        "max_pixels=40000000; use content_size=0, crop=True or a larger max_pixels"
+    )
     # each fix it names works, fast: the crop is resampled from its source box only
     start = time.perf_counter()
     assert images.load_image(path, 512, crop=True).shape == (1, 3, 512, 512)
@@ -146,8 +149,10 @@ def test_a_style_and_a_mask_over_budget_are_one_line(tmp_path):
     mask = make_image(tmp_path / "mask.png", (8, 8), 3)
     with pytest.raises(InputError) as e:
         regions.load_regions(mask, (300, 400), 2, max_pixels=100_000)
-    assert str(e.value) == ("mask mask.png would be 400 x 300 px (0.12 MP) after resizing, over max_pixels=100000; "
-                            "use a smaller content_size or a larger max_pixels")
+    assert str(e.value) == (
+        "mask mask.png would be 400 x 300 px (0.12 MP) after resizing, over max_pixels=100000; "
+        "use a smaller content_size or a larger max_pixels"
+    )
     assert regions.load_regions(mask, (300, 400), 2, max_pixels=120_000).shape == (2, 300, 400)
 
 
@@ -242,8 +247,7 @@ def test_a_mirror_with_the_wrong_hash_is_refused_and_leaves_nothing(files, tmp_p
     monkeypatch.setenv("STYLER_WEIGHTS_DIR", str(cache))
     monkeypatch.setitem(weights.KNOWN, "vgg", pinned_to(weights.VGG, files["vgg_normalised.pth"]))
     # the right layout and size, but not the pinned (real release) hash
-    monkeypatch.setitem(weights.KNOWN, "decoder", dataclasses.replace(weights.DECODER,
-                                                                      size=len(files["decoder.pth"])))
+    monkeypatch.setitem(weights.KNOWN, "decoder", dataclasses.replace(weights.DECODER, size=len(files["decoder.pth"])))
     served = Served(files)
     with serve(served) as url:
         monkeypatch.setenv("STYLER_WEIGHTS_MIRROR", url + "/")
@@ -252,8 +256,12 @@ def test_a_mirror_with_the_wrong_hash_is_refused_and_leaves_nothing(files, tmp_p
     one_line_error(r, "decoder.pth", "SHA-256", "379ca41d59f3", "refused and deleted")
     assert [name for name, _ in served.requests] == ["vgg_normalised.pth", "decoder.pth"]  # the mirror, not github
     assert (cache / "vgg_normalised.pth").read_bytes() == files["vgg_normalised.pth"]
-    assert names_in(cache) == [".decoder.pth.lock", ".vgg_normalised.pth.lock", "vgg_normalised.pth",
-                               "vgg_normalised.pth.sha256"]  # no decoder.pth, no partial file
+    assert names_in(cache) == [
+        ".decoder.pth.lock",
+        ".vgg_normalised.pth.lock",
+        "vgg_normalised.pth",
+        "vgg_normalised.pth.sha256",
+    ]  # no decoder.pth, no partial file
 
 
 def test_a_mirror_folder_and_the_offline_message(files, tmp_path, monkeypatch):
@@ -323,7 +331,7 @@ def test_a_cut_download_resumes(files, tmp_path, ranges):
             weights.fetch(known, tmp_path / "w", url=url)
         assert "\n" not in str(e.value)
         part = tmp_path / "w" / ".decoder.pth.part"
-        assert part.read_bytes() == data[:cut]                    # kept, under a name never loaded
+        assert part.read_bytes() == data[:cut]  # kept, under a name never loaded
         assert not (tmp_path / "w" / "decoder.pth").exists()
         dest = weights.fetch(known, tmp_path / "w", url=url, progress=lambda d, t: seen.append((d, t)))
     assert served.requests == [("decoder.pth", None), ("decoder.pth", f"bytes={cut}-")]

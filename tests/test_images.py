@@ -68,8 +68,12 @@ def test_read_errors_are_one_line(tmp_path):
     full = io.BytesIO()
     Image.new("RGB", (64, 64), (1, 2, 3)).save(full, "PNG")
     (tmp_path / "cut.png").write_bytes(full.getvalue()[:60])
-    for path, words in [(tmp_path / "bad.jpg", "not an image"), (tmp_path / "cut.png", "truncated"),
-                        (tmp_path / "none.png", "does not exist"), (tmp_path, "directory")]:
+    for path, words in [
+        (tmp_path / "bad.jpg", "not an image"),
+        (tmp_path / "cut.png", "truncated"),
+        (tmp_path / "none.png", "does not exist"),
+        (tmp_path, "directory"),
+    ]:
         with pytest.raises(InputError, match=words) as e:
             images.open_rgb(path)
         assert "\n" not in str(e.value)
@@ -130,9 +134,9 @@ def test_tiff_keeps_16_bits_per_channel(tmp_path, ext):
     back = iio.imread(path)
     assert back.dtype == np.uint16 and back.shape == (6, 9, 3)
     want = (t[0].permute(1, 2, 0).double() * 65535).round().numpy()
-    assert np.array_equal(back.astype(np.float64), want)          # every value exact to 1/65535
-    assert (back % 257 != 0).mean() > 0.9   # not 8-bit levels scaled up (those are multiples of 257)
-    assert [p.name for p in tmp_path.iterdir()] == [path.name]    # atomic: no temporary left
+    assert np.array_equal(back.astype(np.float64), want)  # every value exact to 1/65535
+    assert (back % 257 != 0).mean() > 0.9  # not 8-bit levels scaled up (those are multiples of 257)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # atomic: no temporary left
 
 
 def test_contact_sheet_lays_tiles_on_white_with_gaps():

@@ -2,8 +2,8 @@ import pytest
 import torch
 from torch import nn
 
-from styler.errors import WeightsError
 from reference import reference_decoder, reference_vgg
+from styler.errors import WeightsError
 from styler.model import Decoder, Encoder, load_decoder, load_encoder
 
 
@@ -65,7 +65,7 @@ def test_layout_errors_name_the_problem(weights_dir, damage):
         vgg["2.weight"] = torch.zeros(64, 3, 5, 5)
     elif damage == "decoder_as_vgg":
         vgg = dec
-    with pytest.raises(WeightsError, match="my.pth") as e:
+    with pytest.raises(WeightsError, match=r"my\.pth") as e:
         load_encoder(vgg, label="my.pth")
     assert "\n" not in str(e.value)
     with pytest.raises(WeightsError):

@@ -35,7 +35,7 @@ def test_adain_broadcasts_one_style_over_a_batch():
     c, s = torch.randn(3, 4, 5, 5), torch.randn(1, 4, 6, 6)
     out = ops.adain(c, s)
     for i in range(3):
-        assert torch.allclose(out[i:i + 1], ops.adain(c[i:i + 1], s), atol=1e-6)
+        assert torch.allclose(out[i : i + 1], ops.adain(c[i : i + 1], s), atol=1e-6)
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.3, 1.0])

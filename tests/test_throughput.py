@@ -41,8 +41,19 @@ def test_batched_folder_equals_one_by_one(tmp_path, engine):
     make_image(tmp_path / "c" / "other.png", (28, 36), 9)
     (tmp_path / "c" / "broken.png").write_bytes(b"not an image")
     style = make_image(tmp_path / "s" / "style.png", (32, 32), 5)
-    r = run("transfer", tmp_path / "c", style, "-o", tmp_path / "out", "--content-size", 0,
-            "--style-size", 0, "--precision", "fp32")
+    r = run(
+        "transfer",
+        tmp_path / "c",
+        style,
+        "-o",
+        tmp_path / "out",
+        "--content-size",
+        0,
+        "--style-size",
+        0,
+        "--precision",
+        "fp32",
+    )
     assert r.exit_code == 1 and "broken.png" in r.stderr
     stats = engine.represent(load_image(style, 0))
     for name in ["same0", "same1", "same2", "other"]:
@@ -56,13 +67,19 @@ def test_a_folder_job_in_three_lines(tmp_path, engine):
     {content}_stylized_{style}.png in the mirrored tree, bad inputs reported, not fatal."""
     for i in range(2):
         make_image(tmp_path / "photos" / f"p{i}.png", (40, 32), i)
-    make_image(tmp_path / "photos" / "sub" / "deep.png", (24, 36), 5)   # another size, a sub-folder
+    make_image(tmp_path / "photos" / "sub" / "deep.png", (24, 36), 5)  # another size, a sub-folder
     (tmp_path / "photos" / "bad.png").write_bytes(b"not an image")
     (tmp_path / "photos" / "notes.txt").write_text("not an image file: not listed")
     style = make_image(tmp_path / "paint.png", (32, 32), 7)
 
-    report = jobs.transfer(engine, tmp_path / "photos", [style], tmp_path / "out",
-                           reading=jobs.Reading(content_size=0, style_size=0), alpha=0.7)
+    report = jobs.transfer(
+        engine,
+        tmp_path / "photos",
+        [style],
+        tmp_path / "out",
+        reading=jobs.Reading(content_size=0, style_size=0),
+        alpha=0.7,
+    )
 
     names = ["sub/deep", "p0", "p1"]
     assert report.written == 3 and report.failed == 1
@@ -82,9 +99,14 @@ def test_a_file_job_names_its_results_and_reports_each_task(tmp_path, engine):
     styles = [make_image(tmp_path / "s" / f"s{i}.png", (32, 32), i) for i in range(2)]
     (tmp_path / "s" / "bad.png").write_bytes(b"not an image")
     done = []
-    report = jobs.transfer(engine, content, [tmp_path / "s"], tmp_path / "out",
-                           reading=jobs.Reading(content_size=0, style_size=0),
-                           on_task=lambda task, error: done.append((task.style.name, error is None)))
+    report = jobs.transfer(
+        engine,
+        content,
+        [tmp_path / "s"],
+        tmp_path / "out",
+        reading=jobs.Reading(content_size=0, style_size=0),
+        on_task=lambda task, error: done.append((task.style.name, error is None)),
+    )
     assert sorted(p.name for p in report.written) == ["photo_stylized_s0.png", "photo_stylized_s1.png"]
     assert len(report.failures) == 1 and "bad.png" in report.failures[0]
     assert sorted(done) == [("bad.png", False), ("s0.png", True), ("s1.png", True)]
@@ -113,8 +135,19 @@ def test_tiled_cli_matches_untiled(tmp_path, monkeypatch):
     tiles, real = [], tiling.decode_tiled
     monkeypatch.setattr(tiling, "decode_tiled", lambda *a, **k: tiles.append(a[3]) or real(*a, **k))
     for tile, used in (("off", []), ("64", [64])):
-        r = run("transfer", content, style, "-o", tmp_path / f"{tile}.png", "--content-size", 0,
-                "--precision", "fp32", "--tile", tile)
+        r = run(
+            "transfer",
+            content,
+            style,
+            "-o",
+            tmp_path / f"{tile}.png",
+            "--content-size",
+            0,
+            "--precision",
+            "fp32",
+            "--tile",
+            tile,
+        )
         assert r.exit_code == 0, r.output
         assert tiles == used  # --tile reached the method
     a, b = load_image(tmp_path / "off.png", 0), load_image(tmp_path / "64.png", 0)

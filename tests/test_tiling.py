@@ -14,8 +14,9 @@ from styler.errors import InputError
 def smooth(h: int, w: int, seed: int = 0) -> torch.Tensor:
     """A smooth random image (1, 3, h, w): closer to a photo than white noise."""
     g = torch.Generator().manual_seed(seed)
-    return F.interpolate(torch.rand(1, 3, 12, 12, generator=g), size=(h, w), mode="bilinear",
-                         align_corners=False).clamp(0, 1)
+    return F.interpolate(
+        torch.rand(1, 3, 12, 12, generator=g), size=(h, w), mode="bilinear", align_corners=False
+    ).clamp(0, 1)
 
 
 @pytest.fixture

@@ -47,8 +47,9 @@ def folders(tmp_path) -> tuple[Path, Path]:
 
 
 def config(folders, tmp_path, **kw) -> TrainConfig:
-    return TrainConfig(content_dir=str(folders[0]), style_dir=str(folders[1]), out=str(tmp_path / "run"),
-                       **{**TINY, **kw})
+    return TrainConfig(
+        content_dir=str(folders[0]), style_dir=str(folders[1]), out=str(tmp_path / "run"), **{**TINY, **kw}
+    )
 
 
 def env() -> dict[str, str]:
@@ -56,17 +57,43 @@ def env() -> dict[str, str]:
 
 
 def cli_args(folders, run: Path, *extra: str) -> list[str]:
-    return ["train", "--coco", str(folders[0]), "--wikiart", str(folders[1]), "-o", str(run), "--batch-size", "2",
-            "--crop", "32", "--resize", "40", "--workers", "0", *extra]
+    return [
+        "train",
+        "--coco",
+        str(folders[0]),
+        "--wikiart",
+        str(folders[1]),
+        "-o",
+        str(run),
+        "--batch-size",
+        "2",
+        "--crop",
+        "32",
+        "--resize",
+        "40",
+        "--workers",
+        "0",
+        *extra,
+    ]
 
 
 def test_loss_falls_when_overfitting_a_fixed_batch(tmp_path):
     # One 32 x 32 image per folder, no resize: every batch is the same two crops.
     content = make_image(tmp_path / "c" / "a.png", (32, 32), 3)
     style = make_image(tmp_path / "s" / "b.png", (32, 32), 4)
-    cfg = TrainConfig(content_dir=str(content.parent), style_dir=str(style.parent), out=str(tmp_path / "run"),
-                      max_iter=30, batch_size=2, crop=32, resize=0, lr=3e-4, save_every=100, sample_every=0,
-                      workers=0)
+    cfg = TrainConfig(
+        content_dir=str(content.parent),
+        style_dir=str(style.parent),
+        out=str(tmp_path / "run"),
+        max_iter=30,
+        batch_size=2,
+        crop=32,
+        resize=0,
+        lr=3e-4,
+        save_every=100,
+        sample_every=0,
+        workers=0,
+    )
     losses = []
     result = train_decoder(cfg, on_step=lambda info: losses.append(info.loss))
     assert len(losses) == 30 and result.iter == 30 and not result.interrupted
@@ -104,8 +131,9 @@ def test_data_order_is_sharded_and_resumable():
     later = data.InfiniteSampler(10, seed=1, stream=0, start=13)
     assert [k for k, _ in zip(later, range(12))] == first[13:]
     assert sorted(i for i, _ in first[:10]) == list(range(10))  # an epoch is a permutation
-    shards = [[i for (i, _), _ in zip(data.InfiniteSampler(9, seed=1, stream=0, rank=r, world=2), range(5))]
-              for r in (0, 1)]
+    shards = [
+        [i for (i, _), _ in zip(data.InfiniteSampler(9, seed=1, stream=0, rank=r, world=2), range(5))] for r in (0, 1)
+    ]
     assert set(shards[0]) | set(shards[1]) == set(range(9)) and len(shards[0]) == len(shards[1]) == 5
 
 
@@ -166,12 +194,14 @@ def test_nan_between_syncs_is_caught_on_the_device_before_any_save(folders, tmp_
 
 
 @pytest.mark.parametrize("sig, workers", [(signal.SIGINT, "1"), (signal.SIGTERM, "1")])
+@pytest.mark.slow
 def test_signal_saves_a_loadable_checkpoint(folders, tmp_path, sig, workers):
     run = tmp_path / "run"
     args = cli_args(folders, run, "--max-iter", "100000", "--save-every", "100000", "--log-every", "1")
     args[args.index("--workers") + 1] = workers
-    proc = subprocess.Popen([sys.executable, "-m", "styler", *args], env=env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "styler", *args], env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         assert "training on" in proc.stderr.readline()  # data and weights loaded, the loop starts
         time.sleep(1.5)
@@ -186,6 +216,7 @@ def test_signal_saves_a_loadable_checkpoint(folders, tmp_path, sig, workers):
     assert state["iter"] >= 0 and not list(run.rglob("*.part"))
 
 
+@pytest.mark.slow
 def test_a_folder_of_only_bad_files_fails_in_one_line_and_exits(folders, tmp_path):
     bad = tmp_path / "bad"
     for i in range(3):
@@ -193,24 +224,38 @@ def test_a_folder_of_only_bad_files_fails_in_one_line_and_exits(folders, tmp_pat
         (bad / f"{i}.jpg").write_text("not an image")
     args = cli_args((bad, folders[1]), tmp_path / "run", "--max-iter", "2")
     args[args.index("--workers") + 1] = "1"  # the error comes from a worker; the process must still exit
-    proc = subprocess.run([sys.executable, "-m", "styler", *args], env=env(), capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "styler", *args], env=env(), capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 1
     last = proc.stderr.strip().splitlines()[-1]
     assert last == f"error: 3 images in a row under {bad} cannot be read; check the dataset"
 
 
+@pytest.mark.slow
 def test_two_process_gloo_run_writes_one_checkpoint_set(folders, tmp_path):
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           "-m", "styler", *cli_args(folders, run, "--max-iter", "2", "--save-every", "1", "--device", "cpu",
-                                                  "--sample-every", "2")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "styler",
+        *cli_args(folders, run, "--max-iter", "2", "--save-every", "1", "--device", "cpu", "--sample-every", "2"),
+    ]
     proc = subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stderr.count("training on") == 1 and "2 process(es)" in proc.stderr
     assert {str(p.relative_to(run)) for p in run.rglob("*") if p.is_file()} == {
-        "decoder.pth", "checkpoints/iter_0000001.pt", "checkpoints/iter_0000002.pt", "samples/iter_0000002.jpg",
-        "log.jsonl"}
+        "decoder.pth",
+        "checkpoints/iter_0000001.pt",
+        "checkpoints/iter_0000002.pt",
+        "samples/iter_0000002.jpg",
+        "log.jsonl",
+    }
     assert checkpoint.load(run / "checkpoints" / "iter_0000002.pt")["world_size"] == 2
 
 
@@ -221,23 +266,41 @@ def test_cli_trains_and_the_decoder_works_in_transfer(folders, tmp_path, images)
     assert str(run / "decoder.pth") in result.output
     for decoder in (run / "decoder.pth", run / "checkpoints" / "iter_0000002.pt"):
         out = tmp_path / f"out_{decoder.stem}.png"
-        done = CliRunner().invoke(app, ["transfer", str(images["content"]), str(images["style"]), "-o", str(out),
-                                        "--decoder", str(decoder), "--device", "cpu", "--precision", "fp32",
-                                        "--content-size", "0"])
+        done = CliRunner().invoke(
+            app,
+            [
+                "transfer",
+                str(images["content"]),
+                str(images["style"]),
+                "-o",
+                str(out),
+                "--decoder",
+                str(decoder),
+                "--device",
+                "cpu",
+                "--precision",
+                "fp32",
+                "--content-size",
+                "0",
+            ],
+        )
         assert done.exit_code == 0, done.output
         assert Image.open(out).size == (48, 40)
 
 
-@pytest.mark.parametrize("case, expected", [
-    ("missing", "does not exist"),
-    ("empty", "holds no image files"),
-    ("file", "is a file"),
-    ("existing", "already holds checkpoints; pass --resume"),
-    ("nothing_to_resume", "has no checkpoints to resume from"),
-    ("fp16", "training supports --precision auto, fp32 or bf16"),
-    ("zero_batch", "--batch-size must be at least 1"),
-    ("unwritable", "cannot write to"),
-])
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("missing", "does not exist"),
+        ("empty", "holds no image files"),
+        ("file", "is a file"),
+        ("existing", "already holds checkpoints; pass --resume"),
+        ("nothing_to_resume", "has no checkpoints to resume from"),
+        ("fp16", "training supports --precision auto, fp32 or bf16"),
+        ("zero_batch", "--batch-size must be at least 1"),
+        ("unwritable", "cannot write to"),
+    ],
+)
 def test_errors_are_one_line_and_non_zero(folders, tmp_path, case, expected):
     run, extra = tmp_path / "run", []
     coco = folders[0]
@@ -276,8 +339,16 @@ def test_cli_defaults_are_the_papers(tmp_path):
     for name, default in cli.items():
         if name not in renamed and name not in cin_only:
             assert getattr(cfg, name) == default, name
-    assert (cfg.max_iter, cfg.batch_size, cfg.lr, cfg.lr_decay, cfg.content_weight, cfg.style_weight,
-            cfg.resize, cfg.crop) == (160_000, 8, 1e-4, 5e-5, 1.0, 10.0, 512, 256)
+    assert (
+        cfg.max_iter,
+        cfg.batch_size,
+        cfg.lr,
+        cfg.lr_decay,
+        cfg.content_weight,
+        cfg.style_weight,
+        cfg.resize,
+        cfg.crop,
+    ) == (160_000, 8, 1e-4, 5e-5, 1.0, 10.0, 512, 256)
     with pytest.raises(DeviceError):
         train_decoder(TrainConfig(precision="fp16"))
     with pytest.raises(InputError, match="does not exist"):

@@ -27,8 +27,10 @@ def frames_of(n: int, size=(64, 48), seed: int = 0, noise: float = 0.0) -> list[
     """A smooth colour picture drifting to the right by 1 px per frame (+ optional pixel noise)."""
     rng = np.random.default_rng(seed)
     w, h = size
-    base = np.asarray(Image.fromarray(rng.uniform(0, 255, (4, 5, 3)).astype(np.uint8))
-                      .resize((w + n, h), Image.Resampling.BICUBIC), np.float64)
+    base = np.asarray(
+        Image.fromarray(rng.uniform(0, 255, (4, 5, 3)).astype(np.uint8)).resize((w + n, h), Image.Resampling.BICUBIC),
+        np.float64,
+    )
     out = []
     for t in range(n):
         f = base[:, t : t + w] + (rng.normal(0, noise, (h, w, 3)) if noise else 0)
@@ -36,31 +38,70 @@ def frames_of(n: int, size=(64, 48), seed: int = 0, noise: float = 0.0) -> list[
     return out
 
 
-def make_clip(path: Path, n: int = 6, *, size=(64, 48), fps=NTSC, audio: bool = False, noise: float = 0.0,
-              still: bool = False) -> Path:
+def make_clip(
+    path: Path, n: int = 6, *, size=(64, 48), fps=NTSC, audio: bool = False, noise: float = 0.0, still: bool = False
+) -> Path:
     frames = frames_of(n, size, noise=noise)
     if still:
-        frames = [np.clip(frames[0].astype(float) + np.random.default_rng(i).normal(0, noise, frames[0].shape),
-                          0, 255).astype(np.uint8) for i in range(n)]
+        frames = [
+            np.clip(
+                frames[0].astype(float) + np.random.default_rng(i).normal(0, noise, frames[0].shape), 0, 255
+            ).astype(np.uint8)
+            for i in range(n)
+        ]
     silent = path.with_name(path.stem + ".silent.mp4") if audio else path
-    gen = imageio_ffmpeg.write_frames(str(silent), size, fps=fps, codec="libx264", quality=None,
-                                      macro_block_size=1, ffmpeg_log_level="error", output_params=["-crf", "0"])
+    gen = imageio_ffmpeg.write_frames(
+        str(silent),
+        size,
+        fps=fps,
+        codec="libx264",
+        quality=None,
+        macro_block_size=1,
+        ffmpeg_log_level="error",
+        output_params=["-crf", "0"],
+    )
     gen.send(None)
     for f in frames:
         gen.send(f)
     gen.close()
     if audio:  # a sine AAC track beside the video
-        subprocess.run([FF, "-loglevel", "error", "-y", "-i", str(silent), "-f", "lavfi", "-i",
-                        "sine=frequency=440:duration=1", "-map", "0:v", "-map", "1:a", "-c:v", "copy",
-                        "-c:a", "aac", "-shortest", str(path)], check=True)
+        subprocess.run(
+            [
+                FF,
+                "-loglevel",
+                "error",
+                "-y",
+                "-i",
+                str(silent),
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=frequency=440:duration=1",
+                "-map",
+                "0:v",
+                "-map",
+                "1:a",
+                "-c:v",
+                "copy",
+                "-c:a",
+                "aac",
+                "-shortest",
+                str(path),
+            ],
+            check=True,
+        )
         silent.unlink()
     return path
 
 
 def audio_md5(path: Path) -> str:
     """Hash of the audio packets as stored (identical only if copied, not re-encoded)."""
-    return subprocess.run([FF, "-loglevel", "error", "-i", str(path), "-map", "0:a", "-c", "copy", "-f", "md5", "-"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run(
+        [FF, "-loglevel", "error", "-i", str(path), "-map", "0:a", "-c", "copy", "-f", "md5", "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
 
 
 def decoded(path: Path) -> list[np.ndarray]:
@@ -80,6 +121,7 @@ CPU = ["--device", "cpu", "--precision", "fp32", "--style-size", "64"]
 
 
 # -- probing and plumbing ------------------------------------------------------------------
+
 
 def test_probe_reads_rate_count_size_audio(tmp_path):
     info = video.probe(make_clip(tmp_path / "a.mp4", 5, audio=True))
@@ -114,8 +156,9 @@ def test_silent_clip_default_name_and_size(tmp_path, style, monkeypatch):
 def test_rotation_is_kept_upright(tmp_path, engine):
     flat = make_clip(tmp_path / "flat.mp4", 3)
     src = tmp_path / "rot.mp4"
-    subprocess.run([FF, "-loglevel", "error", "-display_rotation", "90", "-i", str(flat), "-c", "copy", str(src)],
-                   check=True)
+    subprocess.run(
+        [FF, "-loglevel", "error", "-display_rotation", "90", "-i", str(flat), "-c", "copy", str(src)], check=True
+    )
     info = video.probe(src)
     assert (info.rotation, info.width, info.height) == (90, 48, 64)
     report = stylize_video(engine, info, tmp_path / "out.mp4", [engine.represent(torch.rand(1, 3, 32, 32))])
@@ -147,7 +190,7 @@ def test_color_matches_the_image_path(tmp_path, engine):
 def test_still_mask_applies_to_every_frame(engine):
     torch.manual_seed(0)
     x = torch.rand(3, 3, 24, 32)
-    masks = torch.zeros(2, 12, 16)                                   # any size: resized to the frames
+    masks = torch.zeros(2, 12, 16)  # any size: resized to the frames
     masks[0, :, :8], masks[1, :, 8:] = 1, 1
     styles = [torch.rand(1, 3, 24, 24), torch.rand(1, 3, 24, 24)]
     got = torch.cat(list(engine.frames([x[:2], x[2:]], styles, masks=masks, feather=2.0, alpha=0.9)))
@@ -176,8 +219,25 @@ def test_cli_mask_and_color(tmp_path, images):
     mask = tmp_path / "mask.png"
     Image.fromarray(np.repeat(np.array([[255, 0]], np.uint8), 10, axis=1).repeat(7, axis=0)).save(mask)
     dest = tmp_path / "o.mp4"
-    res = run(["video", src, "-s", images["style"], "-s", images["content"], "--mask", mask, "--feather", "2",
-               "--color", "coral", "-o", dest, *CPU])
+    res = run(
+        [
+            "video",
+            src,
+            "-s",
+            images["style"],
+            "-s",
+            images["content"],
+            "--mask",
+            mask,
+            "--feather",
+            "2",
+            "--color",
+            "coral",
+            "-o",
+            dest,
+            *CPU,
+        ]
+    )
     assert res.exit_code == 0, res.output
     assert "regions style.jpg 50%, content.png 50%" in res.output and "coral" in res.output
     assert (video.probe(dest).frames, video.probe(dest).audio) == (2, ("aac",))
@@ -203,10 +263,11 @@ def test_cli_interpolates_several_styles(tmp_path, engine):
 
 # -- flicker ---------------------------------------------------------------------------------
 
+
 def test_flicker_meter_on_a_synthetic_case():
     meter = FlickerMeter()
-    x = torch.stack([torch.full((3, 4, 4), 0.1 * t) for t in range(5)])         # input steps of 0.1
-    y = torch.stack([torch.full((3, 4, 4), 0.3 * (t % 2)) for t in range(5)])   # output jumps by 0.3
+    x = torch.stack([torch.full((3, 4, 4), 0.1 * t) for t in range(5)])  # input steps of 0.1
+    y = torch.stack([torch.full((3, 4, 4), 0.3 * (t % 2)) for t in range(5)])  # output jumps by 0.3
     meter.update(x[:2], y[:2])
     meter.update(x[2:], y[2:])  # the pair across the two batches counts too
     assert meter.pairs == 4
@@ -239,13 +300,17 @@ def test_smoothing_lowers_flicker_on_a_noisy_clip(tmp_path, engine):
 
 # -- errors ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("case, words", [
-    ("text", ["not a video"]),
-    ("missing", ["does not exist"]),
-    ("audio-only", ["no video stream"]),
-    ("zero-frames", ["no video stream"]),  # ffmpeg writes no stream for a clip of 0 frames
-    ("truncated", ["not a video"]),
-])
+
+@pytest.mark.parametrize(
+    "case, words",
+    [
+        ("text", ["not a video"]),
+        ("missing", ["does not exist"]),
+        ("audio-only", ["no video stream"]),
+        ("zero-frames", ["no video stream"]),  # ffmpeg writes no stream for a clip of 0 frames
+        ("truncated", ["not a video"]),
+    ],
+)
 def test_bad_inputs_fail_in_one_line_with_no_output(tmp_path, style, case, words):
     src = tmp_path / "bad.mp4"
     if case == "text":
@@ -253,8 +318,10 @@ def test_bad_inputs_fail_in_one_line_with_no_output(tmp_path, style, case, words
     elif case == "audio-only":
         subprocess.run([FF, "-loglevel", "error", "-f", "lavfi", "-i", "sine=duration=0.2", str(src)], check=True)
     elif case == "zero-frames":
-        subprocess.run([FF, "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=64x48", "-frames:v", "0",
-                        str(src)], check=True)
+        subprocess.run(
+            [FF, "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=64x48", "-frames:v", "0", str(src)],
+            check=True,
+        )
     elif case == "truncated":
         whole = make_clip(tmp_path / "whole.mp4", 6, audio=True).read_bytes()
         src.write_bytes(whole[: len(whole) // 2])
@@ -263,19 +330,21 @@ def test_bad_inputs_fail_in_one_line_with_no_output(tmp_path, style, case, words
     assert not dest.parent.exists() or not any(dest.parent.iterdir())
 
 
-@pytest.mark.parametrize("extra, words", [
-    (["-o", "{tmp}/blocker/o.mp4"], ["not a writable folder"]),
-    (["-o", "{tmp}/o.png"], ["video extension"]),
-    (["-o", "{tmp}/o.mp4", "--codec", "nope264"], ["not an encoder"]),
-    (["-o", "{tmp}/o.mp4", "--crf", "99"], ["--crf"]),
-    (["-o", "{tmp}/o.mp4", "--smooth", "1.5"], ["smooth"]),
-    (["-o", "{tmp}/o.mp4", "--style", "{tmp}/in.mp4", "--weights", "1,2,3"], ["3 weight(s) for 2 style(s)"]),
-    (["-o", "{tmp}/o.mp4", "--style", "{tmp}/in.mp4", "--weights", "1,1", "--mask", "{tmp}/in.mp4"],
-     ["not both"]),
-    (["-o", "{tmp}/o.mp4", "--feather", "3"], ["feather only applies to a mask", "--mask FILE"]),
-    (["-o", "{tmp}/o.mp4", "--method", "gatys"], ["--method gatys", "does not run on video"]),
-    (["-o", "{tmp}/o.mp4", "--size", "33"], ["No such option: --size"]),
-])
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        (["-o", "{tmp}/blocker/o.mp4"], ["not a writable folder"]),
+        (["-o", "{tmp}/o.png"], ["video extension"]),
+        (["-o", "{tmp}/o.mp4", "--codec", "nope264"], ["not an encoder"]),
+        (["-o", "{tmp}/o.mp4", "--crf", "99"], ["--crf"]),
+        (["-o", "{tmp}/o.mp4", "--smooth", "1.5"], ["smooth"]),
+        (["-o", "{tmp}/o.mp4", "--style", "{tmp}/in.mp4", "--weights", "1,2,3"], ["3 weight(s) for 2 style(s)"]),
+        (["-o", "{tmp}/o.mp4", "--style", "{tmp}/in.mp4", "--weights", "1,1", "--mask", "{tmp}/in.mp4"], ["not both"]),
+        (["-o", "{tmp}/o.mp4", "--feather", "3"], ["feather only applies to a mask", "--mask FILE"]),
+        (["-o", "{tmp}/o.mp4", "--method", "gatys"], ["--method gatys", "does not run on video"]),
+        (["-o", "{tmp}/o.mp4", "--size", "33"], ["No such option: --size"]),
+    ],
+)
 def test_bad_outputs_and_options_fail_in_one_line(tmp_path, style, extra, words):
     src = make_clip(tmp_path / "in.mp4", 2)
     (tmp_path / "blocker").write_text("a file where a folder is needed")
@@ -292,8 +361,14 @@ def test_ctrl_c_leaves_nothing(tmp_path, engine):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        stylize_video(engine, src, tmp_path / "out" / "o.mp4", [engine.represent(torch.rand(1, 3, 32, 32))],
-                      batch=2, progress=interrupt)
+        stylize_video(
+            engine,
+            src,
+            tmp_path / "out" / "o.mp4",
+            [engine.represent(torch.rand(1, 3, 32, 32))],
+            batch=2,
+            progress=interrupt,
+        )
     assert list((tmp_path / "out").iterdir()) == []
 
 

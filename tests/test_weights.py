@@ -18,11 +18,11 @@ DECODER = dataclasses.replace(weights.DECODER, sha256=None, size=None)
 def test_resolution_order(weights_dir, tmp_path, monkeypatch):
     other = tmp_path / "mine.pth"
     other.write_bytes((weights_dir / "decoder.pth").read_bytes())
-    assert weights.resolve(weights.DECODER, other) == other                     # 1. the flag
-    assert weights.resolve(weights.DECODER) == weights_dir / "decoder.pth"      # 2. $STYLER_WEIGHTS_DIR
+    assert weights.resolve(weights.DECODER, other) == other  # 1. the flag
+    assert weights.resolve(weights.DECODER) == weights_dir / "decoder.pth"  # 2. $STYLER_WEIGHTS_DIR
     monkeypatch.delenv("STYLER_WEIGHTS_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert weights.default_dir() == tmp_path / "xdg" / "styler"                 # 3. the default
+    assert weights.default_dir() == tmp_path / "xdg" / "styler"  # 3. the default
     with pytest.raises(WeightsError, match="not in"):
         weights.resolve(weights.DECODER, download=False)
 
@@ -41,19 +41,28 @@ def test_offline_error_names_url_and_directory(tmp_path, monkeypatch):
 def test_fetch_is_atomic_checked_and_records_the_hash(weights_dir, tmp_path):
     src = weights_dir / "decoder.pth"
     seen = []
-    dest = weights.fetch(DECODER, tmp_path / "w", url=src.as_uri(), progress=lambda d, t: seen.append((d, t)),
-                         check=lambda p: check_weights(DECODER, p))
+    dest = weights.fetch(
+        DECODER,
+        tmp_path / "w",
+        url=src.as_uri(),
+        progress=lambda d, t: seen.append((d, t)),
+        check=lambda p: check_weights(DECODER, p),
+    )
     assert dest.read_bytes() == src.read_bytes()
     assert weights.recorded_hash(dest) == weights.sha256_of(src)
     assert seen and seen[-1][0] == src.stat().st_size
-    assert sorted(p.name for p in (tmp_path / "w").iterdir()) == [".decoder.pth.lock", "decoder.pth",
-                                                                  "decoder.pth.sha256"]
+    assert sorted(p.name for p in (tmp_path / "w").iterdir()) == [
+        ".decoder.pth.lock",
+        "decoder.pth",
+        "decoder.pth.sha256",
+    ]
 
 
 def test_fetch_rejects_a_wrong_hash_and_a_wrong_layout(weights_dir, tmp_path):
     with pytest.raises(WeightsError, match="SHA-256"):  # the real pinned hash
-        weights.fetch(dataclasses.replace(weights.DECODER, size=None), tmp_path / "w",
-                      url=(weights_dir / "decoder.pth").as_uri())
+        weights.fetch(
+            dataclasses.replace(weights.DECODER, size=None), tmp_path / "w", url=(weights_dir / "decoder.pth").as_uri()
+        )
     with pytest.raises(WeightsError, match="bytes, not the 14023458 of the release"):  # the real pinned size
         weights.fetch(weights.DECODER, tmp_path / "w", url=(weights_dir / "decoder.pth").as_uri())
     with pytest.raises(WeightsError, match="layout"):

@@ -8,8 +8,7 @@ The public names are imported lazily so that ``styler --help`` does not pay for 
 __version__ = "0.2.0"
 __all__ = ["Engine", "StyleStats", "StylerError", "__version__", "adain", "jobs", "mean_std"]
 
-_LAZY = {"Engine": "engine", "StyleStats": "methods.adain", "StylerError": "errors", "adain": "ops",
-         "mean_std": "ops"}
+_LAZY = {"Engine": "engine", "StyleStats": "methods.adain", "StylerError": "errors", "adain": "ops", "mean_std": "ops"}
 
 
 def __getattr__(name: str):  # type: ignore[no-untyped-def]

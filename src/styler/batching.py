@@ -16,7 +16,7 @@ from PIL import Image
 
 from .errors import StylerError
 
-AHEAD = 2            # images decoded ahead of the one in use
+AHEAD = 2  # images decoded ahead of the one in use
 # Images stacked into one model call on CUDA. On CPU batching measured slower per image (512 px
 # bf16, 2 cores: 0.31 s alone, 0.36 s in pairs, 0.41 s in fours: the maps fall out of cache),
 # so CPU runs take one image at a time.
@@ -50,8 +50,9 @@ def prefetch(paths: Iterable[Path], load: Callable[[Path], Image.Image], ahead: 
             del future  # the generator frame must not keep the image alive
 
 
-def same_size_batches(items: Iterable[Loaded], max_batch: int = MAX_BATCH,
-                      max_pixels: int = MAX_BATCH_PIXELS) -> Iterator[list[Loaded]]:
+def same_size_batches(
+    items: Iterable[Loaded], max_batch: int = MAX_BATCH, max_pixels: int = MAX_BATCH_PIXELS
+) -> Iterator[list[Loaded]]:
     """Group consecutive images of one size (at most ``max_batch`` and ``max_pixels`` in all);
     a failed load comes alone as ``[(path, error)]``."""
     batch: list[Loaded] = []
@@ -61,8 +62,12 @@ def same_size_batches(items: Iterable[Loaded], max_batch: int = MAX_BATCH,
                 yield _drain(batch)
             yield [(path, img)]
             continue
-        fits = (batch and len(batch) < max_batch and batch[0][1].size == img.size
-                and (len(batch) + 1) * img.size[0] * img.size[1] <= max_pixels)
+        fits = (
+            batch
+            and len(batch) < max_batch
+            and batch[0][1].size == img.size
+            and (len(batch) + 1) * img.size[0] * img.size[1] <= max_pixels
+        )
         if batch and not fits:
             yield _drain(batch)
         batch.append((path, img))

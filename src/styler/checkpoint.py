@@ -59,8 +59,7 @@ def save(run: Path, state: dict, keep: int, export: tuple[str, object] | None = 
 
 def load(path: Path) -> dict:
     """A checkpoint, loaded without executing pickled code; one-line errors otherwise."""
-    state = safe_load(path, f"checkpoint {path}",
-                      "resume from an older one (delete this file) or start a new run")
+    state = safe_load(path, f"checkpoint {path}", "resume from an older one (delete this file) or start a new run")
     needed = {"optimizer", "iter", "config"}
     if not isinstance(state, dict) or not needed <= set(state) or not {"decoder", "model"} & set(state):
         raise WeightsError(f"{path} is not a styler training checkpoint; pass the run folder given as out")

@@ -43,21 +43,22 @@ LAYERS: list[tuple[str, str, int, int, int, int]] = [
 STRIDE = 4  # input sizes are padded to a multiple of this (two stride-2 convs, two 2x upsamples)
 
 
-def norm_scale_shift(x: Tensor, gamma: Tensor, beta: Tensor, stats: tuple[Tensor, Tensor] | None = None,
-                     eps: float = EPS) -> tuple[Tensor, Tensor]:
+def norm_scale_shift(
+    x: Tensor, gamma: Tensor, beta: Tensor, stats: tuple[Tensor, Tensor] | None = None, eps: float = EPS
+) -> tuple[Tensor, Tensor]:
     """Instance norm + affine folded into one per-channel scale and shift (or per-pixel maps).
 
     x (B, C, H, W); gamma, beta (B, C) or (B, C, h, w) maps; stats (mean, var) each (B|1, C)
     replace x's own. Returns scale, shift shaped to broadcast against x: ``x * scale + shift``
     equals ``(x - mean) / sqrt(var + eps) * gamma + beta``. Statistics are taken in float32.
     """
-    mean, var = instance_stats(x) if stats is None else stats                # (B, C) each
-    rstd = torch.rsqrt(var + eps)                                          # (B, C)
+    mean, var = instance_stats(x) if stats is None else stats  # (B, C) each
+    rstd = torch.rsqrt(var + eps)  # (B, C)
     if gamma.dim() == 2:
-        scale = gamma.float() * rstd                                       # (B, C)
+        scale = gamma.float() * rstd  # (B, C)
         shift = beta.float() - mean * scale
         return scale[:, :, None, None], shift[:, :, None, None]
-    scale = gamma.float() * rstd[:, :, None, None]                         # (B, C, h, w)
+    scale = gamma.float() * rstd[:, :, None, None]  # (B, C, h, w)
     return scale, beta.float() - mean[:, :, None, None] * scale
 
 
@@ -73,10 +74,13 @@ def cin(x: Tensor, gamma: Tensor, beta: Tensor, *, relu: bool, stats: tuple[Tens
     if not torch.is_grad_enabled() and gamma.dim() == 2:
         parts = []
         for i in range(x.shape[0]):
-            xi = x[i:i + 1]
+            xi = x[i : i + 1]
             mean, var = (None, None) if stats is None else (s[i if len(s) > 1 else 0] for s in stats)
-            parts.append(F.batch_norm(xi, mean, var, gamma[i].float(), beta[i].float(), training=stats is None,
-                                      momentum=0.0, eps=EPS))
+            parts.append(
+                F.batch_norm(
+                    xi, mean, var, gamma[i].float(), beta[i].float(), training=stats is None, momentum=0.0, eps=EPS
+                )
+            )
         y = parts[0] if len(parts) == 1 else torch.cat(parts)
         return y.relu_() if relu else y
     if stats is None and gamma.dim() == 2:
@@ -94,7 +98,7 @@ def instance_stats(x: Tensor) -> tuple[Tensor, Tensor]:
         return mean, var
     means, variances = [], []
     for i in range(x.shape[0]):  # the batch-norm kernel's one-pass statistics (see ``cin``)
-        _, mean, rstd = torch.ops.aten._native_batch_norm_legit.no_stats(x[i:i + 1], None, None, True, 0.0, EPS)
+        _, mean, rstd = torch.ops.aten._native_batch_norm_legit.no_stats(x[i : i + 1], None, None, True, 0.0, EPS)
         means.append(mean.float())
         variances.append(rstd.float().pow(-2) - EPS)
     return torch.stack(means), torch.stack(variances)
@@ -111,12 +115,12 @@ def conv_reflect(x: Tensor, conv: nn.Conv2d) -> Tensor:
     h, wd = x.shape[-2:]
     if s != 1 or torch.is_grad_enabled() or h * wd < 128 * 128 or min(h, wd) <= 2 * p:
         return F.conv2d(F.pad(x, (p, p, p, p), mode="reflect"), w, b, stride=s)
-    out = F.conv2d(x, w, b, padding=p)                              # p border rows/cols are wrong
+    out = F.conv2d(x, w, b, padding=p)  # p border rows/cols are wrong
     # Output row i < p needs input rows i-p..i+p, i.e. rows 0..2p-1 reflect-padded by p on top.
-    out[..., :p, :] = F.conv2d(F.pad(x[..., :2 * p, :], (p, p, p, 0), mode="reflect"), w, b)
-    out[..., -p:, :] = F.conv2d(F.pad(x[..., -2 * p:, :], (p, p, 0, p), mode="reflect"), w, b)
-    out[..., :, :p] = F.conv2d(F.pad(x[..., :, :2 * p], (p, 0, p, p), mode="reflect"), w, b)
-    out[..., :, -p:] = F.conv2d(F.pad(x[..., :, -2 * p:], (0, p, p, p), mode="reflect"), w, b)
+    out[..., :p, :] = F.conv2d(F.pad(x[..., : 2 * p, :], (p, p, p, 0), mode="reflect"), w, b)
+    out[..., -p:, :] = F.conv2d(F.pad(x[..., -2 * p :, :], (p, p, 0, p), mode="reflect"), w, b)
+    out[..., :, :p] = F.conv2d(F.pad(x[..., :, : 2 * p], (p, 0, p, p), mode="reflect"), w, b)
+    out[..., :, -p:] = F.conv2d(F.pad(x[..., :, -2 * p :], (0, p, p, p), mode="reflect"), w, b)
     return out
 
 
@@ -131,12 +135,14 @@ class CondInstanceNorm(nn.Module):
     def select(self, code: Tensor, size: tuple[int, int]) -> tuple[Tensor, Tensor]:
         """Style code (see the module doc) -> gamma, beta as (B, C) or (B, C, h, w) at ``size``."""
         if code.dtype == torch.long:
-            return self.gamma[code], self.beta[code]                      # (B, C) each, exact rows
+            return self.gamma[code], self.beta[code]  # (B, C) each, exact rows
         if code.dim() == 2:
             return code.float() @ self.gamma.float(), code.float() @ self.beta.float()  # (B, C)
-        m = pool_to(code.float(), size)                                   # (B, S, h, w)
-        return (torch.einsum("bshw,sc->bchw", m, self.gamma.float()),
-                torch.einsum("bshw,sc->bchw", m, self.beta.float()))
+        m = pool_to(code.float(), size)  # (B, S, h, w)
+        return (
+            torch.einsum("bshw,sc->bchw", m, self.gamma.float()),
+            torch.einsum("bshw,sc->bchw", m, self.beta.float()),
+        )
 
 
 def pool_to(maps: Tensor, size: tuple[int, int]) -> Tensor:
@@ -174,12 +180,12 @@ class Residual(nn.Module):
 class Step(NamedTuple):
     """One conv of the forward pass and what follows it."""
 
-    name: str                       # e.g. "res2.conv1"
+    name: str  # e.g. "res2.conv1"
     conv: nn.Conv2d
-    norm: CondInstanceNorm | None   # None: the output conv (sigmoid follows)
+    norm: CondInstanceNorm | None  # None: the output conv (sigmoid follows)
     relu: bool
-    residual: str                   # "save": keep the input for the skip; "add": add it after the norm
-    up: bool                        # a 2x nearest upsample comes first
+    residual: str  # "save": keep the input for the skip; "add": add it after the norm
+    up: bool  # a 2x nearest upsample comes first
 
 
 class CINNet(nn.Module):
@@ -202,8 +208,10 @@ class CINNet(nn.Module):
         for name, kind, *_ in LAYERS:
             m = getattr(self, name)
             if kind == "res":
-                out += [Step(f"{name}.conv1", m.conv1, m.norm1, True, "save", False),
-                        Step(f"{name}.conv2", m.conv2, m.norm2, False, "add", False)]
+                out += [
+                    Step(f"{name}.conv1", m.conv1, m.norm1, True, "save", False),
+                    Step(f"{name}.conv2", m.conv2, m.norm2, False, "add", False),
+                ]
             elif kind == "out":
                 out.append(Step(name, m, None, False, "", False))
             else:
@@ -218,8 +226,9 @@ class CINNet(nn.Module):
         loading and casting; training never uses them). See ``fastconv``."""
         self._fast = fastconv.prepare(self.steps())
 
-    def forward(self, x: Tensor, code: Tensor, stats: list[tuple[Tensor, Tensor]] | None = None,
-                upto: int | None = None) -> Tensor:
+    def forward(
+        self, x: Tensor, code: Tensor, stats: list[tuple[Tensor, Tensor]] | None = None, upto: int | None = None
+    ) -> Tensor:
         """x (B, 3, H, W); code: a style code. ``stats``: global (mean, var), each (B|1, C), for
         the first len(stats) norm layers. ``upto``: stop at norm layer ``upto`` and return its
         *input* (the pre-norm activation), so the tiled path can measure its statistics."""

@@ -28,8 +28,11 @@ MARGIN = 64
 
 
 def _windows(h: int, w: int, tile: int) -> list[tuple[int, int, int, int, int, int, int, int]]:
-    return [(y0, y1, ylo, yhi, x0, x1, xlo, xhi)
-            for y0, y1, ylo, yhi in spans(h, tile, MARGIN) for x0, x1, xlo, xhi in spans(w, tile, MARGIN)]
+    return [
+        (y0, y1, ylo, yhi, x0, x1, xlo, xhi)
+        for y0, y1, ylo, yhi in spans(h, tile, MARGIN)
+        for x0, x1, xlo, xhi in spans(w, tile, MARGIN)
+    ]
 
 
 def _crop_code(code: Tensor, ylo: int, yhi: int, xlo: int, xhi: int) -> Tensor:
@@ -47,10 +50,10 @@ def forward_tiled(net: CINNet, x: Tensor, code: Tensor, tile: int) -> Tensor:
         count = 0
         for y0, y1, ylo, yhi, x0, x1, xlo, xhi in windows:
             pre = net(x[..., ylo:yhi, xlo:xhi], _crop_code(code, ylo, yhi, xlo, xhi), stats, upto=k)
-            f = pre.shape[-2] / (yhi - ylo)                      # the layer's scale: 1, 1/2 or 1/4
-            core = pre[..., int((y0 - ylo) * f):int((y1 - ylo) * f), int((x0 - xlo) * f):int((x1 - xlo) * f)]
-            core = core.double()                                 # sums over millions of values
-            part, part_sq = core.sum((2, 3)), core.pow(2).sum((2, 3))   # (B, C) each
+            f = pre.shape[-2] / (yhi - ylo)  # the layer's scale: 1, 1/2 or 1/4
+            core = pre[..., int((y0 - ylo) * f) : int((y1 - ylo) * f), int((x0 - xlo) * f) : int((x1 - xlo) * f)]
+            core = core.double()  # sums over millions of values
+            part, part_sq = core.sum((2, 3)), core.pow(2).sum((2, 3))  # (B, C) each
             total = part if total is None else total + part
             sq = part_sq if sq is None else sq + part_sq
             count += core.shape[-2] * core.shape[-1]
@@ -62,6 +65,6 @@ def forward_tiled(net: CINNet, x: Tensor, code: Tensor, tile: int) -> Tensor:
     out = torch.empty(b, 3, h, w, device=x.device)
     for y0, y1, ylo, yhi, x0, x1, xlo, xhi in windows:
         img = net(x[..., ylo:yhi, xlo:xhi], _crop_code(code, ylo, yhi, xlo, xhi), stats)
-        out[..., y0:y1, x0:x1] = img[..., y0 - ylo:y1 - ylo, x0 - xlo:x1 - xlo].float()
+        out[..., y0:y1, x0:x1] = img[..., y0 - ylo : y1 - ylo, x0 - xlo : x1 - xlo].float()
         del img
     return out

@@ -37,11 +37,17 @@ def find_images(root: Path, label: str) -> list[Path]:
         raise InputError(f"{label} {root} does not exist; pass the folder of training images")
     if not root.is_dir():
         raise InputError(f"{label} {root} is a file; pass the folder of training images")
-    found = [Path(d) / name for d, _, names in os.walk(root, followlinks=True)
-             for name in names if Path(name).suffix.lower() in IMAGE_SUFFIXES]
+    found = [
+        Path(d) / name
+        for d, _, names in os.walk(root, followlinks=True)
+        for name in names
+        if Path(name).suffix.lower() in IMAGE_SUFFIXES
+    ]
     if not found:
-        raise InputError(f"{label} {root} holds no image files (searched recursively for "
-                         f"{', '.join(sorted(IMAGE_SUFFIXES)[:6])}, ...); pass the folder of training images")
+        raise InputError(
+            f"{label} {root} holds no image files (searched recursively for "
+            f"{', '.join(sorted(IMAGE_SUFFIXES)[:6])}, ...); pass the folder of training images"
+        )
     return sorted(found)
 
 
@@ -101,7 +107,7 @@ class InfiniteSampler(Sampler):
     def _shard(self, epoch: int) -> np.ndarray:
         perm = np.random.default_rng([self.seed, self.stream, epoch]).permutation(self.n)
         perm = np.resize(perm, self.per_rank * self.world)  # pads by repeating from the start
-        return perm[self.rank::self.world]
+        return perm[self.rank :: self.world]
 
     def __iter__(self) -> Iterator[tuple[int, tuple[int, ...]]]:
         k = self.start
@@ -117,13 +123,34 @@ def _collate(items: list[tuple[Tensor, list[int]]]) -> tuple[Tensor, list[int]]:
     return torch.stack([img for img, _ in items]), [j for _, bad in items for j in bad]
 
 
-def batches(paths: list[Path], *, batch_size: int, resize: int, crop: int, seed: int, stream: int,
-            rank: int = 0, world: int = 1, start_batch: int = 0, workers: int = 0,
-            pin_memory: bool = False, worker_init_fn=None) -> Iterator[tuple[Tensor, list[int]]]:
+def batches(
+    paths: list[Path],
+    *,
+    batch_size: int,
+    resize: int,
+    crop: int,
+    seed: int,
+    stream: int,
+    rank: int = 0,
+    world: int = 1,
+    start_batch: int = 0,
+    workers: int = 0,
+    pin_memory: bool = False,
+    worker_init_fn=None,
+) -> Iterator[tuple[Tensor, list[int]]]:
     """Endless ``(images (B, 3, crop, crop), bad file indices)``, resuming at batch ``start_batch``."""
-    sampler = InfiniteSampler(len(paths), seed=seed, stream=stream, rank=rank, world=world,
-                              start=start_batch * batch_size)
-    loader = DataLoader(ImageFolder(paths, resize, crop), batch_size=batch_size, sampler=sampler,
-                        num_workers=workers, collate_fn=_collate, pin_memory=pin_memory, drop_last=True,
-                        prefetch_factor=4 if workers else None, worker_init_fn=worker_init_fn)
+    sampler = InfiniteSampler(
+        len(paths), seed=seed, stream=stream, rank=rank, world=world, start=start_batch * batch_size
+    )
+    loader = DataLoader(
+        ImageFolder(paths, resize, crop),
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=workers,
+        collate_fn=_collate,
+        pin_memory=pin_memory,
+        drop_last=True,
+        prefetch_factor=4 if workers else None,
+        worker_init_fn=worker_init_fn,
+    )
     return iter(loader)

@@ -42,7 +42,7 @@ from .pairing import DEFAULT_NAME, Pair, PairMode, Source, dist_env, list_tree, 
 from .runtime import autotune
 from .stylecache import StyleCache, model_identity
 
-CUDA_BATCH = 8                       # same-size images per model call on CUDA (CPU: 1, measured faster)
+CUDA_BATCH = 8  # same-size images per model call on CUDA (CPU: 1, measured faster)
 CUDA_BATCH_PIXELS = 8 * 1024 * 1024  # ... and at most this many pixels in all
 
 
@@ -59,32 +59,32 @@ class DatasetJob:
     alpha: float = 1.0
     sweep: tuple[float, ...] | None = None  # one strip per pair, a tile per alpha (replaces alpha)
     color: str | None = None
-    named_styles: bool = False           # styles are names or indices of a CIN model, not files
+    named_styles: bool = False  # styles are names or indices of a CIN model, not files
     content_size: int = 512
     style_size: int = 512
     crop: bool = False
-    max_pixels: int = MAX_PIXELS         # contents and styles over this after resizing are refused
+    max_pixels: int = MAX_PIXELS  # contents and styles over this after resizing are refused
     skip_existing: bool = False
-    workers: int | None = None           # decode/encode worker processes; None = the device's default
+    workers: int | None = None  # decode/encode worker processes; None = the device's default
     encoding: loader.Encoding = field(default_factory=loader.Encoding)
     style_cache: bool = True
-    cache_dir: Path | None = None        # None = <weights dir>/styles
+    cache_dir: Path | None = None  # None = <weights dir>/styles
 
 
 @dataclass
 class DatasetReport:
     rank: int = 0
     world: int = 1
-    total: int = 0       # pairs of the whole job
-    assigned: int = 0    # pairs of this rank
+    total: int = 0  # pairs of the whole job
+    assigned: int = 0  # pairs of this rank
     written: int = 0
-    existing: int = 0    # skipped: output already there
-    failed: int = 0      # pairs not written (bad content or style file, failed write)
+    existing: int = 0  # skipped: output already there
+    failed: int = 0  # pairs not written (bad content or style file, failed write)
     failures: list[str] = field(default_factory=list)  # one line per bad input or failed write
     interrupted: bool = False
     seconds: float = 0.0
     manifest: Path | None = None  # written (rank 0, or alone) when the job ended
-    listed: int = 0                # records in that manifest: the whole job's outputs
+    listed: int = 0  # records in that manifest: the whole job's outputs
     style_hits: int = 0
     style_misses: int = 0
 
@@ -106,8 +106,16 @@ def plan(job: DatasetJob) -> list[Pair]:
         # An output folder inside the content tree: never read earlier results as contents.
         contents = [c for c in contents if not _inside(c.path, out)] or contents
     styles = [Source(Path(s), str(s)) for s in _styles_of(job)] if job.named_styles else list_trees(_styles_of(job))
-    pairs = make_pairs(contents, styles, mode=job.pairs, per_content=job.per_content,
-                       seed=job.seed, name=job.name, ext=job.ext, alpha=job.alpha)
+    pairs = make_pairs(
+        contents,
+        styles,
+        mode=job.pairs,
+        per_content=job.per_content,
+        seed=job.seed,
+        name=job.name,
+        ext=job.ext,
+        alpha=job.alpha,
+    )
     if out.suffix.lower() in FORMATS and not out.is_dir():
         raise InputError(f"output={out} is one file but there are {len(pairs)} results; pass a folder as output")
     inputs_given = (job.content,) if job.named_styles else (job.content, *_styles_of(job))
@@ -115,8 +123,10 @@ def plan(job: DatasetJob) -> list[Pair]:
         inputs = {os.path.realpath(p.content.path) for p in pairs} | {os.path.realpath(p.style.path) for p in pairs}
         for p in pairs:
             if os.path.realpath(out / p.output) in inputs:
-                raise InputError(f"{p.content.rel} + {p.style.rel} would overwrite the input {out / p.output}; "
-                                 "choose another output folder or name")
+                raise InputError(
+                    f"{p.content.rel} + {p.style.rel} would overwrite the input {out / p.output}; "
+                    "choose another output folder or name"
+                )
     return pairs
 
 
@@ -153,11 +163,18 @@ def _stop_on_sigterm(stop: threading.Event) -> Iterator[None]:
 
 
 Progress = Callable[[int, int], None]  # (pairs done on this rank, pairs of this rank); rank 0 only
-OnStart = Callable[[Path], None]       # the output about to be computed (Gatys writes intermediates beside it)
+OnStart = Callable[[Path], None]  # the output about to be computed (Gatys writes intermediates beside it)
 
 
-def run(engine: Engine, job: DatasetJob, pairs: list[Pair] | None = None, *, progress: Progress | None = None,
-        stop: threading.Event | None = None, on_start: OnStart | None = None) -> DatasetReport:
+def run(
+    engine: Engine,
+    job: DatasetJob,
+    pairs: list[Pair] | None = None,
+    *,
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+    on_start: OnStart | None = None,
+) -> DatasetReport:
     """This process's share of the job (all of it when run alone); see the module docstring."""
     start = time.perf_counter()
     pairs = plan(job) if pairs is None else pairs
@@ -174,8 +191,11 @@ def run(engine: Engine, job: DatasetJob, pairs: list[Pair] | None = None, *, pro
         else:
             todo.append(p)
     stop = stop or threading.Event()
-    tick = (lambda: progress(report.written + report.existing + report.failed, len(mine))) \
-        if progress is not None and rank == 0 else (lambda: None)
+    tick = (
+        (lambda: progress(report.written + report.existing + report.failed, len(mine)))
+        if progress is not None and rank == 0
+        else (lambda: None)
+    )
     tick()
     with _stop_on_sigterm(stop), autotune(engine.runtime):
         try:
@@ -195,14 +215,19 @@ def _styles(engine: Engine, job: DatasetJob, todo: list[Pair], report: DatasetRe
     method, rt = engine.method, engine.runtime
     cache = None
     if job.style_cache and isinstance(method, AdaIN) and job.color is None and not job.sweep:
-        cache = StyleCache(model_identity(method.encoder, rt.dtype, rt.device), job.cache_dir,
-                           settings=f"size={job.style_size}|crop={job.crop}")
+        cache = StyleCache(
+            model_identity(method.encoder, rt.dtype, rt.device),
+            job.cache_dir,
+            settings=f"size={job.style_size}|crop={job.crop}",
+        )
     reps: dict[str, Any] = {}
     for style in dict.fromkeys(p.style for p in todo):
         try:
+
             def compute(path: Path = style.path) -> dict[str, torch.Tensor]:
-                s = engine.represent(load_image(path, job.style_size, job.crop, max_pixels=job.max_pixels,
-                                                size_name="style_size"))
+                s = engine.represent(
+                    load_image(path, job.style_size, job.crop, max_pixels=job.max_pixels, size_name="style_size")
+                )
                 return {"mean": s.mean, "std": s.std}
 
             if job.named_styles:
@@ -211,8 +236,9 @@ def _styles(engine: Engine, job: DatasetJob, todo: list[Pair], report: DatasetRe
                 entry = cache.get(style.path, compute)
                 reps[style.rel] = StyleStats(entry["mean"].to(rt.device), entry["std"].to(rt.device))
             else:
-                image = load_image(style.path, job.style_size, job.crop, max_pixels=job.max_pixels,
-                                   size_name="style_size")
+                image = load_image(
+                    style.path, job.style_size, job.crop, max_pixels=job.max_pixels, size_name="style_size"
+                )
                 # colour preservation and sweeps render from the image (adapted to each content)
                 reps[style.rel] = image if job.color is not None or job.sweep else engine.represent(image)
         except StylerError as e:
@@ -222,8 +248,17 @@ def _styles(engine: Engine, job: DatasetJob, todo: list[Pair], report: DatasetRe
     return reps
 
 
-def _work(engine: Engine, job: DatasetJob, todo: list[Pair], out: Path, report: DatasetReport,
-          records: dict, stop: threading.Event, tick: Callable[[], None], on_start: OnStart | None) -> None:
+def _work(
+    engine: Engine,
+    job: DatasetJob,
+    todo: list[Pair],
+    out: Path,
+    report: DatasetReport,
+    records: dict,
+    stop: threading.Event,
+    tick: Callable[[], None],
+    on_start: OnStart | None,
+) -> None:
     reps = _styles(engine, job, todo, report)
     by_content: dict[str, list[Pair]] = {}
     for p in todo:
@@ -252,8 +287,14 @@ def _work(engine: Engine, job: DatasetJob, todo: list[Pair], out: Path, report: 
             tick()
 
     try:
-        items = loader.decoded(((rel, paths[rel]) for rel in by_content), decode_pool, job.content_size, job.crop,
-                               ahead=max(4, 2 * workers + max_batch), max_pixels=job.max_pixels)
+        items = loader.decoded(
+            ((rel, paths[rel]) for rel in by_content),
+            decode_pool,
+            job.content_size,
+            job.crop,
+            ahead=max(4, 2 * workers + max_batch),
+            max_pixels=job.max_pixels,
+        )
         for batch in loader.buckets(items, max_batch, CUDA_BATCH_PIXELS, hold=4 * max_batch):
             if stop.is_set():
                 break
@@ -263,12 +304,18 @@ def _work(engine: Engine, job: DatasetJob, todo: list[Pair], out: Path, report: 
                 report.failed += len(by_content[keys[0]])
                 tick()
                 continue
-            x = loader.to_device([px for _, px in batch], device)   # (B, 3, H, W) float on the device
+            x = loader.to_device([px for _, px in batch], device)  # (B, 3, H, W) float on the device
             del batch
             submitted = 0
             try:
-                for group, result in _render(engine, job, x, [by_content[k] for k in keys], reps,
-                                             lambda p: on_start(out / p.output) if on_start else None):
+                for group, result in _render(
+                    engine,
+                    job,
+                    x,
+                    [by_content[k] for k in keys],
+                    reps,
+                    lambda p: on_start(out / p.output) if on_start else None,
+                ):
                     for pair, pixels in zip(group, loader.to_pixels(result), strict=True):
                         settle(writer.submit(pair.output, pixels, out / pair.output))
                         submitted += 1
@@ -285,21 +332,29 @@ def _work(engine: Engine, job: DatasetJob, todo: list[Pair], out: Path, report: 
         encode_pool.shutdown(wait=True)
 
 
-def _render(engine: Engine, job: DatasetJob, x: torch.Tensor, pairs: list[list[Pair]], reps: dict[str, Any],
-            start: Callable[[Pair], None] = lambda p: None) -> Iterator[tuple[list[Pair], torch.Tensor]]:
+def _render(
+    engine: Engine,
+    job: DatasetJob,
+    x: torch.Tensor,
+    pairs: list[list[Pair]],
+    reps: dict[str, Any],
+    start: Callable[[Pair], None] = lambda p: None,
+) -> Iterator[tuple[list[Pair], torch.Tensor]]:
     """(pairs, images (len(pairs), 3, H, W)) for a content batch x; content i takes ``pairs[i]``'s styles.
 
     AdaIN: x is encoded once; round j decodes every content's j-th style in one call, each image
     with its own style statistics ((n, 512, 1, 1) stacked)."""
     method = engine.method
     if isinstance(method, AdaIN) and job.color is None and not job.sweep:
-        fc = method.encode(x, engine.tile)                                       # (B, 512, h, w)
+        fc = method.encode(x, engine.tile)  # (B, 512, h, w)
         size = (x.shape[-2], x.shape[-1])
         for j in range(max(len(ps) for ps in pairs)):
             idx = [i for i, ps in enumerate(pairs) if len(ps) > j]
             group = [pairs[i][j] for i in idx]
-            stats = StyleStats(torch.cat([reps[p.style.rel].mean for p in group]),   # (n, 512, 1, 1)
-                               torch.cat([reps[p.style.rel].std for p in group]))
+            stats = StyleStats(
+                torch.cat([reps[p.style.rel].mean for p in group]),  # (n, 512, 1, 1)
+                torch.cat([reps[p.style.rel].std for p in group]),
+            )
             f = fc if len(idx) == len(pairs) else fc[idx]
             yield group, method.decode_target(f, [stats], Mix((1.0,)), alpha=job.alpha, size=size, tile=engine.tile)
         return

@@ -120,8 +120,15 @@ class Engine:
             return style
         return self.method.represent(style)
 
-    def mix(self, count: int, size: tuple[int, int], *, weights: Sequence[float] | None = None,
-            masks: Tensor | None = None, feather: float = 0.0) -> Mix:
+    def mix(
+        self,
+        count: int,
+        size: tuple[int, int],
+        *,
+        weights: Sequence[float] | None = None,
+        masks: Tensor | None = None,
+        feather: float = 0.0,
+    ) -> Mix:
         """The interpolation weights or region masks for ``count`` styles on a content of ``size``."""
         if masks is None:
             if feather:
@@ -133,9 +140,17 @@ class Engine:
 
     # -- the render path ---------------------------------------------------------------
 
-    def render(self, content: Tensor, styles: Sequence[Any], *, alpha: float = 1.0,
-               weights: Sequence[float] | None = None, masks: Tensor | None = None, feather: float = 0.0,
-               color: str | Color | None = None) -> Tensor:
+    def render(
+        self,
+        content: Tensor,
+        styles: Sequence[Any],
+        *,
+        alpha: float = 1.0,
+        weights: Sequence[float] | None = None,
+        masks: Tensor | None = None,
+        feather: float = 0.0,
+        color: str | Color | None = None,
+    ) -> Tensor:
         """Stylize ``content`` (N, 3, H, W) in [0, 1] -> (N, 3, H, W) float32 in [0, 1].
 
         ``styles``: images (1, 3, h, w), names/indices (CIN) or representations. With several
@@ -152,11 +167,14 @@ class Engine:
             reps = [self.represent(s) for s in styles]
             return self.method.stylize(content, reps, mix, alpha=alpha, tile=self.tile)
         if self.method.takes_images and not all(isinstance(s, Tensor) for s in styles):
-            raise InputError("colour preservation adapts each style image to the content; pass style images, "
-                             "not precomputed style representations")
+            raise InputError(
+                "colour preservation adapts each style image to the content; pass style images, "
+                "not precomputed style representations"
+            )
         if color is Color.coral and not self.method.takes_images:
-            raise InputError(f"color=coral adapts the style images, and method {self.method.name} has none; "
-                             "use color=luminance")
+            raise InputError(
+                f"color=coral adapts the style images, and method {self.method.name} has none; use color=luminance"
+            )
         device = self.runtime.device
         outs = []
         for c in content.split(1):  # the styles are adapted to each content image's colours
@@ -167,7 +185,7 @@ class Engine:
                 reps = [self.represent(ops.coral(s[0], target).unsqueeze(0)) for s in imgs]
                 outs.append(self.method.stylize(c, reps, mix, alpha=alpha, tile=self.tile))
                 continue
-            luma = ops.luminance(c)                                                   # (1, 1, H, W)
+            luma = ops.luminance(c)  # (1, 1, H, W)
             if self.method.takes_images:
                 imgs = [ops.match_luminance(ops.luminance(s), luma).expand(-1, 3, -1, -1) for s in imgs]
             reps = [self.represent(s) for s in imgs]
@@ -180,8 +198,9 @@ class Engine:
             outs.append(merge_luminance(out, c))
         return torch.cat(outs)
 
-    def render_each(self, content: Tensor, styles: Sequence[Any], *, alpha: float = 1.0,
-                    color: str | Color | None = None) -> Iterator[Tensor]:
+    def render_each(
+        self, content: Tensor, styles: Sequence[Any], *, alpha: float = 1.0, color: str | Color | None = None
+    ) -> Iterator[Tensor]:
         """One stylization of ``content`` (N, 3, H, W) per style, in order (no mixing)."""
         alpha, color = check_alpha(alpha), check_color(color)
         if color is not None:
@@ -192,9 +211,18 @@ class Engine:
         del content  # the method holds what it needs: at 8K the image is freed before the decoder runs
         yield from results
 
-    def frames(self, batches: Iterable[Tensor], styles: Sequence[Any], *, smooth: float = 0.0, alpha: float = 1.0,
-               weights: Sequence[float] | None = None, masks: Tensor | None = None, feather: float = 0.0,
-               color: str | Color | None = None) -> Iterator[Tensor]:
+    def frames(
+        self,
+        batches: Iterable[Tensor],
+        styles: Sequence[Any],
+        *,
+        smooth: float = 0.0,
+        alpha: float = 1.0,
+        weights: Sequence[float] | None = None,
+        masks: Tensor | None = None,
+        feather: float = 0.0,
+        color: str | Color | None = None,
+    ) -> Iterator[Tensor]:
         """Consecutive frame batches (N, 3, H, W) -> stylized batches, in order, through ``render``'s
         path. Styles are represented once (with colour preservation they are re-adapted to every
         frame); masks are prepared once for the frame size. ``smooth`` in [0, 1) is
@@ -210,13 +238,25 @@ class Engine:
 
     # -- PIL convenience ---------------------------------------------------------------
 
-    def stylize(self, content: Image.Image, style: Image.Image | Any, *, alpha: float = 1.0,
-                content_size: int = 512, style_size: int = 512, crop: bool = False) -> Image.Image:
+    def stylize(
+        self,
+        content: Image.Image,
+        style: Image.Image | Any,
+        *,
+        alpha: float = 1.0,
+        content_size: int = 512,
+        style_size: int = 512,
+        crop: bool = False,
+    ) -> Image.Image:
         """PIL in, PIL out; sizes and crop as the CLI's. ``style`` is an image or (CIN) a name."""
         c = images.to_tensor(images.prepare(images.to_rgb(content), content_size, crop, what="content"))
-        s = images.to_tensor(images.prepare(images.to_rgb(style), style_size, crop, what="style",
-                                            size_name="style_size")) \
-            if isinstance(style, Image.Image) else style
+        s = (
+            images.to_tensor(
+                images.prepare(images.to_rgb(style), style_size, crop, what="style", size_name="style_size")
+            )
+            if isinstance(style, Image.Image)
+            else style
+        )
         return images.to_pil(self.render(c, [s], alpha=alpha))
 
 
@@ -228,4 +268,3 @@ def merge_luminance(out: Tensor, content: Tensor) -> Tensor:
         rows = slice(top, top + LUMA_ROWS)
         out[..., rows, :] = ops.merge_luminance(ops.luminance(out[..., rows, :]), content[..., rows, :])
     return out
-

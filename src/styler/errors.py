@@ -24,7 +24,7 @@ class DeviceError(StylerError):
     """The requested device or precision is not available here."""
 
 
-class Interrupted(Exception):  # noqa: N818  (not an error: the user asked to stop)
+class Interrupted(Exception):
     """Ctrl-C or SIGTERM during a long computation; ``partial`` is the best result so far
     (for example the best image of a Gatys optimisation), or None."""
 

@@ -41,6 +41,7 @@ def _phase_kernels(w: Tensor) -> Tensor:
 
     Output row 2i (a = 0) reads padded low-res rows i, i+1 with taps (w0, w1 + w2); row 2i + 1
     (a = 1) reads rows i+1, i+2 with taps (w0 + w1, w2). Likewise for columns."""
+
     def fold(k: Tensor, dim: int, a: int) -> Tensor:
         t0, t1, t2 = k.unbind(dim)
         return torch.stack([t0, t1 + t2] if a == 0 else [t0 + t1, t2], dim)
@@ -63,17 +64,25 @@ def _block_kernels(w: Tensor) -> tuple[Tensor, Tensor]:
 def up_conv(x: Tensor, phases: Tensor, bias: Tensor | None) -> Tensor:
     """``conv(reflect_pad(upsample2x(x), 1))``: x (B, C, h, w) -> (B, Cout, 2h, 2w), same layout."""
     b, _, h, w = x.shape
-    xp = F.pad(x, (1, 1, 1, 1), mode="replicate")                     # (B, C, h+2, w+2)
-    out = torch.empty(b, phases.shape[1], 2 * h, 2 * w, dtype=x.dtype, device=x.device,
-                      memory_format=torch.channels_last if x.is_contiguous(memory_format=torch.channels_last)
-                      else torch.contiguous_format)
+    xp = F.pad(x, (1, 1, 1, 1), mode="replicate")  # (B, C, h+2, w+2)
+    out = torch.empty(
+        b,
+        phases.shape[1],
+        2 * h,
+        2 * w,
+        dtype=x.dtype,
+        device=x.device,
+        memory_format=torch.channels_last
+        if x.is_contiguous(memory_format=torch.channels_last)
+        else torch.contiguous_format,
+    )
     for a in (0, 1):
         for c in (0, 1):
-            out[:, :, a::2, c::2] = F.conv2d(xp[..., a:a + h + 1, c:c + w + 1], phases[2 * a + c], bias)
+            out[:, :, a::2, c::2] = F.conv2d(xp[..., a : a + h + 1, c : c + w + 1], phases[2 * a + c], bias)
     return out
 
 
 def out_conv(x: Tensor, blocks: Tensor, select: Tensor, bias: Tensor | None) -> Tensor:
     """``conv(reflect_pad(x, 4))`` for the 9x9 output conv: x (B, Cin, H, W) -> (B, 3, H, W)."""
-    partial = F.conv2d(F.pad(x, (4, 4, 4, 4), mode="reflect"), blocks)   # (B, 27, H+6, W+6)
-    return F.conv2d(partial, select, bias, dilation=3)                   # (B, 3, H, W)
+    partial = F.conv2d(F.pad(x, (4, 4, 4, 4), mode="reflect"), blocks)  # (B, 27, H+6, W+6)
+    return F.conv2d(partial, select, bias, dilation=3)  # (B, 3, H, W)

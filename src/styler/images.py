@@ -22,8 +22,15 @@ from .errors import InputError, OutputError
 from .files import atomic_path
 
 # Output format by extension; anything else is refused before any compute.
-FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP",
-           ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP"}
+FORMATS = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".webp": "WEBP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".bmp": "BMP",
+}
 # Extensions picked up when a directory is given as input.
 IMAGE_SUFFIXES = {*FORMATS, ".gif", ".ppm", ".pgm", ".pbm", ".jp2", ".jxl", ".heic", ".avif", ".ico"}
 
@@ -54,8 +61,9 @@ def open_rgb(path: Path, draft: int = 0) -> Image.Image:
             img = ImageOps.exif_transpose(img)
             img.load()
     except Image.DecompressionBombError:
-        raise InputError(f"{path} is too large for a safe decode (over {2 * Image.MAX_IMAGE_PIXELS} "
-                         "pixels); downscale it first") from None
+        raise InputError(
+            f"{path} is too large for a safe decode (over {2 * Image.MAX_IMAGE_PIXELS} pixels); downscale it first"
+        ) from None
     except UnidentifiedImageError:
         raise InputError(f"{path} is not an image Pillow can read; convert it to PNG or JPEG") from None
     except (OSError, SyntaxError, ValueError) as e:
@@ -69,14 +77,16 @@ def open_rgb(path: Path, draft: int = 0) -> Image.Image:
 # malformed MPO/TIFF tags, near-bomb sizes) are noise. Ignored through the process-wide filter
 # list, restricted to warnings Pillow itself raises: ``warnings.catch_warnings`` swaps that list
 # for the whole process and is not safe while prefetch threads decode at the same time.
-_PILLOW_NOISE = (("ignore", None, UserWarning, re.compile(r"PIL\."), 0),
-                 ("ignore", None, Image.DecompressionBombWarning, re.compile(r"PIL\."), 0))
+_PILLOW_NOISE = (
+    ("ignore", None, UserWarning, re.compile(r"PIL\."), 0),
+    ("ignore", None, Image.DecompressionBombWarning, re.compile(r"PIL\."), 0),
+)
 
 
 def _quiet_pillow() -> None:
     """Put the Pillow-only ignore rules first in the filter list (once; again only if a later
     ``simplefilter``, e.g. pytest's or ``-W error``, went in front of them)."""
-    if any(rule not in warnings.filters[:len(_PILLOW_NOISE) * 2] for rule in _PILLOW_NOISE):
+    if any(rule not in warnings.filters[: len(_PILLOW_NOISE) * 2] for rule in _PILLOW_NOISE):
         for _, _, category, module, _ in _PILLOW_NOISE:
             warnings.filterwarnings("ignore", category=category, module=module.pattern)
 
@@ -122,8 +132,9 @@ def check_pixels(w: int, h: int, max_pixels: int, what: str = "image", fixes: tu
         mp = w * h / 1e6
         amount = f"{mp:.0f}" if mp >= 10 else f"{mp:.2g}"
         use = f"{', '.join(fixes)} or a larger max_pixels" if fixes else "a larger max_pixels"
-        raise InputError(f"{what} would be {w} x {h} px ({amount} MP) after resizing, over "
-                         f"max_pixels={max_pixels}; use {use}")
+        raise InputError(
+            f"{what} would be {w} x {h} px ({amount} MP) after resizing, over max_pixels={max_pixels}; use {use}"
+        )
 
 
 def _check_budget(max_pixels: int) -> None:
@@ -131,8 +142,17 @@ def _check_budget(max_pixels: int) -> None:
         raise InputError(f"max_pixels must be a whole number >= 0 (0 = no limit), got {max_pixels}")
 
 
-def check_resize(w: int, h: int, size: int, crop: bool, max_pixels: int, what: str = "image", *,
-                 size_name: str = "content_size", can_crop: bool = True) -> tuple[int, int]:
+def check_resize(
+    w: int,
+    h: int,
+    size: int,
+    crop: bool,
+    max_pixels: int,
+    what: str = "image",
+    *,
+    size_name: str = "content_size",
+    can_crop: bool = True,
+) -> tuple[int, int]:
     """``result_size`` of a (w, h) image, refused (``check_pixels``) over ``max_pixels`` with the
     settings that would fit: ``size_name=0`` when the image fits at its own size, else a
     ``size_name`` about as large as fits; and ``crop=True`` when the square fits."""
@@ -156,8 +176,15 @@ def check_resize(w: int, h: int, size: int, crop: bool, max_pixels: int, what: s
     return rw, rh
 
 
-def prepare(img: Image.Image, size: int = 512, crop: bool = False, *, max_pixels: int = MAX_PIXELS,
-            what: str | None = None, size_name: str = "content_size") -> Image.Image:
+def prepare(
+    img: Image.Image,
+    size: int = 512,
+    crop: bool = False,
+    *,
+    max_pixels: int = MAX_PIXELS,
+    what: str | None = None,
+    size_name: str = "content_size",
+) -> Image.Image:
     """Resize the shorter side to ``size`` (0 keeps it) and optionally centre-crop a square.
 
     A result over ``max_pixels`` is refused before any resize (``check_resize``); ``what``
@@ -198,8 +225,9 @@ def to_pil(t: Tensor) -> Image.Image:
     return Image.fromarray(arr, "RGB")
 
 
-def load_image(path: Path, size: int = 512, crop: bool = False, *, max_pixels: int = MAX_PIXELS,
-               size_name: str = "content_size") -> Tensor:
+def load_image(
+    path: Path, size: int = 512, crop: bool = False, *, max_pixels: int = MAX_PIXELS, size_name: str = "content_size"
+) -> Tensor:
     """Read, resize and crop an image file -> (1, 3, H, W) float RGB in [0, 1]; a result over
     ``max_pixels`` is refused before the resize (pass ``size_name="style_size"`` for a style)."""
     return to_tensor(prepare(open_rgb(path), size, crop, max_pixels=max_pixels, size_name=size_name))
@@ -208,8 +236,10 @@ def load_image(path: Path, size: int = 512, crop: bool = False, *, max_pixels: i
 def output_format(path: Path) -> str:
     fmt = FORMATS.get(Path(path).suffix.lower())
     if fmt is None:
-        raise InputError(f"cannot write {Path(path).name}: unknown image extension "
-                         f"'{Path(path).suffix}'; use one of {', '.join(sorted(FORMATS))}")
+        raise InputError(
+            f"cannot write {Path(path).name}: unknown image extension "
+            f"'{Path(path).suffix}'; use one of {', '.join(sorted(FORMATS))}"
+        )
     return fmt
 
 
@@ -261,6 +291,7 @@ def list_images(path: Path) -> list[Path]:
 
 
 # -- region masks and contact sheets --------------------------------------------------------
+
 
 def fit(img: Tensor, size: tuple[int, int]) -> Tensor:
     """Scale and centre-crop an image (1, 3, h, w) to fill exactly ``size`` (H, W): a thumbnail."""

@@ -70,8 +70,7 @@ def output_paths(output: Path | None, names: list[str]) -> list[Path]:
         images.output_format(output)  # unknown extensions fail here, before any compute
         check_writable(output, "choose a writable output")
         if len(names) > 1:
-            raise InputError(f"output={output} is one file but there are {len(names)} results; "
-                             "pass a folder as output")
+            raise InputError(f"output={output} is one file but there are {len(names)} results; pass a folder as output")
         return [output]
     folder = output if output is not None else Path.cwd()
     if folder.exists() and not folder.is_dir():
@@ -82,8 +81,9 @@ def output_paths(output: Path | None, names: list[str]) -> list[Path]:
     return [folder / name for name in names]
 
 
-def plan(contents: Path, styles: Sequence[Style], output: Path | None = None, *, ext: str = "png",
-         suffix: str = "") -> list[Task]:
+def plan(
+    contents: Path, styles: Sequence[Style], output: Path | None = None, *, ext: str = "png", suffix: str = ""
+) -> list[Task]:
     """Every content x style pair (contents and style folders listed, content-major, so each
     content is read and encoded once), named ``{content}_stylized_{style}{suffix}.{ext}``."""
     if not styles:
@@ -98,12 +98,20 @@ def plan(contents: Path, styles: Sequence[Style], output: Path | None = None, *,
 
 
 OnTask = Callable[[Task, str | None], None]  # (task, error line or None) after each task
-OnStart = Callable[[Task], None]              # before each task's image is computed
+OnStart = Callable[[Task], None]  # before each task's image is computed
 
 
-def run(engine: Engine, tasks: Sequence[Task], *, alpha: float = 1.0, sweep: Sequence[float] | None = None,
-        color: str | Color | None = None, reading: Reading = Reading(), on_task: OnTask | None = None,
-        on_start: OnStart | None = None) -> Report:
+def run(
+    engine: Engine,
+    tasks: Sequence[Task],
+    *,
+    alpha: float = 1.0,
+    sweep: Sequence[float] | None = None,
+    color: str | Color | None = None,
+    reading: Reading = Reading(),
+    on_task: OnTask | None = None,
+    on_start: OnStart | None = None,
+) -> Report:
     """Stylize every task; bad inputs are skipped and reported, never fatal.
 
     Styles are read and represented once. Contents are decoded ahead in background threads;
@@ -132,8 +140,13 @@ def run(engine: Engine, tasks: Sequence[Task], *, alpha: float = 1.0, sweep: Seq
         try:
             # With colour preservation (or a sweep, which renders one image at a time) the
             # style image itself is kept: it is adapted to each content.
-            image = images.load_image(style, reading.style_size, reading.crop, max_pixels=reading.max_pixels,
-                                      size_name="style_size") if isinstance(style, Path) else style
+            image = (
+                images.load_image(
+                    style, reading.style_size, reading.crop, max_pixels=reading.max_pixels, size_name="style_size"
+                )
+                if isinstance(style, Path)
+                else style
+            )
             reps[style] = image if color is not None else engine.represent(image)
         except StylerError as e:
             report.failures.append(str(e))
@@ -142,8 +155,10 @@ def run(engine: Engine, tasks: Sequence[Task], *, alpha: float = 1.0, sweep: Seq
                     on_task(t, str(e))
     todo = [c for c, ts in by_content.items() if any(t.style in reps for t in ts)]
     batch = MAX_BATCH if engine.runtime.device.type == "cuda" else 1  # CPU: measured slower batched
-    loaded = prefetch(todo, lambda p: images.prepare(images.open_rgb(p), reading.content_size, reading.crop,
-                                                     max_pixels=reading.max_pixels))
+    loaded = prefetch(
+        todo,
+        lambda p: images.prepare(images.open_rgb(p), reading.content_size, reading.crop, max_pixels=reading.max_pixels),
+    )
     for group in same_size_batches(loaded, max_batch=batch):
         if isinstance(group[0][1], StylerError):
             for t in by_content[group[0][0]]:
@@ -186,13 +201,23 @@ def _output_of(tasks: list[Task], style: Style) -> Path:
 
 def _sweep(engine: Engine, x: Tensor, style: Any, alphas: Sequence[float], color: Color | None) -> Tensor:
     """Content (N, 3, H, W) at each alpha side by side: (N, 3, H, len(alphas) * W + gaps)."""
-    return torch.cat([images.contact_sheet([[engine.render(c, [style], alpha=a, color=color) for a in alphas]])
-                      for c in x.split(1)])
+    return torch.cat(
+        [images.contact_sheet([[engine.render(c, [style], alpha=a, color=color) for a in alphas]]) for c in x.split(1)]
+    )
 
 
-def transfer(engine: Engine, contents: Path | str, styles: Sequence[Style | str], output: Path | str | None = None,
-             *, ext: str = "png", alpha: float = 1.0, color: str | None = None, reading: Reading = Reading(),
-             on_task: OnTask | None = None) -> Report | DatasetReport:
+def transfer(
+    engine: Engine,
+    contents: Path | str,
+    styles: Sequence[Style | str],
+    output: Path | str | None = None,
+    *,
+    ext: str = "png",
+    alpha: float = 1.0,
+    color: str | None = None,
+    reading: Reading = Reading(),
+    on_task: OnTask | None = None,
+) -> Report | DatasetReport:
     """Every content x style pair into ``output``, as ``styler transfer`` does it: a content folder
     is a dataset job (``dataset.run``: the tree mirrored under ``output``, ``manifest.jsonl``; its
     ``DatasetReport`` counts), a content file a file job (``plan`` + ``run``; its ``Report``)."""
@@ -200,10 +225,19 @@ def transfer(engine: Engine, contents: Path | str, styles: Sequence[Style | str]
         from .dataset import DatasetJob
         from .dataset import run as run_dataset
 
-        job = DatasetJob(Path(contents), tuple(Path(s) if engine.method.takes_images else s for s in styles),
-                         Path.cwd() if output is None else Path(output), ext=ext, alpha=alpha, color=color,
-                         named_styles=not engine.method.takes_images, content_size=reading.content_size,
-                         style_size=reading.style_size, crop=reading.crop, max_pixels=reading.max_pixels)
+        job = DatasetJob(
+            Path(contents),
+            tuple(Path(s) if engine.method.takes_images else s for s in styles),
+            Path.cwd() if output is None else Path(output),
+            ext=ext,
+            alpha=alpha,
+            color=color,
+            named_styles=not engine.method.takes_images,
+            content_size=reading.content_size,
+            style_size=reading.style_size,
+            crop=reading.crop,
+            max_pixels=reading.max_pixels,
+        )
         return run_dataset(engine, job)
     style_list = [Path(s) if engine.method.takes_images else s for s in styles]
     tasks = plan(Path(contents), style_list, None if output is None else Path(output), ext=ext)

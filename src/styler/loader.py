@@ -50,8 +50,11 @@ class Encoding:
     def __post_init__(self) -> None:
         if isinstance(self.png_level, bool) or not isinstance(self.png_level, int) or not 0 <= self.png_level <= 9:
             raise InputError(f"png_level must be a whole number in [0, 9], got {self.png_level}")
-        if (isinstance(self.jpeg_quality, bool) or not isinstance(self.jpeg_quality, int)
-                or not 1 <= self.jpeg_quality <= 100):
+        if (
+            isinstance(self.jpeg_quality, bool)
+            or not isinstance(self.jpeg_quality, int)
+            or not 1 <= self.jpeg_quality <= 100
+        ):
             raise InputError(f"jpeg_quality must be a whole number in [1, 100], got {self.jpeg_quality}")
 
     def options(self, fmt: str) -> dict[str, int]:
@@ -69,6 +72,7 @@ def check_workers(workers: int) -> int:
 
 
 # -- work done in the workers (plain functions: they are pickled by name) ------------------
+
 
 def decode(path: Path, size: int, crop: bool, max_pixels: int = MAX_PIXELS) -> Pixels:
     """A content file -> resized uint8 pixels. JPEGs much larger than ``size`` are decoded at a
@@ -116,14 +120,25 @@ def pool(workers: int, name: str) -> Executor:
         return ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"styler-{name}")
     # fork: workers start in milliseconds and only run Pillow/numpy code (no torch ops).
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
-                               initializer=_worker_init, initargs=(os.getpid(),))
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context(method),
+        initializer=_worker_init,
+        initargs=(os.getpid(),),
+    )
 
 
 # -- this process ---------------------------------------------------------------------------
 
-def decoded(items: Iterable[tuple[Hashable, Path]], executor: Executor, size: int, crop: bool,
-            ahead: int, max_pixels: int = MAX_PIXELS) -> Iterator[Item]:
+
+def decoded(
+    items: Iterable[tuple[Hashable, Path]],
+    executor: Executor,
+    size: int,
+    crop: bool,
+    ahead: int,
+    max_pixels: int = MAX_PIXELS,
+) -> Iterator[Item]:
     """``(key, pixels)`` in input order with up to ``ahead`` files decoding; a ``StylerError``
     from a file comes in place of its pixels, so one bad file is skipped and reported."""
     todo = iter(items)
@@ -182,17 +197,17 @@ def to_device(pixels: list[Pixels], device: torch.device) -> Tensor:
     """Same-size uint8 images -> (N, 3, H, W) float32 in [0, 1] on ``device`` (channels_last).
 
     The uint8 batch crosses to a GPU from pinned memory without blocking; the division runs there."""
-    x = torch.from_numpy(np.stack(pixels))                       # (N, H, W, 3) uint8
+    x = torch.from_numpy(np.stack(pixels))  # (N, H, W, 3) uint8
     if device.type == "cuda":
         x = x.pin_memory().to(device, non_blocking=True)
-    return x.permute(0, 3, 1, 2).float().div_(255)               # (N, 3, H, W), NHWC in memory
+    return x.permute(0, 3, 1, 2).float().div_(255)  # (N, 3, H, W), NHWC in memory
 
 
 def to_pixels(images: Tensor) -> list[Pixels]:
     """(N, 3, H, W) float in [0, 1] -> N uint8 (H, W, 3) arrays, rounded as ``images.to_pil``:
     converted on the device, one copy (one synchronisation) per batch."""
     u8 = images.detach().float().mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8)
-    arr = u8.permute(0, 2, 3, 1).contiguous().cpu().numpy()     # (N, H, W, 3)
+    arr = u8.permute(0, 2, 3, 1).contiguous().cpu().numpy()  # (N, H, W, 3)
     return list(arr)
 
 
@@ -202,8 +217,7 @@ class Writer:
     ``submit`` returns at once; ``finished()`` gives ``(key, error or None)`` of completed saves;
     ``drain()`` waits for every save in flight."""
 
-    def __init__(self, executor: Executor, encoding: Encoding, limit: int,
-                 protect: tuple[Path, ...] = ()) -> None:
+    def __init__(self, executor: Executor, encoding: Encoding, limit: int, protect: tuple[Path, ...] = ()) -> None:
         self.executor, self.encoding, self.limit, self.protect = executor, encoding, max(1, limit), protect
         self.pending: deque[tuple[Hashable, Future]] = deque()
 

@@ -75,8 +75,10 @@ def merge(out: Path, world: int) -> Path:
     parts = [part_path(out, r) for r in range(world)]
     missing = [p.name for p in parts if not p.is_file()]
     if missing:
-        raise OutputError(f"{', '.join(missing)} missing in {out}: a process did not finish; "
-                          "rerun the job with skip_existing=True to complete it")
+        raise OutputError(
+            f"{', '.join(missing)} missing in {out}: a process did not finish; "
+            "rerun the job with skip_existing=True to complete it"
+        )
     records: dict[str, dict[str, object]] = {}
     for p in parts:
         for r in read(p):
@@ -92,8 +94,9 @@ def remove_parts(out: Path) -> None:
         p.unlink(missing_ok=True)
 
 
-def finish(out: Path, rank: int, world: int, records: Iterable[dict[str, object]], *,
-           interrupted: bool = False) -> Path | None:
+def finish(
+    out: Path, rank: int, world: int, records: Iterable[dict[str, object]], *, interrupted: bool = False
+) -> Path | None:
     """The end of a job: alone, write the manifest; under torchrun, write this rank's part, wait
     for every rank (a gloo barrier) and let rank 0 merge. Returns the manifest path, or None on
     ranks other than 0 and after an interrupt (the other ranks may be gone; the resumed run merges)."""

@@ -21,17 +21,40 @@ from .errors import WeightsError
 # "M" a 2x2 ceil-mode max pool, "U" a 2x nearest upsample. The first encoder conv is 1x1.
 Spec = tuple[int, int] | str
 _VGG_BODY: list[Spec] = [
-    (3, 64), (64, 64), "M",                            # relu1_1 relu1_2
-    (64, 128), (128, 128), "M",                        # relu2_1 relu2_2
-    (128, 256), (256, 256), (256, 256), (256, 256), "M",  # relu3_1 .. relu3_4
-    (256, 512), (512, 512), (512, 512), (512, 512), "M",  # relu4_1 .. relu4_4
-    (512, 512), (512, 512), (512, 512), (512, 512),    # relu5_1 .. relu5_4
+    (3, 64),
+    (64, 64),
+    "M",  # relu1_1 relu1_2
+    (64, 128),
+    (128, 128),
+    "M",  # relu2_1 relu2_2
+    (128, 256),
+    (256, 256),
+    (256, 256),
+    (256, 256),
+    "M",  # relu3_1 .. relu3_4
+    (256, 512),
+    (512, 512),
+    (512, 512),
+    (512, 512),
+    "M",  # relu4_1 .. relu4_4
+    (512, 512),
+    (512, 512),
+    (512, 512),
+    (512, 512),  # relu5_1 .. relu5_4
 ]
 _DECODER: list[Spec] = [
-    (512, 256), "U",
-    (256, 256), (256, 256), (256, 256), (256, 128), "U",
-    (128, 128), (128, 64), "U",
-    (64, 64), (64, 3),  # last conv: no ReLU, raw RGB
+    (512, 256),
+    "U",
+    (256, 256),
+    (256, 256),
+    (256, 256),
+    (256, 128),
+    "U",
+    (128, 128),
+    (128, 64),
+    "U",
+    (64, 64),
+    (64, 3),  # last conv: no ReLU, raw RGB
 ]
 
 # Sequential index ranges of the encoder slices; each ends just after its ReLU.
@@ -179,7 +202,7 @@ def run_layers(layers: list[nn.Module], x: Tensor) -> Tensor:
 def conv_reflect(x: Tensor, conv: nn.Conv2d) -> Tensor:
     """``conv(ReflectionPad2d(1)(x))`` for a 3x3 conv, without padding the whole map."""
     w, b = conv.weight, conv.bias
-    out = F.conv2d(x, w, b, padding=1)                                  # border rows/cols wrong
+    out = F.conv2d(x, w, b, padding=1)  # border rows/cols wrong
     # Output row 0 needs input rows -1..1, and reflection makes row -1 = row 1: so a 2-row
     # strip, reflect-padded, gives it exactly. Likewise the last row and both edge columns.
     out[..., :1, :] = F.conv2d(F.pad(x[..., :2, :], (1, 1, 1, 0), mode="reflect"), w, b)
@@ -192,8 +215,9 @@ def conv_reflect(x: Tensor, conv: nn.Conv2d) -> Tensor:
 def max_pool_2x2(x: Tensor) -> Tensor:
     """2x2, stride-2 max pool of an even-sized map as the max of four strided views
     (no argmax indices to compute: about 2x faster than max_pool2d at 512 px)."""
-    return torch.maximum(torch.maximum(x[..., 0::2, 0::2], x[..., 1::2, 0::2]),
-                         torch.maximum(x[..., 0::2, 1::2], x[..., 1::2, 1::2]))
+    return torch.maximum(
+        torch.maximum(x[..., 0::2, 0::2], x[..., 1::2, 0::2]), torch.maximum(x[..., 0::2, 1::2], x[..., 1::2, 1::2])
+    )
 
 
 def check_layout(state: dict[str, Tensor], layers: list[nn.Module], *, required: int, label: str) -> dict[str, Tensor]:
@@ -204,19 +228,22 @@ def check_layout(state: dict[str, Tensor], layers: list[nn.Module], *, required:
     layers up to relu5_4 that AdaIN never uses); nothing else is allowed. Returns the
     entries for the first ``required`` modules.
     """
-    expected = {f"{i}.{name}": p.shape for i, layer in enumerate(layers)
-                for name, p in layer.named_parameters()}
+    expected = {f"{i}.{name}": p.shape for i, layer in enumerate(layers) for name, p in layer.named_parameters()}
     needed = {k for k in expected if int(k.split(".")[0]) < required}
     unknown = sorted(set(state) - set(expected), key=_key_order)
     missing = sorted(needed - set(state), key=_key_order)
     if unknown or missing:
         what = f"unexpected keys {unknown[:3]}" if unknown else f"missing keys {missing[:3]}"
-        raise WeightsError(f"{label} is not in the expected layout ({what}); "
-                           "pass the matching pytorch-AdaIN file (vgg_normalised.pth or decoder.pth)")
+        raise WeightsError(
+            f"{label} is not in the expected layout ({what}); "
+            "pass the matching pytorch-AdaIN file (vgg_normalised.pth or decoder.pth)"
+        )
     for k, v in state.items():
         if tuple(v.shape) != tuple(expected[k]):
-            raise WeightsError(f"{label}: {k} has shape {tuple(v.shape)}, expected {tuple(expected[k])}; "
-                               "pass the matching pytorch-AdaIN file")
+            raise WeightsError(
+                f"{label}: {k} has shape {tuple(v.shape)}, expected {tuple(expected[k])}; "
+                "pass the matching pytorch-AdaIN file"
+            )
     return {k: v for k, v in state.items() if k in needed}
 
 
@@ -253,8 +280,10 @@ def load_deep_encoder(state: dict[str, Tensor], label: str = "encoder weights") 
     check_layout(state, layers, required=ENCODER_DEPTH, label=label)  # the AdaIN part: usual messages
     deep = {f"{i}.{name}" for i, layer in enumerate(layers[:DEEP_DEPTH]) for name, _ in layer.named_parameters()}
     if not deep <= set(state):
-        raise WeightsError(f"{label} holds the VGG only up to relu4_1 (AdaIN's part); gatys needs layers up to "
-                           "relu5_1: pass the full vgg_normalised.pth as released (53 modules)")
+        raise WeightsError(
+            f"{label} holds the VGG only up to relu4_1 (AdaIN's part); gatys needs layers up to "
+            "relu5_1: pass the full vgg_normalised.pth as released (53 modules)"
+        )
     state = check_layout(state, layers, required=DEEP_DEPTH, label=label)
     encoder = DeepEncoder()
     encoder.load_state_dict(state)

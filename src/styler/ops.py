@@ -27,8 +27,13 @@ def mean_std(feat: Tensor, eps: float = EPS) -> tuple[Tensor, Tensor]:
     return flat.mean(dim=2).view(n, c, 1, 1), var.sqrt().view(n, c, 1, 1)
 
 
-def adain_stats(content: Tensor, style_mean: Tensor, style_std: Tensor, eps: float = EPS,
-                content_stats: tuple[Tensor, Tensor] | None = None) -> Tensor:
+def adain_stats(
+    content: Tensor,
+    style_mean: Tensor,
+    style_std: Tensor,
+    eps: float = EPS,
+    content_stats: tuple[Tensor, Tensor] | None = None,
+) -> Tensor:
     """Give ``content`` (N, C, H, W) the per-channel ``style_mean``/``style_std`` (N|1, C, 1, 1).
 
     ``content_stats`` (mean, std), each (N, C, 1, 1), replaces the content's own statistics:
@@ -51,6 +56,7 @@ def blend(target: Tensor, content: Tensor, alpha: float) -> Tensor:
 
 
 # -- colour preservation -------------------------------------------------------------------
+
 
 def _sqrtm(cov: Tensor, power: float = 0.5) -> Tensor:
     """``cov ** power`` for a symmetric positive-definite (3, 3) matrix, via its eigen decomposition.
@@ -76,17 +82,17 @@ class RGBStats(NamedTuple):
 def rgb_stats(image: Tensor, chunk: int = 1 << 22) -> RGBStats:
     """``RGBStats`` of ``image`` (3, H, W), accumulated over row chunks of about ``chunk`` pixels
     in float64, so an 8K image never needs a full-size float64 copy."""
-    flat = image.reshape(3, -1)                                         # (3, P), a view
+    flat = image.reshape(3, -1)  # (3, P), a view
     count = flat.shape[1]
     total = torch.zeros(3, 1, dtype=torch.float64, device=image.device)
     outer = torch.zeros(3, 3, dtype=torch.float64, device=image.device)
     for start in range(0, count, chunk):
-        x = flat[:, start : start + chunk].double()                    # (3, p)
+        x = flat[:, start : start + chunk].double()  # (3, p)
         total += x.sum(1, keepdim=True)
         outer += x @ x.T
     mean = total / count
-    cov = (outer - count * mean @ mean.T) / max(count - 1, 1)           # unbiased, (3, 3)
-    std = cov.diagonal().clamp_min(0).sqrt().unsqueeze(1)              # (3, 1)
+    cov = (outer - count * mean @ mean.T) / max(count - 1, 1)  # unbiased, (3, 3)
+    std = cov.diagonal().clamp_min(0).sqrt().unsqueeze(1)  # (3, 1)
     safe = std.clamp_min(1e-12)
     return RGBStats(mean, std, cov / (safe @ safe.T), count)
 
@@ -107,13 +113,13 @@ def coral(source: Tensor, target: Tensor | RGBStats) -> Tensor:
     ``(P_t - 1) * corr``, so ``target`` may be given as its ``rgb_stats`` alone.
     """
     tgt = rgb_stats(target) if isinstance(target, Tensor) else target
-    flat = source.reshape(3, -1).double()                               # (3, P)
-    mean, std = flat.mean(1, keepdim=True), flat.std(1, keepdim=True)   # (3, 1) each
-    src = (flat - mean) / std.clamp_min(1e-12)                          # a flat channel stays 0
+    flat = source.reshape(3, -1).double()  # (3, P)
+    mean, std = flat.mean(1, keepdim=True), flat.std(1, keepdim=True)  # (3, 1) each
+    src = (flat - mean) / std.clamp_min(1e-12)  # a flat channel stays 0
     eye = torch.eye(3, dtype=torch.float64, device=source.device)
-    src_cov = src @ src.T + eye                                         # (3, 3)
-    tgt_cov = tgt.corr * (src.shape[1] - 1) + eye                       # rescaled to P_source
-    moved = _sqrtm(tgt_cov) @ _sqrtm(src_cov, -0.5) @ src               # (3, P)
+    src_cov = src @ src.T + eye  # (3, 3)
+    tgt_cov = tgt.corr * (src.shape[1] - 1) + eye  # rescaled to P_source
+    moved = _sqrtm(tgt_cov) @ _sqrtm(src_cov, -0.5) @ src  # (3, P)
     return (moved * tgt.std + tgt.mean).to(source.dtype).reshape(source.shape)
 
 
@@ -156,9 +162,9 @@ def merge_luminance(luma: Tensor, content: Tensor) -> Tensor:
     of [0, 1] RGB, the luminance (not the colour) is clamped to the range that fits: RGB is
     ``Y + d_c(I, Q)`` for each channel c, and the content's own Y is always inside that range.
     """
-    iq = rgb_to_yiq(content)[:, 1:]                                      # (N, 2, H, W)
+    iq = rgb_to_yiq(content)[:, 1:]  # (N, 2, H, W)
     offsets = torch.einsum("cj,njhw->nchw", _yiq(content.device, inverse=True)[:, 1:], iq)  # (N, 3, H, W)
-    low = (-offsets).amax(1, keepdim=True)                               # (N, 1, H, W)
+    low = (-offsets).amax(1, keepdim=True)  # (N, 1, H, W)
     high = (1 - offsets).amin(1, keepdim=True)
     y = torch.minimum(torch.maximum(luma, low), high)
     return yiq_to_rgb(torch.cat([y, iq], 1)).clamp_(0, 1)  # the clamp only removes rounding error
@@ -166,8 +172,15 @@ def merge_luminance(luma: Tensor, content: Tensor) -> Tensor:
 
 # -- interpolation and spatial control ----------------------------------------------------
 
-def interpolate_adain(content: Tensor, means: list[Tensor], stds: list[Tensor], weights: list[float],
-                      eps: float = EPS, content_stats: tuple[Tensor, Tensor] | None = None) -> Tensor:
+
+def interpolate_adain(
+    content: Tensor,
+    means: list[Tensor],
+    stds: list[Tensor],
+    weights: list[float],
+    eps: float = EPS,
+    content_stats: tuple[Tensor, Tensor] | None = None,
+) -> Tensor:
     """``sum_k w_k * adain(content, style_k)`` for content (N, C, H, W) and style stats (N|1, C, 1, 1).
 
     The weights are used as given; the engine normalises them to sum to 1 first. AdaIN is
@@ -175,7 +188,7 @@ def interpolate_adain(content: Tensor, means: list[Tensor], stds: list[Tensor], 
     (``norm * sum w_k std_k + sum w_k mean_k``): K styles cost one pass over the features.
     ``content_stats`` as in ``adain_stats`` (a tile normalised with the whole map's statistics).
     """
-    mean = sum(w * m for w, m in zip(weights, means, strict=True))      # (N|1, C, 1, 1)
+    mean = sum(w * m for w, m in zip(weights, means, strict=True))  # (N|1, C, 1, 1)
     std = sum(w * s for w, s in zip(weights, stds, strict=True))
     return adain_stats(content, mean, std, eps, content_stats)  # type: ignore[arg-type]
 
@@ -193,16 +206,22 @@ def region_mean_std(content: Tensor, masks: Tensor, eps: float = EPS) -> list[tu
     weights = region_weights(masks)
     stats = []
     for r in range(weights.shape[1]):
-        w = weights[:, r : r + 1]                                        # (N|1, 1, H, W)
-        total = w.sum((2, 3), keepdim=True)                              # (N|1, 1, 1, 1)
+        w = weights[:, r : r + 1]  # (N|1, 1, H, W)
+        total = w.sum((2, 3), keepdim=True)  # (N|1, 1, 1, 1)
         mean = (w * content).sum((2, 3), keepdim=True) / total.clamp_min(1e-12)  # (N, C, 1, 1)
         var = (w * (content - mean) ** 2).sum((2, 3), keepdim=True) / (total - 1).clamp_min(1) + eps
         stats.append((mean, var.sqrt()))
     return stats
 
 
-def masked_adain(content: Tensor, masks: Tensor, means: list[Tensor], stds: list[Tensor], eps: float = EPS,
-                 region_stats: list[tuple[Tensor, Tensor]] | None = None) -> Tensor:
+def masked_adain(
+    content: Tensor,
+    masks: Tensor,
+    means: list[Tensor],
+    stds: list[Tensor],
+    eps: float = EPS,
+    region_stats: list[tuple[Tensor, Tensor]] | None = None,
+) -> Tensor:
     """Per-region AdaIN: content (N, C, H, W), masks (N|1, R, H, W) >= 0, region r gets ``means[r]``/``stds[r]``.
 
     Masks are normalised to sum to 1 over R at each position (a pixel that no region
@@ -212,7 +231,7 @@ def masked_adain(content: Tensor, masks: Tensor, means: list[Tensor], stds: list
     unbiased variance plus ``eps`` as ``mean_std``. An empty region contributes nothing.
     ``region_stats`` (from ``region_mean_std`` of the whole map) normalises a tile like the whole.
     """
-    weights = region_weights(masks)                                      # (N|1, R, H, W)
+    weights = region_weights(masks)  # (N|1, R, H, W)
     stats = region_mean_std(content, masks, eps) if region_stats is None else region_stats
     out = torch.zeros_like(content)
     for r, ((c_mean, c_std), s_mean, s_std) in enumerate(zip(stats, means, stds, strict=True)):
@@ -237,8 +256,8 @@ def feather(masks: Tensor, px: float) -> Tensor:
     radius = max(1, int(3 * sigma + 0.5))
     x = torch.arange(-radius, radius + 1, dtype=masks.dtype, device=masks.device)
     k = torch.exp(-0.5 * (x / sigma) ** 2)
-    k = k / k.sum()                                                      # (2r+1,)
-    m = masks.unsqueeze(1)                                               # (R, 1, H, W)
+    k = k / k.sum()  # (2r+1,)
+    m = masks.unsqueeze(1)  # (R, 1, H, W)
     # Separable blur; replicate padding so a region touching the border keeps its weight there.
     m = F.conv2d(F.pad(m, (radius, radius, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
     m = F.conv2d(F.pad(m, (0, 0, radius, radius), mode="replicate"), k.view(1, 1, -1, 1))
@@ -247,6 +266,7 @@ def feather(masks: Tensor, px: float) -> Tensor:
 
 
 # -- training losses (Huang & Belongie 2017, section 6.2) ------------------------------------
+
 
 def content_loss(out_feat: Tensor, target: Tensor) -> Tensor:
     """Lc = MSE between the output's relu4_1 (N, 512, h, w) and the AdaIN target t (N, 512, h, w).
@@ -273,6 +293,7 @@ def style_loss(out_feats: tuple[Tensor, ...], style_feats: tuple[Tensor, ...], e
 
 # -- Gatys optimisation losses (Gatys, Ecker & Bethge, CVPR 2016; guided: Gatys et al., CVPR 2017) --
 
+
 def gram(feat: Tensor) -> Tensor:
     """Gram matrix ``F F^T / (C H W)``: (N, C, H, W) -> (N, C, C).
 
@@ -280,7 +301,7 @@ def gram(feat: Tensor) -> Tensor:
     the image size; dividing by C too gives every layer's entries the same order (1 / C of a
     product of two activations), which is the normalisation the default weights are set for."""
     n, c, h, w = feat.shape
-    flat = feat.reshape(n, c, h * w)                                     # (N, C, HW)
+    flat = feat.reshape(n, c, h * w)  # (N, C, HW)
     return flat @ flat.transpose(1, 2) / (c * h * w)
 
 
@@ -290,8 +311,8 @@ def guided_gram(feat: Tensor, mask: Tensor) -> Tensor:
     ``(F m)(F m)^T / (C sum m^2)``: for a 0/1 mask it is ``gram`` of the region's features
     alone, comparable with a whole style image's ``gram``. An empty region gives zeros."""
     c = feat.shape[1]
-    flat = (feat * mask).flatten(2)                                      # (N, C, HW)
-    area = mask.pow(2).sum((1, 2, 3)).clamp_min(1e-12).view(-1, 1, 1)    # (N|1, 1, 1)
+    flat = (feat * mask).flatten(2)  # (N, C, HW)
+    area = mask.pow(2).sum((1, 2, 3)).clamp_min(1e-12).view(-1, 1, 1)  # (N|1, 1, 1)
     return flat @ flat.transpose(1, 2) / (c * area)
 
 
@@ -313,8 +334,7 @@ def gram_loss(feats: tuple[Tensor, ...], targets: tuple[Tensor, ...]) -> Tensor:
     return total
 
 
-def guided_gram_loss(feats: tuple[Tensor, ...], masks: tuple[Tensor, ...],
-                     targets: list[tuple[Tensor, ...]]) -> Tensor:
+def guided_gram_loss(feats: tuple[Tensor, ...], masks: tuple[Tensor, ...], targets: list[tuple[Tensor, ...]]) -> Tensor:
     """Spatially guided style loss: region r (masks[l][:, r], (N|1, R, h_l, w_l) per layer l)
     is compared with ``targets[r]`` (style r's Gram per layer).
 
@@ -323,7 +343,7 @@ def guided_gram_loss(feats: tuple[Tensor, ...], masks: tuple[Tensor, ...],
     an empty region adds nothing."""
     total = feats[0].new_zeros(())
     for layer, (f, m) in enumerate(zip(feats, masks, strict=True)):
-        shares = m.sum((0, 2, 3)) / m.sum().clamp_min(1e-12)               # (R,)
+        shares = m.sum((0, 2, 3)) / m.sum().clamp_min(1e-12)  # (R,)
         for r, style in enumerate(targets):
             if float(shares[r]) > 0:
                 total = total + shares[r] * (guided_gram(f, m[:, r : r + 1]) - style[layer]).pow(2).mean()

@@ -79,8 +79,10 @@ def list_trees(roots: list[Path]) -> list[Source]:
     for root in roots:
         for src in list_tree(root):
             if src.rel in found:
-                raise InputError(f"{found[src.rel].path} and {src.path} are both '{src.rel}' in the job; "
-                                 "pass one style folder, or rename one")
+                raise InputError(
+                    f"{found[src.rel].path} and {src.path} are both '{src.rel}' in the job; "
+                    "pass one style folder, or rename one"
+                )
             found[src.rel] = src
     return sorted(found.values(), key=lambda s: s.rel)
 
@@ -106,38 +108,52 @@ def check_template(name: str) -> str:
         raise InputError(f"name='{name}' is not a valid template ({e}); write fields as {{content}}") from None
     for f in fields:
         if f.split(".")[0].split("[")[0] not in FIELDS:
-            raise InputError(f"name='{name}' has an unknown field {{{f}}}; use "
-                             f"{', '.join('{' + x + '}' for x in FIELDS)}")
+            raise InputError(
+                f"name='{name}' has an unknown field {{{f}}}; use {', '.join('{' + x + '}' for x in FIELDS)}"
+            )
     if "/" in name or "\\" in name or name in (".", ".."):
-        raise InputError(f"name='{name}' must be a file name without folders; "
-                         "outputs already mirror the content's sub-folders")
+        raise InputError(
+            f"name='{name}' must be a file name without folders; outputs already mirror the content's sub-folders"
+        )
     return name
 
 
 def check_ext(ext: str) -> str:
     ext = ext.lstrip(".").lower()
     if f".{ext}" not in FORMATS:
-        raise InputError(f"ext='{ext}' is not an image format we write; use one of "
-                         f"{', '.join(sorted(f.lstrip('.') for f in FORMATS))}")
+        raise InputError(
+            f"ext='{ext}' is not an image format we write; use one of "
+            f"{', '.join(sorted(f.lstrip('.') for f in FORMATS))}"
+        )
     return ext
 
 
 def output_name(template: str, content: Source, style: Source, alpha: float, index: int, ext: str) -> str:
     """The result's path relative to the output folder: the content's sub-folder / template.ext."""
     try:
-        stem = template.format(content=PurePosixPath(content.rel).stem, style=PurePosixPath(style.rel).stem,
-                               alpha=alpha, index=index)
+        stem = template.format(
+            content=PurePosixPath(content.rel).stem, style=PurePosixPath(style.rel).stem, alpha=alpha, index=index
+        )
     except (ValueError, KeyError, IndexError, AttributeError) as e:
         raise InputError(f"name='{template}' cannot be filled in ({e}); check its format specs") from None
     if "/" in stem or "\\" in stem or stem in ("", ".", ".."):
-        raise InputError(f"name='{template}' gives '{stem}' for {content.rel}, which is not a file name; "
-                         "change the name template")
+        raise InputError(
+            f"name='{template}' gives '{stem}' for {content.rel}, which is not a file name; change the name template"
+        )
     return str(PurePosixPath(content.rel).parent / f"{stem}.{ext}")
 
 
-def make_pairs(contents: list[Source], styles: list[Source], *, mode: PairMode | str = PairMode.ALL,
-               per_content: int = 1, seed: int = 0, name: str = DEFAULT_NAME, ext: str = "png",
-               alpha: float = 1.0) -> list[Pair]:
+def make_pairs(
+    contents: list[Source],
+    styles: list[Source],
+    *,
+    mode: PairMode | str = PairMode.ALL,
+    per_content: int = 1,
+    seed: int = 0,
+    name: str = DEFAULT_NAME,
+    ext: str = "png",
+    alpha: float = 1.0,
+) -> list[Pair]:
     """Every pair of the job, content-major (sorted by content, then style), with its output name.
 
     Raises ``InputError`` (before any work) on bad settings or when two pairs would write one file."""
@@ -151,14 +167,18 @@ def make_pairs(contents: list[Source], styles: list[Source], *, mode: PairMode |
         chosen = [(c, s) for c in contents for s in styles]
     elif mode is PairMode.ZIP:
         n = max(len(contents), len(styles))
-        chosen = sorted(((contents[i % len(contents)], styles[i % len(styles)]) for i in range(n)),
-                        key=lambda p: (p[0].rel, p[1].rel))
+        chosen = sorted(
+            ((contents[i % len(contents)], styles[i % len(styles)]) for i in range(n)),
+            key=lambda p: (p[0].rel, p[1].rel),
+        )
     else:
         if isinstance(per_content, bool) or not isinstance(per_content, int) or per_content < 1:
             raise InputError(f"per_content must be a whole number >= 1, got {per_content}")
         if per_content > len(styles):
-            raise InputError(f"per_content={per_content} but there are only {len(styles)} style image(s); "
-                             "lower per_content or add styles")
+            raise InputError(
+                f"per_content={per_content} but there are only {len(styles)} style image(s); "
+                "lower per_content or add styles"
+            )
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise InputError(f"seed must be a whole number, got {seed}")
         chosen = [(c, styles[i]) for c in contents for i in choose_styles(c.rel, len(styles), per_content, seed)]
@@ -183,8 +203,10 @@ def check_collisions(pairs: list[Pair], name: str = DEFAULT_NAME) -> None:
         key = p.output.casefold()
         if key in seen:
             q = seen[key]
-            raise InputError(f"{q.content.rel} + {q.style.rel} and {p.content.rel} + {p.style.rel} would both "
-                             f"write {p.output}; add {{style}} or {{index}} to name='{name}'")
+            raise InputError(
+                f"{q.content.rel} + {q.style.rel} and {p.content.rel} + {p.style.rel} would both "
+                f"write {p.output}; add {{style}} or {{index}} to name='{name}'"
+            )
         seen[key] = p
 
 

@@ -28,7 +28,7 @@ from .runtime import autotune
 from .temporal import FlickerMeter, check_smooth
 
 _END = object()  # end-of-stream marker on a queue
-DEPTH = 2        # batches in flight per queue
+DEPTH = 2  # batches in flight per queue
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class VideoReport:
     seconds: float
     size: tuple[int, int]
     flicker: float
-    input_change: float   # mean |x_t - x_{t-1}|, [0, 1] pixel units
+    input_change: float  # mean |x_t - x_{t-1}|, [0, 1] pixel units
     output_change: float
 
     @property
@@ -71,11 +71,25 @@ def _get(q: queue.Queue, stop: threading.Event):
     raise _Stopped
 
 
-def stylize_video(engine: Engine, info: video.VideoInfo, dest: Path, styles: Sequence[Any], *, size: int = 0,
-                  alpha: float = 1.0, smooth: float = 0.0, batch: int = 4, codec: str = "libx264", crf: int = 18,
-                  color: str | None = None, weights: Sequence[float] | None = None, masks: Tensor | None = None,
-                  feather: float = 0.0, max_pixels: int = video.MAX_PIXELS,
-                  progress: Callable[[int], None] | None = None) -> VideoReport:
+def stylize_video(
+    engine: Engine,
+    info: video.VideoInfo,
+    dest: Path,
+    styles: Sequence[Any],
+    *,
+    size: int = 0,
+    alpha: float = 1.0,
+    smooth: float = 0.0,
+    batch: int = 4,
+    codec: str = "libx264",
+    crf: int = 18,
+    color: str | None = None,
+    weights: Sequence[float] | None = None,
+    masks: Tensor | None = None,
+    feather: float = 0.0,
+    max_pixels: int = video.MAX_PIXELS,
+    progress: Callable[[int], None] | None = None,
+) -> VideoReport:
     """Stylize every frame of ``info.path`` into ``dest`` (atomic: complete or absent).
 
     ``size``: shorter side in px (0 = the input's); ``masks`` (R, H, W), any size, one per style.
@@ -127,14 +141,24 @@ def stylize_video(engine: Engine, info: video.VideoInfo, dest: Path, styles: Seq
     meter, done, start = FlickerMeter(), 0, time.perf_counter()
     # Every frame has one shape, so cuDNN's autotuning pays off (on CUDA; a no-op elsewhere).
     with autotune(engine.runtime), video.open_writer(dest, info, frame_wh, codec=codec, crf=crf) as send:
-        threads = [threading.Thread(target=read, name="styler-read", daemon=True),
-                   threading.Thread(target=write, args=(send,), name="styler-write", daemon=True)]
+        threads = [
+            threading.Thread(target=read, name="styler-read", daemon=True),
+            threading.Thread(target=write, args=(send,), name="styler-write", daemon=True),
+        ]
         for t in threads:
             t.start()
         try:
             pending: deque = deque()
-            for out in engine.frames(batches(pending), styles, smooth=smooth, alpha=alpha, weights=weights,
-                                     masks=masks, feather=feather, color=color):
+            for out in engine.frames(
+                batches(pending),
+                styles,
+                smooth=smooth,
+                alpha=alpha,
+                weights=weights,
+                masks=masks,
+                feather=feather,
+                color=color,
+            ):
                 meter.update(pending.popleft(), out)
                 _put(q_out, out, stop)
                 done += out.shape[0]
@@ -155,5 +179,6 @@ def stylize_video(engine: Engine, info: video.VideoInfo, dest: Path, styles: Seq
             raise failures[0]
         if done == 0:
             raise InputError(f"{info.path} has no video frames that could be decoded; the file may be corrupt")
-    return VideoReport(Path(dest), done, time.perf_counter() - start, frame_wh, meter.ratio,
-                       meter.input_change, meter.output_change)
+    return VideoReport(
+        Path(dest), done, time.perf_counter() - start, frame_wh, meter.ratio, meter.input_change, meter.output_change
+    )

@@ -15,8 +15,9 @@ from .images import MAX_PIXELS, check_pixels, open_rgb, prepare
 BINARY_THRESHOLD = 128  # grey level (of 255) from which a binary-mask pixel takes the first style
 
 
-def load_regions(path: Path, size: tuple[int, int], count: int, crop: bool = False, *,
-                 max_pixels: int = MAX_PIXELS) -> Tensor:
+def load_regions(
+    path: Path, size: tuple[int, int], count: int, crop: bool = False, *, max_pixels: int = MAX_PIXELS
+) -> Tensor:
     """A mask or label image -> (count, H, W) float 0/1 region masks at the content's ``size`` (H, W).
 
     The rule (also in the README):
@@ -36,25 +37,28 @@ def load_regions(path: Path, size: tuple[int, int], count: int, crop: bool = Fal
     """
     path = Path(path)
     if count < 2:
-        raise InputError(f"a mask needs at least two styles (one per region), got {count}; "
-                         "use styler transfer for one style")
+        raise InputError(
+            f"a mask needs at least two styles (one per region), got {count}; use styler transfer for one style"
+        )
     h, w = size
     check_pixels(w, h, max_pixels, f"mask {path.name}", ("a smaller content_size",))
     img = open_rgb(path)
-    rgb = np.asarray(img, dtype=np.uint8)                                   # (H', W', 3)
+    rgb = np.asarray(img, dtype=np.uint8)  # (H', W', 3)
     codes = (rgb[..., 0].astype(np.int64) << 16) | (rgb[..., 1].astype(np.int64) << 8) | rgb[..., 2]
-    colours = np.unique(codes)                  # counted on the whole mask, so --crop changes no mapping
+    colours = np.unique(codes)  # counted on the whole mask, so --crop changes no mapping
     img = prepare(img, 0, crop, max_pixels=0)  # only a crop: the mask's own size is not a result
     if len(colours) == count:
         r, g, b = colours >> 16, (colours >> 8) & 255, colours & 255
         order = np.lexsort((-b, -g, -r, -(0.299 * r + 0.587 * g + 0.114 * b)))  # last key sorts first
         small = np.asarray(img.resize((w, h), Image.Resampling.NEAREST), dtype=np.uint8).astype(np.int64)
-        small = (small[..., 0] << 16) | (small[..., 1] << 8) | small[..., 2]   # (H, W)
-        masks = np.stack([small == colours[i] for i in order])            # (count, H, W)
+        small = (small[..., 0] << 16) | (small[..., 1] << 8) | small[..., 2]  # (H, W)
+        masks = np.stack([small == colours[i] for i in order])  # (count, H, W)
         return torch.from_numpy(masks).float()
     if count != 2:
-        raise InputError(f"{path.name} has {len(colours)} distinct colours but {count} styles were given; "
-                         "a label image needs one colour per style (brightest = first style), saved as PNG")
+        raise InputError(
+            f"{path.name} has {len(colours)} distinct colours but {count} styles were given; "
+            "a label image needs one colour per style (brightest = first style), saved as PNG"
+        )
     grey = np.asarray(img.convert("L").resize((w, h), Image.Resampling.BILINEAR))  # (H, W) uint8
     first = torch.from_numpy(grey >= BINARY_THRESHOLD).float()
     return torch.stack([first, 1 - first])

@@ -44,8 +44,10 @@ def pick_device(name: str = "auto") -> torch.device:
             raise DeviceError(f"device {text} was asked for but torch sees no CUDA GPU; use cpu or auto")
         index = int(text.split(":")[1]) if ":" in text else torch.cuda.current_device()
         if index >= torch.cuda.device_count():
-            raise DeviceError(f"device {text} does not exist: this machine has {torch.cuda.device_count()} "
-                              "CUDA GPU(s), numbered from 0")
+            raise DeviceError(
+                f"device {text} does not exist: this machine has {torch.cuda.device_count()} "
+                "CUDA GPU(s), numbered from 0"
+            )
         return torch.device("cuda", index)
     if text == "mps" and not _mps_available():
         raise DeviceError("device mps was asked for but this torch has no usable Apple GPU; use cpu or auto")

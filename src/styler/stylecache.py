@@ -69,8 +69,9 @@ class StyleCache:
         if not (isinstance(obj, dict) and obj.get("key") == key and isinstance(obj.get("tensors"), dict)):
             return None
         tensors = obj["tensors"]
-        if not all(isinstance(k, str) and isinstance(v, Tensor) and torch.isfinite(v).all()
-                   for k, v in tensors.items()):
+        if not all(
+            isinstance(k, str) and isinstance(v, Tensor) and torch.isfinite(v).all() for k, v in tensors.items()
+        ):
             return None
         return tensors
 

@@ -29,9 +29,9 @@ from torch import Tensor
 from .errors import InputError
 from .runtime import free_bytes
 
-ENC_MARGIN = 48     # input pixels of overlap on each side of an encoder tile (multiple of 8)
-DEC_MARGIN = 6      # relu4_1 features of overlap on each side of a decoder tile
-MIN_TILE = 64       # smallest core tile side in pixels
+ENC_MARGIN = 48  # input pixels of overlap on each side of an encoder tile (multiple of 8)
+DEC_MARGIN = 6  # relu4_1 features of overlap on each side of a decoder tile
+MIN_TILE = 64  # smallest core tile side in pixels
 CPU_BUDGET_CAP = 1 << 30  # auto on CPU: untiled activations above 1 GiB get tiled (8K stays under 4 GB RSS)
 
 Setting = str | int  # "auto", "off" or a core tile side in pixels
@@ -43,8 +43,10 @@ def parse_tile(value: str | int | None) -> Setting:
     if text in ("auto", "off"):
         return text
     if not text.isdigit() or int(text) < MIN_TILE or int(text) % 8:
-        raise InputError(f"tile={value} is not valid; use auto, off or a tile size in pixels that is a "
-                         f"multiple of 8 and at least {MIN_TILE} (e.g. 512)")
+        raise InputError(
+            f"tile={value} is not valid; use auto, off or a tile size in pixels that is a "
+            f"multiple of 8 and at least {MIN_TILE} (e.g. 512)"
+        )
     return int(text)
 
 
@@ -74,8 +76,9 @@ def available_bytes(device: torch.device) -> int:
     return min(avail // 2, CPU_BUDGET_CAP)
 
 
-def choose_tile(setting: Setting, n: int, h: int, w: int, itemsize: int, device: torch.device,
-                budget: int | None = None) -> int | None:
+def choose_tile(
+    setting: Setting, n: int, h: int, w: int, itemsize: int, device: torch.device, budget: int | None = None
+) -> int | None:
     """Core tile side in pixels for an (n, 3, h, w) run, or None to run untiled.
 
     ``auto`` runs untiled whenever the estimate fits ``budget`` (default ``available_bytes``),
@@ -91,8 +94,10 @@ def choose_tile(setting: Setting, n: int, h: int, w: int, itemsize: int, device:
     if activation_bytes(n, h, w, itemsize) <= budget:
         return None
     tile = MIN_TILE
-    while tile < max(h, w) and activation_bytes(n, tile + 64 + 2 * ENC_MARGIN, tile + 64 + 2 * ENC_MARGIN,
-                                                 itemsize) <= budget // 2:
+    while (
+        tile < max(h, w)
+        and activation_bytes(n, tile + 64 + 2 * ENC_MARGIN, tile + 64 + 2 * ENC_MARGIN, itemsize) <= budget // 2
+    ):
         tile += 64
     return tile
 
@@ -118,7 +123,7 @@ def encode_tiled(run: Callable[[Tensor], Tensor], x: Tensor, tile: int) -> Tenso
             # all of y0, ylo, x0, xlo are multiples of 8: core offsets in features are exact
             fy, fx = (y0 - ylo) // 8, (x0 - xlo) // 8
             fh, fw = math.ceil(y1 / 8) - y0 // 8, math.ceil(x1 / 8) - x0 // 8
-            out[:, :, y0 // 8: y0 // 8 + fh, x0 // 8: x0 // 8 + fw] = feat[:, :, fy:fy + fh, fx:fx + fw]
+            out[:, :, y0 // 8 : y0 // 8 + fh, x0 // 8 : x0 // 8 + fw] = feat[:, :, fy : fy + fh, fx : fx + fw]
             del feat
     return out
 
@@ -126,8 +131,9 @@ def encode_tiled(run: Callable[[Tensor], Tensor], x: Tensor, tile: int) -> Tenso
 Prep = Callable[[Tensor, slice, slice], Tensor]  # (features, rows, cols of the whole map) -> features
 
 
-def decode_tiled(run: Callable[[Tensor], Tensor], feat: Tensor, size: tuple[int, int], tile: int,
-                 prep: Prep | None = None) -> Tensor:
+def decode_tiled(
+    run: Callable[[Tensor], Tensor], feat: Tensor, size: tuple[int, int], tile: int, prep: Prep | None = None
+) -> Tensor:
     """``run``: features (N, 512, h, w) -> image (N, 3, 8h, 8w); applied tile by tile to ``feat``
     (after ``prep``, e.g. AdaIN with global statistics, on each tile; ``prep`` gets the tile's
     rows and columns in the whole map, to slice masks alike) and stitched into a float32
@@ -148,6 +154,6 @@ def decode_tiled(run: Callable[[Tensor], Tensor], feat: Tensor, size: tuple[int,
             piece = feat[:, :, rows, cols]
             img = run(prep(piece, rows, cols) if prep is not None else piece)
             oy, ox = 8 * (a - alo), 8 * (c - clo)
-            out[:, :, y0:y1, x0:x1] = img[:, :, oy:oy + y1 - y0, ox:ox + x1 - x0]
+            out[:, :, y0:y1, x0:x1] = img[:, :, oy : oy + y1 - y0, ox : ox + x1 - x0]
             del img
     return out

@@ -47,8 +47,18 @@ from .train_support import (
 
 STOP_EVERY = 10  # DDP: iterations between stop-signal agreements when no other sync falls due
 
-__all__ = ["RECIPE", "NonFiniteLoss", "Objective", "StepInfo", "TrainConfig", "TrainResult", "learning_rate",
-           "restore_rng", "train_cin", "train_decoder"]
+__all__ = [
+    "RECIPE",
+    "NonFiniteLoss",
+    "Objective",
+    "StepInfo",
+    "TrainConfig",
+    "TrainResult",
+    "learning_rate",
+    "restore_rng",
+    "train_cin",
+    "train_decoder",
+]
 
 
 class Objective(Protocol):
@@ -103,8 +113,9 @@ class Loop:
             saved = checkpoint.load(checkpoint.latest(run))
             cfg = resumed_config(cfg, saved["config"], objective.recipe)
         elif checkpoint.checkpoints(run):
-            raise InputError(f"{run} already holds checkpoints; pass resume=True to continue that run "
-                             "or choose a new out folder")
+            raise InputError(
+                f"{run} already holds checkpoints; pass resume=True to continue that run or choose a new out folder"
+            )
         self.cfg, self.run, self.on_step, self.objective = cfg, run, on_step, objective
         self.start = int(saved["iter"]) if saved is not None else 0
         torch.manual_seed(cfg.seed)  # same initial weights on every rank (DDP also broadcasts rank 0's)
@@ -127,8 +138,10 @@ class Loop:
         self.saved_iter = self.start if saved is not None else -1
 
     def summary(self) -> str:
-        return (f"training on {self.rt.describe()}, {self.world} process(es) x batch {self.cfg.batch_size}; "
-                f"{self.objective.describe()}; iteration {self.start} of {self.cfg.max_iter}; run folder {self.run}")
+        return (
+            f"training on {self.rt.describe()}, {self.world} process(es) x batch {self.cfg.batch_size}; "
+            f"{self.objective.describe()}; iteration {self.start} of {self.cfg.max_iter}; run folder {self.run}"
+        )
 
     def to_device(self, x: Tensor) -> Tensor:
         if x.dim() != 4:
@@ -142,8 +155,14 @@ class Loop:
         if self.rank != 0 or iteration == self.saved_iter:
             return None
         weights, export = self.objective.state(self, iteration)
-        state = {**weights, "optimizer": self.optimizer.state_dict(), "iter": iteration, "config": asdict(self.cfg),
-                 "rng": rng_state(self.device), "world_size": self.world}
+        state = {
+            **weights,
+            "optimizer": self.optimizer.state_dict(),
+            "iter": iteration,
+            "config": asdict(self.cfg),
+            "rng": rng_state(self.device),
+            "world_size": self.world,
+        }
         self.last_saved = checkpoint.save(self.run, state, self.cfg.keep, export=(self.objective.export_name, export))
         self.saved_iter = iteration
         return self.last_saved
@@ -158,13 +177,14 @@ class Loop:
     def _nonfinite(self, value: float, first_bad: int, it: int) -> NonFiniteLoss:
         good = checkpoint.checkpoints(self.run)
         where = f"; the last good checkpoint is {good[-1]}" if good else "; no checkpoint was written yet"
-        return NonFiniteLoss(f"the loss became {value} at iteration {first_bad or it}{where}; resume with "
-                             "resume=True and a lower lr")
+        return NonFiniteLoss(
+            f"the loss became {value} at iteration {first_bad or it}{where}; resume with resume=True and a lower lr"
+        )
 
     def train(self) -> TrainResult:
         cfg, obj = self.cfg, self.objective
         done, tick, window = self.start, time.perf_counter(), 0
-        sums = torch.zeros(3, device=self.device)                   # window sums: total, content, style
+        sums = torch.zeros(3, device=self.device)  # window sums: total, content, style
         first_bad = torch.zeros((), dtype=torch.int64, device=self.device)
         with StopFlag() as stop:
             for it in range(self.start, cfg.max_iter):
@@ -210,8 +230,17 @@ class Loop:
                     if self.rank == 0 and logging:
                         now = time.perf_counter()
                         mean = [v / self.world / window for v in host[:3]]
-                        self.records.append({"iter": done, "loss": mean[0], "content": mean[1], "style": mean[2],
-                                             "lr": lr, "it_s": window / (now - tick), "skipped": info.skipped})
+                        self.records.append(
+                            {
+                                "iter": done,
+                                "loss": mean[0],
+                                "content": mean[1],
+                                "style": mean[2],
+                                "lr": lr,
+                                "it_s": window / (now - tick),
+                                "skipped": info.skipped,
+                            }
+                        )
                         checkpoint.write_log(self.run, self.records)
                     if logging:
                         sums.zero_()
@@ -235,12 +264,17 @@ class Loop:
 
     def result(self, iteration: int) -> TrainResult:
         export = self.run / self.objective.export_name if self.last_saved else None
-        return TrainResult(self.run, iteration, self.last_saved, export, self.objective.skipped(),
-                           iteration < self.cfg.max_iter)
+        return TrainResult(
+            self.run, iteration, self.last_saved, export, self.objective.skipped(), iteration < self.cfg.max_iter
+        )
 
 
-def run_training(cfg: Any, objective: Objective, on_step: Callable[[StepInfo], None] | None,
-                 on_start: Callable[[str, int], None] | None) -> TrainResult:
+def run_training(
+    cfg: Any,
+    objective: Objective,
+    on_step: Callable[[StepInfo], None] | None,
+    on_start: Callable[[str, int], None] | None,
+) -> TrainResult:
     """Set up torchrun's process group (env://; nccl on CUDA, gloo on CPU) when there is one,
     run the loop, tear the group down on the way out."""
     _, world, _ = dist_env()
@@ -260,8 +294,11 @@ def run_training(cfg: Any, objective: Objective, on_step: Callable[[StepInfo], N
             dist.destroy_process_group()
 
 
-def train_decoder(cfg: TrainConfig, on_step: Callable[[StepInfo], None] | None = None,
-                  on_start: Callable[[str, int], None] | None = None) -> TrainResult:
+def train_decoder(
+    cfg: TrainConfig,
+    on_step: Callable[[StepInfo], None] | None = None,
+    on_start: Callable[[str, int], None] | None = None,
+) -> TrainResult:
     """Train (or with ``cfg.resume`` continue) an AdaIN decoder; returns where its files are.
 
     Stops early, with a checkpoint, on SIGINT/SIGTERM (``TrainResult.interrupted``); raises
@@ -272,8 +309,9 @@ def train_decoder(cfg: TrainConfig, on_step: Callable[[StepInfo], None] | None =
     return run_training(cfg, DecoderObjective(cfg), on_step, on_start)
 
 
-def train_cin(cfg: Any, on_step: Callable[[StepInfo], None] | None = None,
-              on_start: Callable[[str, int], None] | None = None) -> TrainResult:
+def train_cin(
+    cfg: Any, on_step: Callable[[StepInfo], None] | None = None, on_start: Callable[[str, int], None] | None = None
+) -> TrainResult:
     """Train (or resume, or with ``cfg.extend`` extend) a multi-style CIN network: ``train_cin``."""
     from .train_cin import CINObjective
 

@@ -28,27 +28,27 @@ if TYPE_CHECKING:
 
 @dataclass
 class TrainConfig:
-    content_dir: str = ""           # content images (MS-COCO train2014 in the paper), searched recursively
-    style_dir: str = ""             # style images (WikiArt in the paper), searched recursively
-    out: str = "runs/adain"         # run folder: checkpoints/, decoder.pth, log.jsonl, samples/
+    content_dir: str = ""  # content images (MS-COCO train2014 in the paper), searched recursively
+    style_dir: str = ""  # style images (WikiArt in the paper), searched recursively
+    out: str = "runs/adain"  # run folder: checkpoints/, decoder.pth, log.jsonl, samples/
     max_iter: int = 160_000
-    batch_size: int = 8             # per process: the global batch is batch_size * world size
+    batch_size: int = 8  # per process: the global batch is batch_size * world size
     lr: float = 1e-4
-    lr_decay: float = 5e-5          # lr / (1 + lr_decay * iter), as pytorch-AdaIN
+    lr_decay: float = 5e-5  # lr / (1 + lr_decay * iter), as pytorch-AdaIN
     content_weight: float = 1.0
-    style_weight: float = 10.0      # pytorch-AdaIN's default (10 since its commit 80650a0)
-    resize: int = 512               # shorter side before cropping (0 = keep)
+    style_weight: float = 10.0  # pytorch-AdaIN's default (10 since its commit 80650a0)
+    resize: int = 512  # shorter side before cropping (0 = keep)
     crop: int = 256
     save_every: int = 10_000
-    keep: int = 3                   # checkpoints kept; older ones are deleted
+    keep: int = 3  # checkpoints kept; older ones are deleted
     log_every: int = 100
-    sample_every: int = 1000        # 0 = no sample grids
-    workers: int = 4                # data-loading processes per training process (0 = in-process)
+    sample_every: int = 1000  # 0 = no sample grids
+    workers: int = 4  # data-loading processes per training process (0 = in-process)
     seed: int = 0
     device: str = "auto"
-    precision: str = "auto"         # auto = bf16 autocast on CUDA with bf16, else fp32
-    vgg: str | None = None          # encoder weights; None = the weights directory, as `transfer`
-    resume: bool = False            # continue from the newest checkpoint in `out`
+    precision: str = "auto"  # auto = bf16 autocast on CUDA with bf16, else fp32
+    vgg: str | None = None  # encoder weights; None = the weights directory, as `transfer`
+    resume: bool = False  # continue from the newest checkpoint in `out`
 
 
 # What defines the optimisation; a resumed run takes these from its checkpoint so it continues
@@ -66,9 +66,20 @@ def content_stream(loop: Loop, paths: list[Path], stream: int):
     from .train_support import worker_signals
 
     cfg = loop.cfg
-    return data.batches(paths, batch_size=cfg.batch_size, resize=cfg.resize, crop=cfg.crop, seed=cfg.seed,
-                        stream=stream, rank=loop.rank, world=loop.world, start_batch=loop.start,
-                        workers=cfg.workers, pin_memory=loop.device.type == "cuda", worker_init_fn=worker_signals)
+    return data.batches(
+        paths,
+        batch_size=cfg.batch_size,
+        resize=cfg.resize,
+        crop=cfg.crop,
+        seed=cfg.seed,
+        stream=stream,
+        rank=loop.rank,
+        world=loop.world,
+        start_batch=loop.start,
+        workers=cfg.workers,
+        pin_memory=loop.device.type == "cuda",
+        worker_init_fn=worker_signals,
+    )
 
 
 class DecoderObjective:
@@ -109,11 +120,11 @@ class DecoderObjective:
         content, style = batch
         with loop.autocast():
             with torch.no_grad():
-                style_feats = self.encoder(style)              # relu1_1..relu4_1
-                content_feat = self.encoder.relu4_1(content)   # (B, 512, crop/8, crop/8)
+                style_feats = self.encoder(style)  # relu1_1..relu4_1
+                content_feat = self.encoder.relu4_1(content)  # (B, 512, crop/8, crop/8)
             # AdaIN happens at relu4_1, in fp32 like the statistics the loss compares.
             t = ops.adain(content_feat.float(), style_feats.relu4_1.float())
-            output = loop.model(t)                             # (B, 3, crop, crop)
+            output = loop.model(t)  # (B, 3, crop, crop)
             out_feats = self.encoder(output)
         lc = ops.content_loss(out_feats.relu4_1.float(), t)
         ls = ops.style_loss(tuple(f.float() for f in out_feats), tuple(f.float() for f in style_feats))
@@ -131,5 +142,6 @@ class DecoderObjective:
         return torch.cat(rows, dim=1)  # (3, rows*crop, 3*crop)
 
     def skipped(self) -> list[str]:
-        return ([str(self.contents[j]) for j in sorted(self.bad["content"])]
-                + [str(self.styles[j]) for j in sorted(self.bad["style"])])
+        return [str(self.contents[j]) for j in sorted(self.bad["content"])] + [
+            str(self.styles[j]) for j in sorted(self.bad["style"])
+        ]

@@ -40,19 +40,19 @@ if TYPE_CHECKING:
 
 @dataclass
 class CINConfig:
-    content_dir: str = ""           # content images (MS-COCO), searched recursively
-    style_dir: str = ""             # one style per image file, named by its stem
-    out: str = "runs/cin"           # run folder: checkpoints/, model.pth, log.jsonl, samples/
-    extend: str | None = None       # a trained model.pth: add the new styles, convs frozen
+    content_dir: str = ""  # content images (MS-COCO), searched recursively
+    style_dir: str = ""  # one style per image file, named by its stem
+    out: str = "runs/cin"  # run folder: checkpoints/, model.pth, log.jsonl, samples/
+    extend: str | None = None  # a trained model.pth: add the new styles, convs frozen
     max_iter: int = 40_000
     batch_size: int = 16
     lr: float = 1e-3
-    lr_decay: float = 0.0           # lr / (1 + lr_decay * iter); the paper keeps it constant
+    lr_decay: float = 0.0  # lr / (1 + lr_decay * iter); the paper keeps it constant
     content_weight: float = 1.0
     style_weight: float = 1e3
-    resize: int = 256               # content: shorter side before cropping (0 = keep)
+    resize: int = 256  # content: shorter side before cropping (0 = keep)
     crop: int = 256
-    style_size: int = 512           # style images' shorter side (0 = keep)
+    style_size: int = 512  # style images' shorter side (0 = keep)
     save_every: int = 5_000
     keep: int = 3
     log_every: int = 100
@@ -65,8 +65,18 @@ class CINConfig:
     resume: bool = False
 
 
-RECIPE = ("batch_size", "lr", "lr_decay", "content_weight", "style_weight", "resize", "crop", "style_size",
-          "seed", "extend")
+RECIPE = (
+    "batch_size",
+    "lr",
+    "lr_decay",
+    "content_weight",
+    "style_weight",
+    "resize",
+    "crop",
+    "style_size",
+    "seed",
+    "extend",
+)
 CONTENT_LAYER = "relu3_1"
 SAMPLE_STYLES = 8  # columns in a sample grid at most
 
@@ -76,8 +86,10 @@ def style_names(paths: list[Path]) -> list[str]:
     for name in names:
         if names.count(name) > 1:
             clash = [str(p) for p in paths if p.stem == name][:2]
-            raise InputError(f"two style images share the name '{name}' ({clash[0]}, {clash[1]}); "
-                             "rename one: a style is called by its file stem")
+            raise InputError(
+                f"two style images share the name '{name}' ({clash[0]}, {clash[1]}); "
+                "rename one: a style is called by its file stem"
+            )
     return names
 
 
@@ -142,8 +154,7 @@ class CINObjective:
         Extended runs compute only the new styles' (the old ones are never drawn)."""
         per_style: list[list[Tensor]] = []
         for path in self.style_paths:
-            img = images.to_tensor(images.prepare(images.open_rgb(path), self.cfg.style_size,
-                                                  size_name="style_size"))
+            img = images.to_tensor(images.prepare(images.open_rgb(path), self.cfg.style_size, size_name="style_size"))
             with loop.autocast():
                 feats = self.encoder(loop.to_device(img))
             per_style.append([ops.gram(f.float())[0] for f in feats])
@@ -169,8 +180,8 @@ class CINObjective:
         stop = SLICES[CONTENT_LAYER][1]
         with loop.autocast():
             with torch.no_grad():
-                target = run_layers(list(self.encoder)[:stop], content)   # (B, 256, crop/4, crop/4)
-            output = loop.model(content, index)                           # (B, 3, crop, crop)
+                target = run_layers(list(self.encoder)[:stop], content)  # (B, 256, crop/4, crop/4)
+            output = loop.model(content, index)  # (B, 3, crop, crop)
             feats = self.encoder(output)
         lc = ops.feature_loss(getattr(feats, CONTENT_LAYER).float(), target.float())
         ls = ops.gram_loss(tuple(f.float() for f in feats), tuple(g[index] for g in self.grams))
@@ -192,7 +203,7 @@ class CINObjective:
             for s in shown:
                 index = torch.full((len(content),), s, dtype=torch.long, device=content.device)
                 columns.append(self.net(content, index).float())
-        tiles = torch.stack(columns, 1).flatten(0, 1)                  # (rows * (1 + styles), 3, h, w)
+        tiles = torch.stack(columns, 1).flatten(0, 1)  # (rows * (1 + styles), 3, h, w)
         return make_grid(tiles, nrow=len(columns), padding=2, pad_value=1.0)
 
     def skipped(self) -> list[str]:

@@ -23,8 +23,9 @@ class StepInfo:
     over ranks on ``synced`` iterations, else this rank's); reading them copies them from the
     device, so a callback that only reads them when ``synced`` never stalls the GPU."""
 
-    def __init__(self, iteration: int, max_iter: int, start_iter: int, losses: Tensor, lr: float, skipped: int,
-                 synced: bool) -> None:
+    def __init__(
+        self, iteration: int, max_iter: int, start_iter: int, losses: Tensor, lr: float, skipped: int, synced: bool
+    ) -> None:
         self.iter, self.max_iter, self.start_iter = iteration, max_iter, start_iter
         self.lr, self.skipped, self.synced = lr, skipped, synced
         self._losses = losses  # (3,) total, content, style on the device
@@ -55,7 +56,7 @@ class TrainResult:
     run: Path
     iter: int
     checkpoint: Path | None
-    decoder: Path | None            # the exported model: decoder.pth (adain) or model.pth (cin)
+    decoder: Path | None  # the exported model: decoder.pth (adain) or model.pth (cin)
     skipped: list[str]
     interrupted: bool = False
 

@@ -42,11 +42,11 @@ class VideoInfo:
     width: int
     height: int
     fps: Fraction
-    frames: int          # counted by a demux pass over the whole file (no decode)
-    duration: float      # seconds, from the container
+    frames: int  # counted by a demux pass over the whole file (no decode)
+    duration: float  # seconds, from the container
     codec: str
     audio: tuple[str, ...]  # codec of each audio track, in order; () when silent
-    rotation: int        # degrees, from the display matrix
+    rotation: int  # degrees, from the display matrix
 
 
 def ffmpeg_exe() -> str:
@@ -60,8 +60,7 @@ def probe(path: Path) -> VideoInfo:
         raise InputError(f"{path} is a directory; pass a video file")
     if not path.is_file():
         raise InputError(f"{path} does not exist; check the path")
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path), "-map", "0:v:0?", "-c", "copy",
-           "-f", "null", "-"]
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path), "-map", "0:v:0?", "-c", "copy", "-f", "null", "-"]
     text = subprocess.run(cmd, capture_output=True, text=True, errors="replace").stderr
     if "Invalid data found" in text or "Input #0" not in text:
         raise InputError(f"{path} is not a video ffmpeg can read; convert it to MP4 (H.264)")
@@ -77,8 +76,8 @@ def probe(path: Path) -> VideoInfo:
     if codec == "none" or size is None:
         raise InputError(f"{path}: video codec not supported by this ffmpeg; re-encode it to H.264")
     w, h = int(size.group(1)), int(size.group(2))
-    rot = re.search(r"rotation of (-?[\d.]+) degrees", text[text.find(line):])
-    rotation = int(round(float(rot.group(1)))) % 360 if rot else 0
+    rot = re.search(r"rotation of (-?[\d.]+) degrees", text[text.find(line) :])
+    rotation = round(float(rot.group(1))) % 360 if rot else 0
     if rotation in (90, 270):
         w, h = h, w
     counts = re.findall(r"frame=\s*(\d+)", text)
@@ -87,8 +86,11 @@ def probe(path: Path) -> VideoInfo:
         raise InputError(f"{path} has no video frames; the file is empty or truncated")
     dur = re.search(r"Duration: (\d+):(\d+):([\d.]+)", text)
     duration = int(dur.group(1)) * 3600 + int(dur.group(2)) * 60 + float(dur.group(3)) if dur else 0.0
-    audio = tuple(a.split("Audio: ", 1)[1].split()[0].rstrip(",") for a in text.splitlines()
-                  if re.match(r"\s*Stream #0:\d+.*: Audio: ", a))
+    audio = tuple(
+        a.split("Audio: ", 1)[1].split()[0].rstrip(",")
+        for a in text.splitlines()
+        if re.match(r"\s*Stream #0:\d+.*: Audio: ", a)
+    )
     return VideoInfo(path, w, h, _rate(line, frames, duration), frames, duration, codec, audio, rotation)
 
 
@@ -110,8 +112,16 @@ def frame_size(info: VideoInfo, size: int = 0, max_pixels: int = MAX_PIXELS) -> 
     """Output (w, h): shorter side to ``size`` (the ``content_size`` of the commands; 0 = the
     input's), then even, as yuv420p needs. Frames over ``max_pixels`` (``images.MAX_PIXELS``;
     0 = no budget) are refused before any decode."""
-    w, h = check_resize(info.width, info.height, size, False, max_pixels, f"each frame of {info.path.name}",
-                        size_name="content_size", can_crop=False)
+    w, h = check_resize(
+        info.width,
+        info.height,
+        size,
+        False,
+        max_pixels,
+        f"each frame of {info.path.name}",
+        size_name="content_size",
+        can_crop=False,
+    )
     if w < 2 or h < 2:
         raise InputError(f"content_size={size} makes frames of {w} x {h}; use a larger content_size")
     return w - w % 2, h - h % 2
@@ -125,15 +135,23 @@ def read_frames(info: VideoInfo, size: int = 0, max_pixels: int = MAX_PIXELS) ->
     frame stylizes exactly as the same picture would with ``styler transfer``; an odd
     row/column is then cropped off the bottom/right."""
     w, h = frame_size(info, size, max_pixels)
-    gen = imageio_ffmpeg.read_frames(str(info.path), output_params=["-map", "0:v:0", "-fps_mode", "passthrough",
-                                                                    "-an", "-sn"])
+    gen = imageio_ffmpeg.read_frames(
+        str(info.path), output_params=["-map", "0:v:0", "-fps_mode", "passthrough", "-an", "-sn"]
+    )
     try:
         w0, h0 = next(gen)["size"]
         for raw in gen:
             frame = np.frombuffer(raw, np.uint8).reshape(h0, w0, 3)
             if size and min(w0, h0) != size:
-                frame = np.asarray(prepare(Image.fromarray(frame), size, max_pixels=max_pixels,
-                                           what=f"each frame of {info.path.name}", size_name="content_size"))
+                frame = np.asarray(
+                    prepare(
+                        Image.fromarray(frame),
+                        size,
+                        max_pixels=max_pixels,
+                        what=f"each frame of {info.path.name}",
+                        size_name="content_size",
+                    )
+                )
             yield frame[:h, :w]
     except (OSError, RuntimeError, StopIteration, KeyError, IndexError, ValueError) as e:
         lines = [ln for ln in str(e).splitlines() if ln.strip() and "===" not in ln]
@@ -159,8 +177,7 @@ def check_output(dest: Path, codec: str, crf: int, *, protect: Path | None = Non
     """Refuse a bad ``dest``/``codec``/``crf`` before any compute; returns the container."""
     container = CONTAINERS.get(Path(dest).suffix.lower())
     if container is None:
-        raise InputError(f"cannot write {Path(dest).name}: use a video extension "
-                         f"({', '.join(sorted(CONTAINERS))})")
+        raise InputError(f"cannot write {Path(dest).name}: use a video extension ({', '.join(sorted(CONTAINERS))})")
     if protect is not None and Path(dest).resolve() == Path(protect).resolve():
         raise OutputError(f"refusing to overwrite input {dest}; choose another output name")
     check_writable(Path(dest), "choose a writable output")
@@ -177,8 +194,9 @@ def encoders() -> set[str]:
 
 
 @contextmanager
-def open_writer(dest: Path, info: VideoInfo, size: tuple[int, int], *, codec: str = "libx264",
-                crf: int = 18) -> Iterator[Callable[[Frame], None]]:
+def open_writer(
+    dest: Path, info: VideoInfo, size: tuple[int, int], *, codec: str = "libx264", crf: int = 18
+) -> Iterator[Callable[[Frame], None]]:
     """Yield ``send(frame)``; on a clean exit the video is finished, the input's audio tracks
     are muxed in unchanged (``-c copy``) and the file appears at ``dest`` at once.
     On an error or Ctrl-C nothing is left at ``dest`` (nor any temp file)."""
@@ -189,9 +207,16 @@ def open_writer(dest: Path, info: VideoInfo, size: tuple[int, int], *, codec: st
     with atomic_path(Path(dest), "choose a writable output") as final:
         video_only = final.with_name(final.name + ".video") if info.audio else final
         gen = imageio_ffmpeg.write_frames(
-            str(video_only), size, fps=info.fps, codec=codec, quality=None, macro_block_size=1,
-            pix_fmt_out="yuv420p", ffmpeg_log_level="error",
-            output_params=[*quality, *(["-b:v", "0"] if codec == "libvpx-vp9" else []), *fast, "-f", container])
+            str(video_only),
+            size,
+            fps=info.fps,
+            codec=codec,
+            quality=None,
+            macro_block_size=1,
+            pix_fmt_out="yuv420p",
+            ffmpeg_log_level="error",
+            output_params=[*quality, *(["-b:v", "0"] if codec == "libvpx-vp9" else []), *fast, "-f", container],
+        )
         try:
             try:
                 gen.send(None)
@@ -223,22 +248,42 @@ def _check_written(path: Path, expected: int, dest: Path) -> None:
     except InputError:
         frames = 0
     if frames != expected:
-        raise OutputError(f"the encoder wrote {frames} of {expected} frames for {dest}; "
-                          "check codec and the free disk space")
+        raise OutputError(
+            f"the encoder wrote {frames} of {expected} frames for {dest}; check codec and the free disk space"
+        )
 
 
 def _send(gen, frame: Frame, dest: Path) -> None:
     try:
         gen.send(np.ascontiguousarray(frame))
     except (OSError, RuntimeError) as e:
-        raise OutputError(f"the encoder for {dest} stopped ({str(e).splitlines()[0][:120]}); "
-                          "check the disk and codec") from None
+        raise OutputError(
+            f"the encoder for {dest} stopped ({str(e).splitlines()[0][:120]}); check the disk and codec"
+        ) from None
 
 
 def _mux(video: Path, source: Path, dest: Path, out_params: list[str]) -> None:
     """Our video stream + every audio track of ``source``, both copied, never re-encoded."""
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", str(video),
-           "-i", str(source), "-map", "0:v:0", "-map", "1:a?", "-c", "copy", *out_params, str(dest)]
+    cmd = [
+        ffmpeg_exe(),
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-y",
+        "-i",
+        str(video),
+        "-i",
+        str(source),
+        "-map",
+        "0:v:0",
+        "-map",
+        "1:a?",
+        "-c",
+        "copy",
+        *out_params,
+        str(dest),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
     if done.returncode != 0:
         why = (done.stderr.strip().splitlines() or ["unknown error"])[-1][:160]

@@ -40,8 +40,8 @@ from .model import load_decoder, load_encoder
 RELEASE = "https://github.com/naoto0804/pytorch-AdaIN/releases/download/v0.0.0"
 ENV_DIR = "STYLER_WEIGHTS_DIR"
 ENV_MIRROR = "STYLER_WEIGHTS_MIRROR"  # a base URL (or folder) serving the same file names
-TIMEOUT = 30           # seconds without data before a download attempt gives up
-LOCK_TIMEOUT = 1800    # seconds to wait for another process's download of the same file
+TIMEOUT = 30  # seconds without data before a download attempt gives up
+LOCK_TIMEOUT = 1800  # seconds to wait for another process's download of the same file
 CHUNK = 1 << 20
 
 Progress = Callable[[int, int | None], None]  # (bytes done, total bytes or None)
@@ -49,25 +49,40 @@ Progress = Callable[[int, int | None], None]  # (bytes done, total bytes or None
 
 @dataclass(frozen=True)
 class KnownWeights:
-    name: str           # "vgg" or "decoder": the parameter that overrides it
+    name: str  # "vgg" or "decoder": the parameter that overrides it
     filename: str
-    url: str            # the release URL; ``download_url`` applies $STYLER_WEIGHTS_MIRROR
+    url: str  # the release URL; ``download_url`` applies $STYLER_WEIGHTS_MIRROR
     sha256: str | None  # the release file's hash; None = unpinned (structural checks only)
     size: int | None = None  # the release file's size in bytes
     meta: dict = field(default_factory=dict)
 
 
 VGG = KnownWeights(
-    "vgg", "vgg_normalised.pth", f"{RELEASE}/vgg_normalised.pth",
-    "804ca2835ecf7539f0cd2a7ac3c18ce81e6f8468969ae7117ac0c148d286bb4a", 80_102_481,
-    {"arch": "vgg19_normalised", "layers": "conv1_1..relu5_4 (53 modules)", "used_up_to": "relu4_1",
-     "input": "RGB in [0, 1], NCHW", "source": "Gatys et al. normalised VGG-19, converted by pytorch-AdaIN"},
+    "vgg",
+    "vgg_normalised.pth",
+    f"{RELEASE}/vgg_normalised.pth",
+    "804ca2835ecf7539f0cd2a7ac3c18ce81e6f8468969ae7117ac0c148d286bb4a",
+    80_102_481,
+    {
+        "arch": "vgg19_normalised",
+        "layers": "conv1_1..relu5_4 (53 modules)",
+        "used_up_to": "relu4_1",
+        "input": "RGB in [0, 1], NCHW",
+        "source": "Gatys et al. normalised VGG-19, converted by pytorch-AdaIN",
+    },
 )
 DECODER = KnownWeights(
-    "decoder", "decoder.pth", f"{RELEASE}/decoder.pth",
-    "379ca41d59f3a37eed3599bbbc2560c19da5c458870a5ffd3a9dd41aa88f9472", 14_023_458,
-    {"arch": "adain_decoder", "encoder": "vgg19_normalised relu4_1", "output": "RGB, about [0, 1]",
-     "trained_on": "MS-COCO content, WikiArt styles (Huang & Belongie 2017)"},
+    "decoder",
+    "decoder.pth",
+    f"{RELEASE}/decoder.pth",
+    "379ca41d59f3a37eed3599bbbc2560c19da5c458870a5ffd3a9dd41aa88f9472",
+    14_023_458,
+    {
+        "arch": "adain_decoder",
+        "encoder": "vgg19_normalised relu4_1",
+        "output": "RGB, about [0, 1]",
+        "trained_on": "MS-COCO content, WikiArt styles (Huang & Belongie 2017)",
+    },
 )
 KNOWN = {w.name: w for w in (VGG, DECODER)}
 
@@ -91,8 +106,9 @@ def download_url(known: KnownWeights) -> str:
     return f"{mirror.rstrip('/')}/{known.filename}"
 
 
-def resolve(known: KnownWeights, explicit: Path | None = None, *, download: bool = True,
-            progress: Progress | None = None) -> Path:
+def resolve(
+    known: KnownWeights, explicit: Path | None = None, *, download: bool = True, progress: Progress | None = None
+) -> Path:
     """The file to load: ``explicit`` if given, else the weights directory's copy,
     downloaded there first if it is missing and ``download`` allows."""
     if explicit is not None:
@@ -135,8 +151,15 @@ def check_file(known: KnownWeights, path: Path) -> None:
     loader(load_state_dict(path), label=str(path))
 
 
-def fetch(known: KnownWeights, directory: Path, *, progress: Progress | None = None,
-          url: str | None = None, check: Check | None = None, force: bool = False) -> Path:
+def fetch(
+    known: KnownWeights,
+    directory: Path,
+    *,
+    progress: Progress | None = None,
+    url: str | None = None,
+    check: Check | None = None,
+    force: bool = False,
+) -> Path:
     """Download ``known`` into ``directory`` (default ``download_url``), checked, under a lock.
 
     If another process holds the lock this waits, and then uses the file it fetched (unless
@@ -153,8 +176,10 @@ def fetch(known: KnownWeights, directory: Path, *, progress: Progress | None = N
         lock = FileLock(dest.with_name(f".{known.filename}.lock"), timeout=LOCK_TIMEOUT)
         lock.acquire()
     except Timeout:
-        raise WeightsError(f"another process has been downloading {known.filename} into {dest.parent} for "
-                           f"{LOCK_TIMEOUT // 60} minutes; wait for it or stop it") from None
+        raise WeightsError(
+            f"another process has been downloading {known.filename} into {dest.parent} for "
+            f"{LOCK_TIMEOUT // 60} minutes; wait for it or stop it"
+        ) from None
     except OSError as e:
         raise OutputError(f"cannot write to {dest.parent} ({e.strerror or e}); {hint}") from None
     try:
@@ -203,8 +228,9 @@ def _download(url: str, part: Path, known: KnownWeights, progress: Progress | No
             try:
                 out = open(part, mode)  # noqa: SIM115  (closed below; write errors are not network errors)
             except OSError as e:
-                raise OutputError(f"cannot write {part} ({e.strerror or e}); set {ENV_DIR} to a writable "
-                                  "directory") from None
+                raise OutputError(
+                    f"cannot write {part} ({e.strerror or e}); set {ENV_DIR} to a writable directory"
+                ) from None
             with out:
                 while chunk := resp.read(CHUNK):
                     _write(out, chunk, part)
@@ -216,23 +242,26 @@ def _download(url: str, part: Path, known: KnownWeights, progress: Progress | No
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as e:
         reason = getattr(e, "reason", None) or e
         if done > have:
-            raise WeightsError(f"download of {known.filename} from {url} stopped after {done} bytes ({reason}); "
-                               "run it again to resume") from None
+            raise WeightsError(
+                f"download of {known.filename} from {url} stopped after {done} bytes ({reason}); run it again to resume"
+            ) from None
         raise WeightsError(
             f"cannot download {known.filename} from {url} ({reason}); offline? set {ENV_MIRROR} to a reachable "
             f"copy, or download it by hand and put it in {directory} (or run `styler weights import FILE`)"
         ) from None
     if total is not None and done < total:
-        raise WeightsError(f"download of {known.filename} from {url} was cut short ({done} of {total} bytes); "
-                           "run it again to resume")
+        raise WeightsError(
+            f"download of {known.filename} from {url} was cut short ({done} of {total} bytes); run it again to resume"
+        )
 
 
 def _write(out: IO[bytes], chunk: bytes, part: Path) -> None:
     try:
         out.write(chunk)
     except OSError as e:
-        raise OutputError(f"cannot write {part} ({e.strerror or e}); free some space or set {ENV_DIR} to "
-                          "another directory") from None
+        raise OutputError(
+            f"cannot write {part} ({e.strerror or e}); free some space or set {ENV_DIR} to another directory"
+        ) from None
 
 
 def _verify(url: str, part: Path, known: KnownWeights, check: Check) -> str:
@@ -242,8 +271,11 @@ def _verify(url: str, part: Path, known: KnownWeights, check: Check) -> str:
         _refuse(part, f"{url} gave {size} bytes, not the {known.size} of the release {known.filename}")
     digest = sha256_of(part)
     if known.sha256 and digest != known.sha256:
-        _refuse(part, f"{url} gave a file with SHA-256 {digest[:12]}..., not the release {known.filename}'s "
-                      f"{known.sha256[:12]}...")
+        _refuse(
+            part,
+            f"{url} gave a file with SHA-256 {digest[:12]}..., not the release {known.filename}'s "
+            f"{known.sha256[:12]}...",
+        )
     try:
         check(part)  # structural check before it takes the real name
     except WeightsError:

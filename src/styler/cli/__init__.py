@@ -47,7 +47,7 @@ app = typer.Typer(
     cls=OneLineErrors,
     name="styler",
     help="Neural style transfer: AdaIN (any style, fast), Gatys optimisation (best quality) and "
-         "multi-style CIN networks, for images, folders, datasets and video.",
+    "multi-style CIN networks, for images, folders, datasets and video.",
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
     add_completion=False,
@@ -65,8 +65,9 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks (also STYLER_DEBUG=1)."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                 help="Print the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
     if debug:
         os.environ["STYLER_DEBUG"] = "1"

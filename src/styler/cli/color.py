@@ -16,12 +16,18 @@ from .common import guarded, single_result, stems, style_inputs
 @o.command
 def color_preserve(
     content: Annotated[Path, typer.Argument(help="Content image.", show_default=False)],
-    styles: Annotated[list[Path] | None, typer.Argument(
-        help="Style image (or use --style).", show_default=False)] = None,
+    styles: Annotated[
+        list[Path] | None, typer.Argument(help="Style image (or use --style).", show_default=False)
+    ] = None,
     style: o.Styles = None,
-    color: Annotated[Color, typer.Option(
-        "--color", help="coral: match the style image's colours to the content first (the AdaIN paper); "
-                        "luminance: stylize the luminance only (Gatys et al. 2016).")] = Color.coral,
+    color: Annotated[
+        Color,
+        typer.Option(
+            "--color",
+            help="coral: match the style image's colours to the content first (the AdaIN paper); "
+            "luminance: stylize the luminance only (Gatys et al. 2016).",
+        ),
+    ] = Color.coral,
     output: o.Output = None,
     alpha: o.Alpha = 1.0,
     ext: o.Ext = "png",
@@ -42,5 +48,15 @@ def color_preserve(
     def render(engine, image, styles_in):
         return engine.render(image, styles_in, alpha=alpha, color=color)
 
-    single_result(content, names, f"{content.stem}_stylized_{stems(names)}_{color.value}", ext, output, reading,
-                  model, gatys, render, f"colour kept by {color.value}")
+    single_result(
+        content,
+        names,
+        f"{content.stem}_stylized_{stems(names)}_{color.value}",
+        ext,
+        output,
+        reading,
+        model,
+        gatys,
+        render,
+        f"colour kept by {color.value}",
+    )

@@ -33,12 +33,13 @@ def debug_enabled() -> bool:
     return os.environ.get("STYLER_DEBUG", "") not in ("", "0")
 
 
-_FLAGS: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("flags", default={})
+# The running command's parameter -> flag map (set by ``guarded``), for every error line it prints.
+_FLAGS: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("flags", default=None)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print one red error line (core parameter names said as the running command's flags)."""
-    err.print(f"[bold red]error:[/] {flagify(message, _FLAGS.get())}", markup=True, highlight=False)
+    err.print(f"[bold red]error:[/] {flagify(message, _FLAGS.get() or {})}", markup=True, highlight=False)
     return typer.Exit(code)
 
 
@@ -70,8 +71,9 @@ def guarded(fn: Callable) -> Callable:
             if debug_enabled():
                 raise
             msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
-            raise fail(escape(f"{type(e).__name__}: {msg[:200]} (rerun with STYLER_DEBUG=1 or --debug "
-                               "for the traceback)")) from None
+            raise fail(
+                escape(f"{type(e).__name__}: {msg[:200]} (rerun with STYLER_DEBUG=1 or --debug for the traceback)")
+            ) from None
         finally:
             _FLAGS.reset(token)
 
@@ -107,19 +109,36 @@ def flagify(message: str, flags: dict[str, str]) -> str:
 
 # -- progress -----------------------------------------------------------------------------
 
+
 def progress_bar(*extra: ProgressColumn | str, show: bool = True) -> Progress:
     """Description, bar, done/total, ``extra`` columns, elapsed time and ETA, on stderr.
     Drawn only on a terminal (and when ``show``), so logs and pipes stay clean."""
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), *extra,
-                    TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                    console=err, disable=not (show and err.is_terminal))
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        *extra,
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=err,
+        disable=not (show and err.is_terminal),
+    )
 
 
 @contextmanager
 def download_progress() -> Iterator[Callable[[int, int | None], None]]:
     """A callback for ``weights.fetch`` that drives a Rich download bar."""
-    bar = Progress(TextColumn("downloading weights"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                   TimeRemainingColumn(), console=err, transient=True, disable=not err.is_terminal)
+    bar = Progress(
+        TextColumn("downloading weights"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
     tasks: dict[int | None, int] = {}
 
     def update(done: int, total: int | None) -> None:
@@ -132,6 +151,7 @@ def download_progress() -> Iterator[Callable[[int, int | None], None]]:
 
 
 # -- model loading ------------------------------------------------------------------------
+
 
 def load_engine(model, gatys=None, *, on_step=None):
     """Resolve and load the weights (downloading on first use) for ``model`` (``options.Model``),
@@ -152,8 +172,17 @@ def load_engine(model, gatys=None, *, on_step=None):
 
         config = GatysConfig(**given)
     with download_progress() as cb:
-        method = load(model.method, device=model.device, precision=model.precision.value, vgg=model.vgg,
-                      decoder=model.decoder, model=model.model, gatys=config, on_step=on_step, progress=cb)
+        method = load(
+            model.method,
+            device=model.device,
+            precision=model.precision.value,
+            vgg=model.vgg,
+            decoder=model.decoder,
+            model=model.model,
+            gatys=config,
+            on_step=on_step,
+            progress=cb,
+        )
     return Engine(method, tile=model.tile)
 
 
@@ -163,15 +192,28 @@ def style_inputs(model, positional, options) -> list:
 
     styles = [*(positional or []), *(options or [])]
     if not styles:
-        raise InputError("no style given; pass a style image (or with method=cin a style name) as an argument "
-                         "or with --style")
+        raise InputError(
+            "no style given; pass a style image (or with method=cin a style name) as an argument or with --style"
+        )
     if model.method.value == "cin":
         return [str(s) for s in styles]
     return [Path(s) for s in styles]
 
 
-def single_result(content: Path, styles: list, stem: str, ext: str, output: Path | None, reading, model, gatys,
-                  render: Callable, summary, *, extra_inputs: tuple[Path, ...] = ()) -> None:
+def single_result(
+    content: Path,
+    styles: list,
+    stem: str,
+    ext: str,
+    output: Path | None,
+    reading,
+    model,
+    gatys,
+    render: Callable,
+    summary,
+    *,
+    extra_inputs: tuple[Path, ...] = (),
+) -> None:
     """The flow of the one-image commands (interpolate, mask, color-preserve): check the output,
     read the inputs, load the engine, ``render(engine, content, styles)``, write, report.
     ``summary``: the closing line's detail, a string or a list the render fills."""
@@ -185,8 +227,14 @@ def single_result(content: Path, styles: list, stem: str, ext: str, output: Path
     reading = with_scales(reading, gatys)
     image = load_image(content, reading.content_size, reading.crop, max_pixels=reading.budget())
     files = [s for s in styles if isinstance(s, Path)]
-    inputs = [load_image(s, reading.style_size, reading.crop, max_pixels=reading.budget(), size_name="style_size")
-              for s in files] if files else styles
+    inputs = (
+        [
+            load_image(s, reading.style_size, reading.crop, max_pixels=reading.budget(), size_name="style_size")
+            for s in files
+        ]
+        if files
+        else styles
+    )
     protect = (content, *files, *extra_inputs)
     with progress_bar() as bar, gatys_steps(bar, model, [target]) as on_step:
         engine = load_engine(model, gatys, on_step=on_step)

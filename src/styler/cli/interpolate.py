@@ -18,17 +18,29 @@ CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
 @o.command
 def interpolate(
     content: Annotated[Path, typer.Argument(help="Content image.", show_default=False)],
-    styles: Annotated[list[Path] | None, typer.Argument(
-        help="Two or more styles (or use --style).", show_default=False)] = None,
+    styles: Annotated[
+        list[Path] | None, typer.Argument(help="Two or more styles (or use --style).", show_default=False)
+    ] = None,
     style: o.Styles = None,
-    weights: Annotated[str | None, typer.Option(
-        metavar="W,W,...", help="One weight per style (e.g. 1,2,1); normalised to sum to 1. Default: equal.",
-        show_default=False)] = None,
-    grid: Annotated[int | None, typer.Option(
-        help="An N x N sheet over exactly four styles with bilinear weights: 1st style top-left, 2nd top-right, "
-             "3rd bottom-left, 4th bottom-right.", show_default=False)] = None,
-    show_styles: Annotated[bool, typer.Option(
-        "--show-styles", help="With --grid: draw the four style images at the sheet's corners.")] = False,
+    weights: Annotated[
+        str | None,
+        typer.Option(
+            metavar="W,W,...",
+            help="One weight per style (e.g. 1,2,1); normalised to sum to 1. Default: equal.",
+            show_default=False,
+        ),
+    ] = None,
+    grid: Annotated[
+        int | None,
+        typer.Option(
+            help="An N x N sheet over exactly four styles with bilinear weights: 1st style top-left, 2nd top-right, "
+            "3rd bottom-left, 4th bottom-right.",
+            show_default=False,
+        ),
+    ] = None,
+    show_styles: Annotated[
+        bool, typer.Option("--show-styles", help="With --grid: draw the four style images at the sheet's corners.")
+    ] = False,
     output: o.Output = None,
     alpha: o.Alpha = 1.0,
     color: o.ColorOpt = None,

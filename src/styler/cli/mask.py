@@ -15,11 +15,18 @@ from .common import guarded, region_summary, single_result, stems, style_inputs
 @o.command
 def mask(
     content: Annotated[Path, typer.Argument(help="Content image.", show_default=False)],
-    styles: Annotated[list[Path] | None, typer.Argument(
-        help="A style per region, in order (or use --style).", show_default=False)] = None,
-    mask: Annotated[Path, typer.Option(
-        "--mask", help="Mask or label image, any size (resized to the content). Binary mask: white takes the first "
-                       "style, black the second; label image: brightest colour first.", show_default=False)] = ...,
+    styles: Annotated[
+        list[Path] | None, typer.Argument(help="A style per region, in order (or use --style).", show_default=False)
+    ] = None,
+    mask: Annotated[
+        Path,
+        typer.Option(
+            "--mask",
+            help="Mask or label image, any size (resized to the content). Binary mask: white takes the first "
+            "style, black the second; label image: brightest colour first.",
+            show_default=False,
+        ),
+    ] = ...,
     style: o.Styles = None,
     feather: o.Feather = 0.0,
     output: o.Output = None,
@@ -43,10 +50,20 @@ def mask(
     shares = []
 
     def render(engine, image, styles_in):
-        regions = load_regions(mask, tuple(image.shape[-2:]), len(styles_in), reading.crop,
-                               max_pixels=reading.budget())
+        regions = load_regions(mask, tuple(image.shape[-2:]), len(styles_in), reading.crop, max_pixels=reading.budget())
         shares.append(region_summary(names, regions))
         return engine.render(image, styles_in, masks=regions, feather=feather, alpha=alpha, color=color)
 
-    single_result(content, names, f"{content.stem}_masked_{stems(names)}", ext, output, reading, model, gatys,
-                  render, shares, extra_inputs=(mask,))
+    single_result(
+        content,
+        names,
+        f"{content.stem}_masked_{stems(names)}",
+        ext,
+        output,
+        reading,
+        model,
+        gatys,
+        render,
+        shares,
+        extra_inputs=(mask,),
+    )

@@ -15,8 +15,9 @@ models_app = typer.Typer(help="Inspect trained multi-style (CIN) model files.", 
 @models_app.command()
 @guarded
 def show(
-    file: Annotated[Path, typer.Argument(help="A model.pth written by `styler train --method cin`.",
-                                         show_default=False)],
+    file: Annotated[
+        Path, typer.Argument(help="A model.pth written by `styler train --method cin`.", show_default=False)
+    ],
 ) -> None:
     """List a CIN model's styles (index and name), its training config and iterations."""
     from ..methods.cin import read_model
@@ -24,8 +25,12 @@ def show(
     net, info = read_model(file)
     params = sum(p.numel() for p in net.parameters())
     per_style = sum(n.gamma.shape[1] * 2 for n in net.norms())
-    out.print(escape(f"{file}: CIN network (Dumoulin et al. 2017), {len(info['styles'])} styles, "
-                     f"{info['iterations']} training iterations, {params:,} parameters ({per_style:,} per style)"))
+    out.print(
+        escape(
+            f"{file}: CIN network (Dumoulin et al. 2017), {len(info['styles'])} styles, "
+            f"{info['iterations']} training iterations, {params:,} parameters ({per_style:,} per style)"
+        )
+    )
     out.print("styles:")
     for i, name in enumerate(info["styles"]):
         out.print(escape(f"  {i:>3}  {name}"))

@@ -76,49 +76,92 @@ def _scales(value: str | None) -> tuple[int, ...] | None:
     return sizes
 
 
-Styles = Annotated[list[Path] | None, typer.Option(
-    "--style", "-s", help="A style image (or with --method cin a style name or index); repeat for several.",
-    show_default=False)]
-Alpha = Annotated[float, typer.Option("--alpha", "-a", help="Style strength in [0, 1]: 1 = full style, 0 = the content.")]
-ColorOpt = Annotated[Color | None, typer.Option(
-    "--color", help="Keep the content's colours: coral (match each style image's colours to the content first, as "
-                    "the AdaIN paper) or luminance (stylize the luminance only, Gatys et al. 2016).",
-    show_default=False)]
-Output = Annotated[Path | None, typer.Option("--output", "-o", help="Output file, or a folder for many results.",
-                                             show_default=False)]
-Ext = Annotated[str, typer.Option(help="Extension of default output names: png, jpg, webp, tif(f) or bmp "
-                                       "(.tif with 16 bits per channel).")]
+Styles = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--style",
+        "-s",
+        help="A style image (or with --method cin a style name or index); repeat for several.",
+        show_default=False,
+    ),
+]
+Alpha = Annotated[
+    float, typer.Option("--alpha", "-a", help="Style strength in [0, 1]: 1 = full style, 0 = the content.")
+]
+ColorOpt = Annotated[
+    Color | None,
+    typer.Option(
+        "--color",
+        help="Keep the content's colours: coral (match each style image's colours to the content first, as "
+        "the AdaIN paper) or luminance (stylize the luminance only, Gatys et al. 2016).",
+        show_default=False,
+    ),
+]
+Output = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Output file, or a folder for many results.", show_default=False)
+]
+Ext = Annotated[
+    str,
+    typer.Option(
+        help="Extension of default output names: png, jpg, webp, tif(f) or bmp (.tif with 16 bits per channel)."
+    ),
+]
 Feather = Annotated[float, typer.Option(help="Soften region boundaries over about PX pixels (0 = hard edges).")]
 
 
-Device = Annotated[str, typer.Option(
-    parser=_device, metavar="DEVICE", help="auto (CUDA when available, else CPU), cpu, cuda, cuda:N or mps.")]
-Vgg = Annotated[Path | None, typer.Option(help="Encoder weights (vgg_normalised.pth); default: the weights folder.",
-                                          show_default=False)]
+Device = Annotated[
+    str,
+    typer.Option(
+        parser=_device, metavar="DEVICE", help="auto (CUDA when available, else CPU), cpu, cuda, cuda:N or mps."
+    ),
+]
+Vgg = Annotated[
+    Path | None,
+    typer.Option(help="Encoder weights (vgg_normalised.pth); default: the weights folder.", show_default=False),
+]
 
 
 @dataclass(frozen=True)
 class Model:
     """Which method runs, with which weights, where."""
 
-    method: Annotated[MethodName, typer.Option(
-        "--method", help="adain (fast, any style), gatys (optimisation: best quality, slow) or cin (a trained "
-                         "multi-style network, --model).")] = MethodName.adain
-    model: Annotated[Path | None, typer.Option(
-        help="CIN network file (from `styler train --method cin`); styles are then names or indices.",
-        show_default=False)] = None
+    method: Annotated[
+        MethodName,
+        typer.Option(
+            "--method",
+            help="adain (fast, any style), gatys (optimisation: best quality, slow) or cin (a trained "
+            "multi-style network, --model).",
+        ),
+    ] = MethodName.adain
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            help="CIN network file (from `styler train --method cin`); styles are then names or indices.",
+            show_default=False,
+        ),
+    ] = None
     device: Device = "auto"
-    precision: Annotated[Precision, typer.Option(
-        help="auto = bf16 where native and measured faster (CPUs with AVX512-BF16/AMX, Ampere+ GPUs), "
-             "fp16 on older GPUs, else fp32.")] = Precision.auto
-    tile: Annotated[str, typer.Option(
-        parser=_tile, metavar="auto|off|PX",
-        help="Run the networks on overlapping PX x PX tiles so any resolution fits in memory (matches untiled "
-             "within 1/255). auto tiles only what would not fit (free GPU memory; on CPU half the free RAM, "
-             "at most 1 GiB).")] = "auto"
+    precision: Annotated[
+        Precision,
+        typer.Option(
+            help="auto = bf16 where native and measured faster (CPUs with AVX512-BF16/AMX, Ampere+ GPUs), "
+            "fp16 on older GPUs, else fp32."
+        ),
+    ] = Precision.auto
+    tile: Annotated[
+        str,
+        typer.Option(
+            parser=_tile,
+            metavar="auto|off|PX",
+            help="Run the networks on overlapping PX x PX tiles so any resolution fits in memory (matches untiled "
+            "within 1/255). auto tiles only what would not fit (free GPU memory; on CPU half the free RAM, "
+            "at most 1 GiB).",
+        ),
+    ] = "auto"
     vgg: Vgg = None
-    decoder: Annotated[Path | None, typer.Option(help="Decoder weights (decoder.pth or a trained decoder).",
-                                                 show_default=False)] = None
+    decoder: Annotated[
+        Path | None, typer.Option(help="Decoder weights (decoder.pth or a trained decoder).", show_default=False)
+    ] = None
 
     def __post_init__(self) -> None:
         # --model names a CIN network, so it selects the cin method: `--model m.pth --style x` works as written.
@@ -130,25 +173,42 @@ class Model:
 class Gatys:
     """--method gatys only; None = the method's default (see the README's Gatys section)."""
 
-    iters: Annotated[int | None, typer.Option(min=0, help="[gatys] Optimisation steps per scale (0 = the initial "
-                                                          "image).", show_default=False)] = None
-    init: Annotated[Init | None, typer.Option(help="[gatys] Start from the content, noise, or the AdaIN result "
-                                                   "(needs the decoder).", show_default=False)] = None
-    optimizer: Annotated[Optimizer | None, typer.Option(help="[gatys] L-BFGS (default) or Adam.",
-                                                        show_default=False)] = None
-    scales: Annotated[str | None, typer.Option(
-        metavar="PX,PX,...", help="[gatys] Coarse to fine, e.g. 256,512,1024; the last is the output's shorter "
-                                  "side.", show_default=False)] = None
-    content_weight: Annotated[float | None, typer.Option(min=0, help="[gatys] Weight of the content loss.",
-                                                         show_default=False)] = None
-    style_weight: Annotated[float | None, typer.Option(min=0, help="[gatys] Weight of the style loss.",
-                                                       show_default=False)] = None
-    tv_weight: Annotated[float | None, typer.Option(min=0, help="[gatys] Weight of the total-variation loss.",
-                                                    show_default=False)] = None
-    seed: Annotated[int | None, typer.Option(help="Seed for every random choice of the run (gatys noise init).",
-                                             show_default=False)] = None
-    save_every: Annotated[int | None, typer.Option(min=1, help="[gatys] Also write the image every N steps.",
-                                                   show_default=False)] = None
+    iters: Annotated[
+        int | None,
+        typer.Option(min=0, help="[gatys] Optimisation steps per scale (0 = the initial image).", show_default=False),
+    ] = None
+    init: Annotated[
+        Init | None,
+        typer.Option(
+            help="[gatys] Start from the content, noise, or the AdaIN result (needs the decoder).", show_default=False
+        ),
+    ] = None
+    optimizer: Annotated[
+        Optimizer | None, typer.Option(help="[gatys] L-BFGS (default) or Adam.", show_default=False)
+    ] = None
+    scales: Annotated[
+        str | None,
+        typer.Option(
+            metavar="PX,PX,...",
+            help="[gatys] Coarse to fine, e.g. 256,512,1024; the last is the output's shorter side.",
+            show_default=False,
+        ),
+    ] = None
+    content_weight: Annotated[
+        float | None, typer.Option(min=0, help="[gatys] Weight of the content loss.", show_default=False)
+    ] = None
+    style_weight: Annotated[
+        float | None, typer.Option(min=0, help="[gatys] Weight of the style loss.", show_default=False)
+    ] = None
+    tv_weight: Annotated[
+        float | None, typer.Option(min=0, help="[gatys] Weight of the total-variation loss.", show_default=False)
+    ] = None
+    seed: Annotated[
+        int | None, typer.Option(help="Seed for every random choice of the run (gatys noise init).", show_default=False)
+    ] = None
+    save_every: Annotated[
+        int | None, typer.Option(min=1, help="[gatys] Also write the image every N steps.", show_default=False)
+    ] = None
 
     def given(self) -> dict[str, Any]:
         """The options the user set, scales parsed."""
@@ -162,16 +222,29 @@ class Gatys:
 class Reading:
     """How input images are read."""
 
-    content_size: Annotated[int, typer.Option(min=0, help="Resize the content's shorter side to N px (0 = keep its "
-                                                          "size).")] = 512
-    style_size: Annotated[int, typer.Option(
-        min=0, help="Resize the style's shorter side to N px (0 = keep). The stroke-scale control: smaller = "
-                    "larger brush strokes and patterns.")] = 512
-    crop: Annotated[bool, typer.Option("--crop", help="Centre-crop content and style to a square after "
-                                                      "resizing.")] = False
-    max_pixels: Annotated[int | None, typer.Option(
-        min=0, help="Refuse any image (content, style, mask, frame) over N pixels after resizing, before any work. "
-                    "Default 40000000 (8K UHD and DCI 8K fit); 0 = no limit.", show_default=False)] = None
+    content_size: Annotated[
+        int, typer.Option(min=0, help="Resize the content's shorter side to N px (0 = keep its size).")
+    ] = 512
+    style_size: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Resize the style's shorter side to N px (0 = keep). The stroke-scale control: smaller = "
+            "larger brush strokes and patterns.",
+        ),
+    ] = 512
+    crop: Annotated[bool, typer.Option("--crop", help="Centre-crop content and style to a square after resizing.")] = (
+        False
+    )
+    max_pixels: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Refuse any image (content, style, mask, frame) over N pixels after resizing, before any work. "
+            "Default 40000000 (8K UHD and DCI 8K fit); 0 = no limit.",
+            show_default=False,
+        ),
+    ] = None
 
     def budget(self) -> int:
         from ..images import MAX_PIXELS
@@ -206,13 +279,18 @@ def with_metavar(name: str, annotation: Any) -> Any:
     kind, *extras = typing.get_args(annotation)
     out = []
     for info in extras:
-        if isinstance(info, (typer.models.OptionInfo, typer.models.ArgumentInfo)) and info.metavar is None \
-                and kind is not bool:
+        if (
+            isinstance(info, (typer.models.OptionInfo, typer.models.ArgumentInfo))
+            and info.metavar is None
+            and kind is not bool
+        ):
             info = copy.copy(info)
             is_argument = isinstance(info, typer.models.ArgumentInfo)
             info.metavar = name.upper() if is_argument else _metavar(kind)
         out.append(info)
     return Annotated[(kind, *out)]  # type: ignore[valid-type]
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -227,11 +305,22 @@ def command(fn: F) -> F:
         if cls in GROUPS:  # the parameter's default instance gives the command's defaults
             group_hints = get_type_hints(cls, include_extras=True)
             groups[p.name] = (cls, [f.name for f in fields(cls)])
-            params += [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=getattr(p.default, f.name),
-                                         annotation=with_metavar(f.name, group_hints[f.name])) for f in fields(cls)]
+            params += [
+                inspect.Parameter(
+                    f.name,
+                    inspect.Parameter.KEYWORD_ONLY,
+                    default=getattr(p.default, f.name),
+                    annotation=with_metavar(f.name, group_hints[f.name]),
+                )
+                for f in fields(cls)
+            ]
         else:
-            params.append(p.replace(kind=inspect.Parameter.KEYWORD_ONLY,
-                                    annotation=with_metavar(p.name, hints.get(p.name, p.annotation))))
+            params.append(
+                p.replace(
+                    kind=inspect.Parameter.KEYWORD_ONLY,
+                    annotation=with_metavar(p.name, hints.get(p.name, p.annotation)),
+                )
+            )
 
     @functools.wraps(fn)
     def wrapper(**kwargs: Any) -> Any:

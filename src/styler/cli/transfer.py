@@ -25,27 +25,57 @@ class Pairs(str, Enum):
 
 
 DATASET_HELP = "Dataset jobs (content folders)"
-PairsOpt = Annotated[Pairs, typer.Option(
-    help="all: every content x style; random: --per-content styles per content, drawn with --seed and the "
-         "content's path (the same on every run and number of processes); zip: sorted contents with sorted "
-         "styles, the shorter list cycled.", rich_help_panel=DATASET_HELP)]
-PerContent = Annotated[int, typer.Option(min=1, help="Styles per content with --pairs random.",
-                                         rich_help_panel=DATASET_HELP)]
-NameOpt = Annotated[str, typer.Option(
-    help="Output name template: {content}, {style} (file stems), {alpha}, {index} (the pair's number); "
-         "the extension comes from --ext. Outputs mirror each content's sub-folder.",
-    rich_help_panel=DATASET_HELP)]
-SkipExisting = Annotated[bool, typer.Option(
-    "--skip-existing", help="Skip pairs whose output exists (outputs are written atomically, so they are "
-                            "complete) and keep them in manifest.jsonl: resumes an interrupted job.",
-    rich_help_panel=DATASET_HELP)]
-Workers = Annotated[int | None, typer.Option(
-    min=0, help="Processes that decode and encode images beside the model (0 = threads of this process; "
-                "default: 1 on CPU, up to 8 on CUDA).", show_default=False, rich_help_panel=DATASET_HELP)]
-JpegQuality = Annotated[int, typer.Option(min=1, max=100, help="JPEG/WebP quality of the outputs.",
-                                          rich_help_panel=DATASET_HELP)]
-PngLevel = Annotated[int, typer.Option(min=0, max=9, help="PNG compression level of the outputs (0 = none, "
-                                                           "fastest; 9 = smallest).", rich_help_panel=DATASET_HELP)]
+PairsOpt = Annotated[
+    Pairs,
+    typer.Option(
+        help="all: every content x style; random: --per-content styles per content, drawn with --seed and the "
+        "content's path (the same on every run and number of processes); zip: sorted contents with sorted "
+        "styles, the shorter list cycled.",
+        rich_help_panel=DATASET_HELP,
+    ),
+]
+PerContent = Annotated[
+    int, typer.Option(min=1, help="Styles per content with --pairs random.", rich_help_panel=DATASET_HELP)
+]
+NameOpt = Annotated[
+    str,
+    typer.Option(
+        help="Output name template: {content}, {style} (file stems), {alpha}, {index} (the pair's number); "
+        "the extension comes from --ext. Outputs mirror each content's sub-folder.",
+        rich_help_panel=DATASET_HELP,
+    ),
+]
+SkipExisting = Annotated[
+    bool,
+    typer.Option(
+        "--skip-existing",
+        help="Skip pairs whose output exists (outputs are written atomically, so they are "
+        "complete) and keep them in manifest.jsonl: resumes an interrupted job.",
+        rich_help_panel=DATASET_HELP,
+    ),
+]
+Workers = Annotated[
+    int | None,
+    typer.Option(
+        min=0,
+        help="Processes that decode and encode images beside the model (0 = threads of this process; "
+        "default: 1 on CPU, up to 8 on CUDA).",
+        show_default=False,
+        rich_help_panel=DATASET_HELP,
+    ),
+]
+JpegQuality = Annotated[
+    int, typer.Option(min=1, max=100, help="JPEG/WebP quality of the outputs.", rich_help_panel=DATASET_HELP)
+]
+PngLevel = Annotated[
+    int,
+    typer.Option(
+        min=0,
+        max=9,
+        help="PNG compression level of the outputs (0 = none, fastest; 9 = smallest).",
+        rich_help_panel=DATASET_HELP,
+    ),
+]
 DATASET_ONLY = ("pairs", "per_content", "name", "skip_existing", "workers", "jpeg_quality", "png_level")
 
 
@@ -53,17 +83,22 @@ DATASET_ONLY = ("pairs", "per_content", "name", "skip_existing", "workers", "jpe
 @o.command
 def transfer(
     ctx: typer.Context,
-    content: Annotated[Path, typer.Argument(help="Content image, or a folder of them (searched recursively).",
-                                            show_default=False)],
-    styles: Annotated[list[Path] | None, typer.Argument(
-        help="Style images or folders (or use --style).", show_default=False)] = None,
+    content: Annotated[
+        Path, typer.Argument(help="Content image, or a folder of them (searched recursively).", show_default=False)
+    ],
+    styles: Annotated[
+        list[Path] | None, typer.Argument(help="Style images or folders (or use --style).", show_default=False)
+    ] = None,
     style: o.Styles = None,
     output: o.Output = None,
     alpha: o.Alpha = 1.0,
     color: o.ColorOpt = None,
-    alpha_sweep: Annotated[str | None, typer.Option(
-        metavar="A,A,...", help="One strip per pair, a tile per alpha, e.g. 0,0.25,0.5,0.75,1.",
-        show_default=False)] = None,
+    alpha_sweep: Annotated[
+        str | None,
+        typer.Option(
+            metavar="A,A,...", help="One strip per pair, a tile per alpha, e.g. 0,0.25,0.5,0.75,1.", show_default=False
+        ),
+    ] = None,
     ext: o.Ext = "png",
     reading: o.Reading = o.Reading(),
     model: o.Model = o.Model(),
@@ -98,8 +133,25 @@ def transfer(
     if (content.is_dir() and not one_file) or given:
         if sweep is not None and ctx.get_parameter_source("name").name == "DEFAULT":
             name += "_sweep"
-        return _dataset(content, style_inputs(model, styles, style), output, alpha, sweep, color, ext, reading, model,
-                        gatys, pairs.value, per_content, name, skip_existing, workers, jpeg_quality, png_level)
+        return _dataset(
+            content,
+            style_inputs(model, styles, style),
+            output,
+            alpha,
+            sweep,
+            color,
+            ext,
+            reading,
+            model,
+            gatys,
+            pairs.value,
+            per_content,
+            name,
+            skip_existing,
+            workers,
+            jpeg_quality,
+            png_level,
+        )
     tasks = jobs.plan(content, style_inputs(model, styles, style), output, ext=ext, suffix="_sweep" if sweep else "")
     current: list = [None]  # the output being computed: Gatys writes its intermediates beside it
     with progress_bar() as bar, gatys_steps(bar, model, current) as on_step:
@@ -115,9 +167,16 @@ def transfer(
             current[0] = t.output
 
         try:
-            report = jobs.run(engine, tasks, alpha=alpha, sweep=sweep, color=color, on_task=done, on_start=start,
-                              reading=jobs.Reading(reading.content_size, reading.style_size, reading.crop,
-                                                   reading.budget()))
+            report = jobs.run(
+                engine,
+                tasks,
+                alpha=alpha,
+                sweep=sweep,
+                color=color,
+                on_task=done,
+                on_start=start,
+                reading=jobs.Reading(reading.content_size, reading.style_size, reading.crop, reading.budget()),
+            )
         except Interrupted as e:
             save_partial(e.partial, current[0], tuple(t.content for t in tasks))
             raise
@@ -125,8 +184,25 @@ def transfer(
     err.print(f"done: {len(report.written)} image(s) with {engine.describe()}")
 
 
-def _dataset(content, styles, output, alpha, sweep, color, ext, reading, model, gatys, pairs, per_content, name,
-             skip_existing, workers, jpeg_quality, png_level) -> None:
+def _dataset(
+    content,
+    styles,
+    output,
+    alpha,
+    sweep,
+    color,
+    ext,
+    reading,
+    model,
+    gatys,
+    pairs,
+    per_content,
+    name,
+    skip_existing,
+    workers,
+    jpeg_quality,
+    png_level,
+) -> None:
     """A dataset job: plan (every input error before the weights load), run this process's share, report.
 
     Under torchrun only rank 0 draws progress and prints the closing line; every rank reports
@@ -139,19 +215,34 @@ def _dataset(content, styles, output, alpha, sweep, color, ext, reading, model, 
     from ..errors import Interrupted
     from ..pairing import dist_env
 
-    job = dataset.DatasetJob(content, tuple(styles), output if output is not None else Path.cwd(), pairs=pairs,
-                             per_content=per_content, seed=gatys.seed or 0, name=name, ext=ext, alpha=alpha,
-                             sweep=tuple(sweep) if sweep else None, color=None if color is None else color.value,
-                             named_styles=model.method.value == "cin", content_size=reading.content_size,
-                             style_size=reading.style_size, crop=reading.crop, max_pixels=reading.budget(),
-                             skip_existing=skip_existing, workers=workers,
-                             encoding=loader.Encoding(png_level, jpeg_quality))
+    job = dataset.DatasetJob(
+        content,
+        tuple(styles),
+        output if output is not None else Path.cwd(),
+        pairs=pairs,
+        per_content=per_content,
+        seed=gatys.seed or 0,
+        name=name,
+        ext=ext,
+        alpha=alpha,
+        sweep=tuple(sweep) if sweep else None,
+        color=None if color is None else color.value,
+        named_styles=model.method.value == "cin",
+        content_size=reading.content_size,
+        style_size=reading.style_size,
+        crop=reading.crop,
+        max_pixels=reading.budget(),
+        skip_existing=skip_existing,
+        workers=workers,
+        encoding=loader.Encoding(png_level, jpeg_quality),
+    )
     planned = dataset.plan(job)
     rank, world, _ = dist_env()
     current: list = [None]  # the output being computed: Gatys writes its intermediates beside it
     with progress_bar(show=rank == 0) as bar, gatys_steps(bar, model, current) as on_step:
-        engine = load_engine(dataclasses.replace(model, device=dataset.job_device(model.device)), gatys,
-                             on_step=on_step)
+        engine = load_engine(
+            dataclasses.replace(model, device=dataset.job_device(model.device)), gatys, on_step=on_step
+        )
         where = f" (rank 0 of {world})" if world > 1 else ""
         task = bar.add_task(f"stylizing on {engine.describe()}{where}", total=None)
 
@@ -164,8 +255,9 @@ def _dataset(content, styles, output, alpha, sweep, color, ext, reading, model, 
             save_partial(e.partial, current[0], ())
             raise
     folder = Path(job.output)
-    summary = (f"{report.written} written, {report.existing} already there, {report.failed} failed"
-               + (f" (this process, {world} in all)" if world > 1 else ""))
+    summary = f"{report.written} written, {report.existing} already there, {report.failed} failed" + (
+        f" (this process, {world} in all)" if world > 1 else ""
+    )
     if report.interrupted:
         for why in report.failures:
             err.print(f"[red]skipped:[/] {escape(why)}", markup=True)

@@ -16,27 +16,48 @@ from .common import err, guarded, load_engine, out, parse_numbers, progress_bar,
 @o.command
 def video(
     input: Annotated[Path, typer.Argument(help="Input video (anything ffmpeg reads).", show_default=False)],
-    styles: Annotated[list[Path] | None, typer.Argument(
-        help="Style image(s) (or use --style).", show_default=False)] = None,
+    styles: Annotated[
+        list[Path] | None, typer.Argument(help="Style image(s) (or use --style).", show_default=False)
+    ] = None,
     style: o.Styles = None,
-    output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Output video (.mp4, .mov, .mkv, .m4v); default {in}_stylized_{style}.mp4 here.",
-        show_default=False)] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Output video (.mp4, .mov, .mkv, .m4v); default {in}_stylized_{style}.mp4 here.",
+            show_default=False,
+        ),
+    ] = None,
     alpha: o.Alpha = 1.0,
     color: o.ColorOpt = None,
-    weights: Annotated[str | None, typer.Option(
-        metavar="W,W,...", help="With several styles: interpolation weights, one per style (default equal).",
-        show_default=False)] = None,
-    mask: Annotated[Path | None, typer.Option(
-        help="A still mask or label image for every frame: each region takes its own style (as `styler mask`).",
-        show_default=False)] = None,
+    weights: Annotated[
+        str | None,
+        typer.Option(
+            metavar="W,W,...",
+            help="With several styles: interpolation weights, one per style (default equal).",
+            show_default=False,
+        ),
+    ] = None,
+    mask: Annotated[
+        Path | None,
+        typer.Option(
+            help="A still mask or label image for every frame: each region takes its own style (as `styler mask`).",
+            show_default=False,
+        ),
+    ] = None,
     feather: o.Feather = 0.0,
-    smooth: Annotated[float, typer.Option(
-        help="Temporal smoothing in [0, 1): where the input pixel did not change, keep this share of the previous "
-             "output pixel. 0 = off; 0.8 cut flicker by a third on the sample clip, with no lag on motion.")] = 0.0,
+    smooth: Annotated[
+        float,
+        typer.Option(
+            help="Temporal smoothing in [0, 1): where the input pixel did not change, keep this share of the previous "
+            "output pixel. 0 = off; 0.8 cut flicker by a third on the sample clip, with no lag on motion."
+        ),
+    ] = 0.0,
     crf: Annotated[int, typer.Option(help="Encoder quality 0..51 (x264/x265/vp9 CRF; lower = better, bigger).")] = 18,
-    codec: Annotated[str, typer.Option(help="ffmpeg video encoder: libx264 (H.264), libx265, libvpx-vp9 (.mkv), "
-                                            "...")] = "libx264",
+    codec: Annotated[
+        str, typer.Option(help="ffmpeg video encoder: libx264 (H.264), libx265, libvpx-vp9 (.mkv), ...")
+    ] = "libx264",
     batch: Annotated[int, typer.Option(min=1, help="Frames per model call.")] = 4,
     reading: o.Reading = o.Reading(content_size=0),
     model: o.Model = o.Model(),
@@ -50,14 +71,15 @@ def video(
     from ..engine import check_alpha, check_feather, normalize_weights
     from ..errors import InputError
     from ..images import load_image
-    from ..regions import load_regions
     from ..pipeline import stylize_video
+    from ..regions import load_regions
     from ..temporal import check_smooth
     from ..video import check_output, frame_size, probe
 
     if model.method.value == "gatys":
-        raise InputError("method=gatys optimises each image for minutes, so it does not run on video; "
-                         "use method=adain or method=cin")
+        raise InputError(
+            "method=gatys optimises each image for minutes, so it does not run on video; use method=adain or method=cin"
+        )
     check_alpha(alpha)
     check_smooth(smooth)
     check_feather(feather)
@@ -71,11 +93,17 @@ def video(
     info = probe(input)
     check_output(dest, codec, crf, protect=input)
     w, h = frame_size(info, reading.content_size, reading.budget())
-    regions = None if mask is None else load_regions(mask, (h, w), len(names), reading.crop,
-                                                     max_pixels=reading.budget())
-    inputs = names if model.method.value == "cin" else \
-        [load_image(s, reading.style_size, reading.crop, max_pixels=reading.budget(), size_name="style_size")
-         for s in names]
+    regions = (
+        None if mask is None else load_regions(mask, (h, w), len(names), reading.crop, max_pixels=reading.budget())
+    )
+    inputs = (
+        names
+        if model.method.value == "cin"
+        else [
+            load_image(s, reading.style_size, reading.crop, max_pixels=reading.budget(), size_name="style_size")
+            for s in names
+        ]
+    )
     with progress_bar(TextColumn("{task.fields[fps]} fps")) as bar:
         engine = load_engine(model)
         task = bar.add_task(f"stylizing on {engine.describe()}", total=info.frames, fps="-")
@@ -84,14 +112,31 @@ def video(
             speed = bar.tasks[task].speed
             bar.update(task, completed=done, fps=f"{speed:.1f}" if speed else "-")
 
-        report = stylize_video(engine, info, dest, inputs, size=reading.content_size, alpha=alpha, smooth=smooth,
-                               batch=batch, codec=codec, crf=crf, color=color, weights=mix, masks=regions,
-                               feather=feather, max_pixels=reading.budget(), progress=advance)
+        report = stylize_video(
+            engine,
+            info,
+            dest,
+            inputs,
+            size=reading.content_size,
+            alpha=alpha,
+            smooth=smooth,
+            batch=batch,
+            codec=codec,
+            crf=crf,
+            color=color,
+            weights=mix,
+            masks=regions,
+            feather=feather,
+            max_pixels=reading.budget(),
+            progress=advance,
+        )
     out.print(str(report.path))
     controls = f"; colour kept ({color.value})" if color else ""
     if regions is not None:
         controls += "; " + region_summary(names, regions)
-    err.print(f"done: {report.frames} frames, {w}x{h} @ {info.fps} fps, audio: {', '.join(info.audio) or 'none'}, "
-              f"in {report.seconds:.1f} s ({report.fps:.2f} fps with {engine.describe()}); "
-              f"flicker {report.flicker:.3f} (output/input frame-to-frame change"
-              f"{'' if smooth else '; try --smooth 0.8 to lower it'}){controls}")
+    err.print(
+        f"done: {report.frames} frames, {w}x{h} @ {info.fps} fps, audio: {', '.join(info.audio) or 'none'}, "
+        f"in {report.seconds:.1f} s ({report.fps:.2f} fps with {engine.describe()}); "
+        f"flicker {report.flicker:.3f} (output/input frame-to-frame change"
+        f"{'' if smooth else '; try --smooth 0.8 to lower it'}){controls}"
+    )

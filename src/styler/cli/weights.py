@@ -33,8 +33,10 @@ def list_() -> None:
         recorded = weights.recorded_hash(path) if path.is_file() else None
         digest = (recorded or "-")[:16]
         kind = "" if recorded is None else " (release)" if recorded == known.sha256 else " (custom)"
-        out.print(f"{known.name:<8} {known.filename:<19} {state:<9} sha256 {digest:<16}{kind:<10} "
-                  f"{weights.download_url(known)}")
+        out.print(
+            f"{known.name:<8} {known.filename:<19} {state:<9} sha256 {digest:<16}{kind:<10} "
+            f"{weights.download_url(known)}"
+        )
 
 
 @weights_app.command()
@@ -56,8 +58,11 @@ def download(force: Annotated[bool, typer.Option(help="Download again even if pr
 
 @weights_app.command()
 @guarded
-def verify(files: Annotated[list[Path] | None, typer.Argument(
-        help="Weights files to check (default: those in the weights directory).")] = None) -> None:
+def verify(
+    files: Annotated[
+        list[Path] | None, typer.Argument(help="Weights files to check (default: those in the weights directory).")
+    ] = None,
+) -> None:
     """Check weights files: safe to load, exact layout, unchanged since they were fetched, and
     whether each is the pinned release file or a custom one (a trained decoder)."""
     from .. import weights

@@ -18,9 +18,18 @@ from .base import Method, Mix
 __all__ = ["Method", "MethodName", "Mix", "load"]
 
 
-def load(name: str | MethodName = "adain", *, device: str = "auto", precision: str = "auto",
-         vgg: Path | None = None, decoder: Path | None = None, model: Path | None = None,
-         gatys: Any = None, on_step: Any = None, progress: Any = None) -> Method:
+def load(
+    name: str | MethodName = "adain",
+    *,
+    device: str = "auto",
+    precision: str = "auto",
+    vgg: Path | None = None,
+    decoder: Path | None = None,
+    model: Path | None = None,
+    gatys: Any = None,
+    on_step: Any = None,
+    progress: Any = None,
+) -> Method:
     """A method by name on ``device``/``precision``, its weights resolved (and downloaded on first
     use): ``vgg``/``decoder`` for adain and gatys (decoder only for gatys' AdaIN init), ``model``
     for cin. ``gatys`` is a ``GatysConfig``; ``on_step`` its progress callback."""
@@ -36,8 +45,14 @@ def load(name: str | MethodName = "adain", *, device: str = "auto", precision: s
         from .gatys import Gatys
         from .gatys_config import runtime_for
 
-        return Gatys.load(vgg=vgg, decoder=decoder, rt=runtime_for(device, precision), config=gatys, on_step=on_step,
-                          progress=progress)
+        return Gatys.load(
+            vgg=vgg,
+            decoder=decoder,
+            rt=runtime_for(device, precision),
+            config=gatys,
+            on_step=on_step,
+            progress=progress,
+        )
     rt = runtime(device, precision)
     if kind is MethodName.adain:
         from .adain import AdaIN

@@ -43,8 +43,10 @@ def check_image(x: Tensor, what: str = "image") -> Tensor:
         raise InputError(f"expected the {what} as an image batch (N, 3, H, W), got {shape}")
     if min(x.shape[-2:]) < MIN_SIDE:
         h, w = x.shape[-2:]
-        raise InputError(f"the {what} is {w}x{h} px; at least {MIN_SIDE} px per side are needed (the relu4_1 "
-                         "map must be 2 px wide); use a larger image, content_size or style_size")
+        raise InputError(
+            f"the {what} is {w}x{h} px; at least {MIN_SIDE} px per side are needed (the relu4_1 "
+            "map must be 2 px wide); use a larger image, content_size or style_size"
+        )
     return x
 
 
@@ -61,8 +63,14 @@ class AdaIN(Method):
         self.decoder = decoder.eval().to(dev, dtype, memory_format=fmt)
 
     @classmethod
-    def load(cls, *, vgg: Path | None = None, decoder: Path | None = None, rt: Runtime | None = None,
-             progress: weights.Progress | None = None) -> AdaIN:
+    def load(
+        cls,
+        *,
+        vgg: Path | None = None,
+        decoder: Path | None = None,
+        rt: Runtime | None = None,
+        progress: weights.Progress | None = None,
+    ) -> AdaIN:
         """Resolve (explicit file, ``$STYLER_WEIGHTS_DIR``, cache; download if missing) and load.
 
         Each file is checked as soon as it is found, so a bad ``vgg`` is reported before
@@ -90,12 +98,16 @@ class AdaIN(Method):
         size = self.tile_for(tile, x.shape[0], *x.shape[-2:])
         if size is None:
             return self.encoder.relu4_1(self._to_net(x)).float()
-        return tiling.encode_tiled(lambda t: self.encoder.relu4_1(self._to_net(t)),
-                                   x.to(self.runtime.device), size)
+        return tiling.encode_tiled(lambda t: self.encoder.relu4_1(self._to_net(t)), x.to(self.runtime.device), size)
 
     @torch.inference_mode()
-    def decode(self, feat: Tensor, size: tuple[int, int] | None = None, tile: tiling.Setting = "auto",
-               prep: tiling.Prep | None = None) -> Tensor:
+    def decode(
+        self,
+        feat: Tensor,
+        size: tuple[int, int] | None = None,
+        tile: tiling.Setting = "auto",
+        prep: tiling.Prep | None = None,
+    ) -> Tensor:
         """relu4_1 features (N, 512, h, w) -> RGB (N, 3, H, W) in [0, 1], float32.
 
         ``prep`` (features, rows, cols) -> features runs first, per tile when tiled. The decoder
@@ -121,13 +133,15 @@ class AdaIN(Method):
         return StyleStats(mean, std)
 
     @torch.inference_mode()
-    def stylize(self, content: Tensor, styles: Sequence[StyleStats], mix: Mix, *, alpha: float,
-                tile: tiling.Setting = "auto") -> Tensor:
-        fc = self.encode(check_image(content, "content"), tile)                  # (N, 512, h, w)
+    def stylize(
+        self, content: Tensor, styles: Sequence[StyleStats], mix: Mix, *, alpha: float, tile: tiling.Setting = "auto"
+    ) -> Tensor:
+        fc = self.encode(check_image(content, "content"), tile)  # (N, 512, h, w)
         return self.decode_target(fc, styles, mix, alpha=alpha, size=tuple(content.shape[-2:]), tile=tile)
 
-    def stylize_each(self, content: Tensor, styles: Sequence[StyleStats], *, alpha: float,
-                     tile: tiling.Setting = "auto") -> Iterator[Tensor]:
+    def stylize_each(
+        self, content: Tensor, styles: Sequence[StyleStats], *, alpha: float, tile: tiling.Setting = "auto"
+    ) -> Iterator[Tensor]:
         """The content is encoded once for all the styles; the caller may drop its own reference
         to ``content`` before iterating, so at 8K the image is freed before the decoder runs."""
         with torch.inference_mode():
@@ -140,16 +154,26 @@ class AdaIN(Method):
             yield out
 
     @torch.inference_mode()
-    def decode_target(self, fc: Tensor, styles: Sequence[StyleStats], mix: Mix, *, alpha: float,
-                      size: tuple[int, int], tile: tiling.Setting = "auto") -> Tensor:
+    def decode_target(
+        self,
+        fc: Tensor,
+        styles: Sequence[StyleStats],
+        mix: Mix,
+        *,
+        alpha: float,
+        size: tuple[int, int],
+        tile: tiling.Setting = "auto",
+    ) -> Tensor:
         """Content features (N, 512, h, w) -> AdaIN target under ``mix``, alpha blend -> image.
 
         Split from ``stylize`` so a content encoded once can take many styles. The content
         (or per-region) statistics come from the whole map, also when decoding tile by tile."""
         for s in styles:  # e.g. a file name passed as a style: one clear line, not an AttributeError
             if not isinstance(s, StyleStats):
-                raise InputError(f"expected each style as an image tensor (1, 3, h, w) or StyleStats, got "
-                                 f"{type(s).__name__}; read style files with images.load_image")
+                raise InputError(
+                    f"expected each style as an image tensor (1, 3, h, w) or StyleStats, got "
+                    f"{type(s).__name__}; read style files with images.load_image"
+                )
         means, stds = [s.mean for s in styles], [s.std for s in styles]
         if mix.masks is not None:
             grid = ops.masks_to_grid(mix.masks.to(fc.device, torch.float32), tuple(fc.shape[-2:]))  # (1, R, h, w)

@@ -30,7 +30,7 @@ from ..tiling import Setting
 class Mix:
     """How several styles combine on each content image."""
 
-    weights: tuple[float, ...]   # interpolation weights, one per style, normalised to sum 1
+    weights: tuple[float, ...]  # interpolation weights, one per style, normalised to sum 1
     masks: Tensor | None = None  # (R, H, W) float >= 0 at the content's size, one region per style; feathered
 
 
@@ -48,13 +48,15 @@ class Method(ABC):
         Computed once per style and reused for every content image and frame."""
 
     @abstractmethod
-    def stylize(self, content: Tensor, styles: Sequence[Any], mix: Mix, *, alpha: float,
-                tile: Setting = "auto") -> Tensor:
+    def stylize(
+        self, content: Tensor, styles: Sequence[Any], mix: Mix, *, alpha: float, tile: Setting = "auto"
+    ) -> Tensor:
         """content (N, 3, H, W) in [0, 1], styles as ``represent`` returned them -> stylized
         (N, 3, H, W) float32 in [0, 1] on the runtime's device."""
 
-    def stylize_each(self, content: Tensor, styles: Sequence[Any], *, alpha: float,
-                     tile: Setting = "auto") -> Iterator[Tensor]:
+    def stylize_each(
+        self, content: Tensor, styles: Sequence[Any], *, alpha: float, tile: Setting = "auto"
+    ) -> Iterator[Tensor]:
         """One result per style, unmixed (folder jobs: many styles per content). Methods that can
         share work across the styles (AdaIN encodes the content once) override this."""
         for style in styles:

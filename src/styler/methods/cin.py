@@ -42,13 +42,24 @@ FIX = "pass a model.pth written by CIN training"
 
 def model_state(net: CINNet, styles: Sequence[str], config: dict, iterations: int) -> dict:
     """The self-describing model file's contents (CPU tensors, plain containers only)."""
-    return {"kind": KIND, "format": FORMAT, "styles": list(styles), "config": dict(config),
-            "iterations": int(iterations),
-            "weights": {k: v.detach().cpu().float().contiguous() for k, v in net.state_dict().items()}}
+    return {
+        "kind": KIND,
+        "format": FORMAT,
+        "styles": list(styles),
+        "config": dict(config),
+        "iterations": int(iterations),
+        "weights": {k: v.detach().cpu().float().contiguous() for k, v in net.state_dict().items()},
+    }
 
 
-def save_model(path: Path, net: CINNet, styles: Sequence[str], config: dict, iterations: int,
-               hint: str = "choose a writable output") -> Path:
+def save_model(
+    path: Path,
+    net: CINNet,
+    styles: Sequence[str],
+    config: dict,
+    iterations: int,
+    hint: str = "choose a writable output",
+) -> Path:
     with atomic_path(Path(path), hint) as tmp:
         torch.save(model_state(net, styles, config, iterations), tmp)
     return Path(path)
@@ -69,8 +80,9 @@ def read_model(path: Path) -> tuple[CINNet, dict]:
         net.load_state_dict(state["weights"])
     except (RuntimeError, TypeError, AttributeError) as e:
         first = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
-        raise WeightsError(f"{path}: the weights do not fit a {len(styles)}-style CIN network ({first}); "
-                           f"{FIX}") from None
+        raise WeightsError(
+            f"{path}: the weights do not fit a {len(styles)}-style CIN network ({first}); {FIX}"
+        ) from None
     info = {k: v for k, v in state.items() if k != "weights"}
     info.setdefault("config", {})
     info.setdefault("iterations", 0)
@@ -114,8 +126,10 @@ class CIN(Method):
             index = int(text)
             if 0 <= index < len(self.styles):
                 return index
-            raise InputError(f"style index {index} is out of range: this model has {len(self.styles)} styles "
-                             f"(0-{len(self.styles) - 1}): {self._names()}")
+            raise InputError(
+                f"style index {index} is out of range: this model has {len(self.styles)} styles "
+                f"(0-{len(self.styles) - 1}): {self._names()}"
+            )
         raise InputError(f"style '{text}' is not in this model; its styles are: {self._names()}")
 
     def _names(self) -> str:
@@ -126,21 +140,22 @@ class CIN(Method):
         """Style code for ``n`` images: (n, S) blend weights, or (n, S, H, W) maps with masks."""
         s = len(self.styles)
         if mix.masks is not None:
-            masks = mix.masks.float().to(self.runtime.device)                       # (R, H, W)
+            masks = mix.masks.float().to(self.runtime.device)  # (R, H, W)
             masks = masks / masks.sum(0, keepdim=True).clamp_min(1e-12)
             maps = torch.zeros(s, *masks.shape[-2:], device=masks.device)
             for r, index in enumerate(styles):
                 maps[index] += masks[r]
             maps, _, _ = pad_to_stride(maps[None])
-            return maps.expand(n, -1, -1, -1)                                      # (n, S, H', W')
+            return maps.expand(n, -1, -1, -1)  # (n, S, H', W')
         weights = torch.zeros(s, device=self.runtime.device)
         for w, index in zip(mix.weights, styles, strict=True):
             weights[index] += float(w)
-        return weights.expand(n, -1)                                               # (n, S)
+        return weights.expand(n, -1)  # (n, S)
 
     @torch.inference_mode()
-    def stylize(self, content: Tensor, styles: Sequence[Any], mix: Mix, *, alpha: float,
-                tile: tiling.Setting = "auto") -> Tensor:
+    def stylize(
+        self, content: Tensor, styles: Sequence[Any], mix: Mix, *, alpha: float, tile: tiling.Setting = "auto"
+    ) -> Tensor:
         if not 0.0 <= alpha <= 1.0:
             raise InputError(f"alpha must be in [0, 1], got alpha={alpha}")
         n, _, h, w = content.shape
