@@ -24,6 +24,7 @@ from ..errors import InputError
 from ..model import Decoder, Encoder, load_decoder, load_encoder
 from ..runtime import Runtime, runtime
 from .base import Method, Mix
+from .base import check_image as check_base
 
 MIN_SIDE = 9  # below this the relu4_1 map is 1 px wide and its reflection padding is undefined
 
@@ -37,17 +38,8 @@ class StyleStats:
 
 
 def check_image(x: Tensor, what: str = "image") -> Tensor:
-    """An image batch (N, 3, H, W) large enough for the encoder; one-line InputError otherwise."""
-    if not isinstance(x, Tensor) or x.dim() != 4 or x.shape[1] != 3:
-        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-        raise InputError(f"expected the {what} as an image batch (N, 3, H, W), got {shape}")
-    if min(x.shape[-2:]) < MIN_SIDE:
-        h, w = x.shape[-2:]
-        raise InputError(
-            f"the {what} is {w}x{h} px; at least {MIN_SIDE} px per side are needed (the relu4_1 "
-            "map must be 2 px wide); use a larger image, content_size or style_size"
-        )
-    return x
+    """An image batch (N, 3, H, W) large enough for the encoder (``base.check_image``)."""
+    return check_base(x, what, MIN_SIDE, "relu4_1")
 
 
 class AdaIN(Method):

@@ -22,8 +22,24 @@ from typing import Any, ClassVar
 
 from torch import Tensor
 
+from ..errors import InputError
 from ..runtime import Runtime
 from ..tiling import Setting
+
+
+def check_image(x: Any, what: str, min_side: int, deepest: str) -> Tensor:
+    """An image batch (N, 3, H, W) whose ``deepest`` feature map is at least 2 px wide (its
+    reflection padding needs it): sides of at least ``min_side`` px. One-line InputError otherwise."""
+    if not isinstance(x, Tensor) or x.dim() != 4 or x.shape[1] != 3:
+        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise InputError(f"expected the {what} as an image batch (N, 3, H, W), got {shape}")
+    if min(x.shape[-2:]) < min_side:
+        h, w = x.shape[-2:]
+        raise InputError(
+            f"the {what} is {w}x{h} px; at least {min_side} px per side are needed (the {deepest} map must be "
+            "2 px wide); use a larger image, content_size or style_size"
+        )
+    return x
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from torch import Tensor
 
 from ..errors import DeviceError, InputError
 from ..runtime import PRECISIONS, Runtime, pick_device
+from .base import check_image as check_base
 
 MIN_SIDE = 17  # relu5_1 is after four ceil-mode pools: below 17 px its map is 1 px and reflection padding fails
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -119,16 +120,8 @@ def runtime_for(device: str = "auto", precision: str = "auto") -> Runtime:
 
 
 def check_image(x: Any, what: str) -> Tensor:
-    if not isinstance(x, Tensor) or x.dim() != 4 or x.shape[1] != 3:
-        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-        raise InputError(f"expected the {what} as an image batch (N, 3, H, W), got {shape}")
-    if min(x.shape[-2:]) < MIN_SIDE:
-        h, w = x.shape[-2:]
-        raise InputError(
-            f"the {what} is {w}x{h} px; gatys needs at least {MIN_SIDE} px per side (the relu5_1 "
-            "map must be 2 px wide); use a larger image, content_size or style_size"
-        )
-    return x
+    """An image batch (N, 3, H, W) large enough for relu5_1 (``base.check_image``)."""
+    return check_base(x, what, MIN_SIDE, "relu5_1")
 
 
 def stage_sizes(height: int, width: int, scales: tuple[int, ...] | None) -> list[tuple[int, int]]:
