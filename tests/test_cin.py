@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from conftest import make_image, one_line_error, run_cli
-from styler import checkpoint, ops
+from styler import checkpoint, colour, ops
 from styler.cinnet import EPS, CINNet, cin
 from styler.errors import InputError, WeightsError
 from styler.images import load_image
@@ -383,8 +383,8 @@ def test_engine_renders_cin_with_luminance_and_refuses_coral(model_file):
     engine = Engine(CIN.load(model_file, CPU32), tile="off")
     x = torch.rand(1, 3, 40, 52) * 0.5 + 0.25  # mid-tones: the luminance swap never clamps
     out = engine.render(x, ["la_muse"], color="luminance")
-    chroma = ops.rgb_to_yiq(out)[:, 1:]
-    torch.testing.assert_close(chroma, ops.rgb_to_yiq(x)[:, 1:], atol=1e-4, rtol=0)  # the content's colours
+    chroma = colour.rgb_to_yiq(out)[:, 1:]
+    torch.testing.assert_close(chroma, colour.rgb_to_yiq(x)[:, 1:], atol=1e-4, rtol=0)  # the content's colours
     with pytest.raises(InputError, match="method cin has none; use color=luminance"):
         engine.render(x, ["la_muse"], color="coral")
 

@@ -7,7 +7,7 @@ from PIL import Image
 
 import reference
 from conftest import make_image, one_line_error, run_cli
-from styler import ops, regions
+from styler import colour, ops, regions
 from styler.engine import normalize_weights
 from styler.errors import InputError
 
@@ -206,8 +206,8 @@ def test_binary_mask_rule_thresholds_grey_levels(tmp_path):
 def test_coral_is_the_reference_formula_for_equal_sizes():
     torch.manual_seed(3)
     s, t = torch.rand(3, 20, 24), torch.rand(3, 24, 20) * 0.5 + 0.2
-    assert torch.allclose(ops.coral(s, t), reference.coral(s, t), atol=1e-5)
-    assert torch.allclose(ops.coral(s, ops.rgb_stats(t)), reference.coral(s, t), atol=1e-5)  # stats as target
+    assert torch.allclose(colour.coral(s, t), reference.coral(s, t), atol=1e-5)
+    assert torch.allclose(colour.coral(s, colour.rgb_stats(t)), reference.coral(s, t), atol=1e-5)  # stats as target
 
 
 def test_coral_gives_the_target_means_exactly_and_its_covariance():
@@ -215,14 +215,14 @@ def test_coral_gives_the_target_means_exactly_and_its_covariance():
     mix = torch.tensor([[1.0, 0.3, 0.0], [0.2, 0.8, 0.1], [0.0, 0.5, 0.6]])
     s = torch.rand(3, 30, 40)
     t = (mix @ torch.rand(3, 17 * 23)).reshape(3, 17, 23) * 0.4 + 0.1  # correlated, other size
-    out = ops.coral(s, t)
+    out = colour.coral(s, t)
     flat_o, flat_t = out.reshape(3, -1), t.reshape(3, -1)
     assert torch.allclose(flat_o.mean(1), flat_t.mean(1), atol=1e-6)
     cov_o, cov_t = torch.cov(flat_o), torch.cov(flat_t)
     # the identity regulariser shifts the covariance by O(1 / pixels) of its scale
     assert (cov_o - cov_t).abs().max() < 5 * cov_t.diag().max() / (30 * 40), (cov_o, cov_t)
     assert (cov_o - cov_t).abs().max() > 0  # it is there: not an exact match
-    assert torch.isfinite(ops.coral(torch.full((3, 4, 4), 0.5), t)).all()  # a flat style
+    assert torch.isfinite(colour.coral(torch.full((3, 4, 4), 0.5), t)).all()  # a flat style
 
 
 def test_color_coral_stylizes_with_the_recoloured_style(engine):
@@ -240,12 +240,12 @@ def test_luminance_keeps_the_content_chrominance_exactly(engine):
     c, s = torch.rand(1, 3, 32, 40), torch.rand(1, 3, 40, 32)
     out = engine.render(c, [s], color="luminance")
     assert out.min() >= 0 and out.max() <= 1
-    iq_out, iq_c = ops.rgb_to_yiq(out)[:, 1:], ops.rgb_to_yiq(c)[:, 1:]
+    iq_out, iq_c = colour.rgb_to_yiq(out)[:, 1:], colour.rgb_to_yiq(c)[:, 1:]
     assert (iq_out - iq_c).abs().max() < 1e-5
-    assert (ops.luminance(out) - ops.luminance(c)).abs().mean() > 1e-3  # the luminance did change
+    assert (colour.luminance(out) - colour.luminance(c)).abs().mean() > 1e-3  # the luminance did change
     noise = torch.rand(1, 1, 9, 9)
-    luma = ops.match_luminance(noise, ops.luminance(c))
-    (m, sd), (cm, csd) = ops.mean_std(luma, eps=0), ops.mean_std(ops.luminance(c))
+    luma = colour.match_luminance(noise, colour.luminance(c))
+    (m, sd), (cm, csd) = ops.mean_std(luma, eps=0), ops.mean_std(colour.luminance(c))
     assert torch.allclose(m, cm, atol=1e-6)
     # std = std_t * raw std / sqrt(var + eps), as AdaIN with the reference's eps
     assert torch.allclose(sd, csd * ops.mean_std(noise, eps=0)[1] / ops.mean_std(noise)[1], rtol=1e-5)
@@ -256,14 +256,14 @@ def test_colour_modes_combine_with_interpolation_and_masks(engine):
     c, a, b = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32), torch.rand(1, 3, 24, 32)
     masks = torch.zeros(2, 32, 32)
     masks[0, :16], masks[1, 16:] = 1, 1
-    target = ops.rgb_stats(c[0])
-    recoloured = [ops.coral(s[0], target)[None] for s in (a, b)]
+    target = colour.rgb_stats(c[0])
+    recoloured = [colour.coral(s[0], target)[None] for s in (a, b)]
     for controls in ({"weights": [1, 3]}, {"masks": masks}):
         want = engine.render(c, recoloured, **controls)
         assert torch.allclose(engine.render(c, [a, b], color="coral", **controls), want, atol=1e-6)
         luma = engine.render(c, [a, b], color="luminance", **controls)
         assert luma.shape == c.shape and torch.isfinite(luma).all()
-        assert (ops.rgb_to_yiq(luma)[:, 1:] - ops.rgb_to_yiq(c)[:, 1:]).abs().max() < 1e-5
+        assert (colour.rgb_to_yiq(luma)[:, 1:] - colour.rgb_to_yiq(c)[:, 1:]).abs().max() < 1e-5
     with pytest.raises(InputError, match="unknown colour method"):
         engine.render(c, [a], color="histogram")
 

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from . import images, ops, temporal, tiling
+from . import colour, images, ops, temporal, tiling
 from .errors import InputError, Interrupted
 from .methods.base import Method, Mix
 from .names import Color
@@ -181,13 +181,13 @@ class Engine:
             c = c.to(device, torch.float32)
             imgs = [s.to(device, torch.float32) for s in styles] if self.method.takes_images else list(styles)
             if color is Color.coral:
-                target = ops.rgb_stats(c[0])
-                reps = [self.represent(ops.coral(s[0], target).unsqueeze(0)) for s in imgs]
+                target = colour.rgb_stats(c[0])
+                reps = [self.represent(colour.coral(s[0], target).unsqueeze(0)) for s in imgs]
                 outs.append(self.method.stylize(c, reps, mix, alpha=alpha, tile=self.tile))
                 continue
-            luma = ops.luminance(c)  # (1, 1, H, W)
+            luma = colour.luminance(c)  # (1, 1, H, W)
             if self.method.takes_images:
-                imgs = [ops.match_luminance(ops.luminance(s), luma).expand(-1, 3, -1, -1) for s in imgs]
+                imgs = [colour.match_luminance(colour.luminance(s), luma).expand(-1, 3, -1, -1) for s in imgs]
             reps = [self.represent(s) for s in imgs]
             try:
                 out = self.method.stylize(luma.expand(-1, 3, -1, -1), reps, mix, alpha=alpha, tile=self.tile)
@@ -263,8 +263,8 @@ class Engine:
 @torch.inference_mode()
 def merge_luminance(out: Tensor, content: Tensor) -> Tensor:
     """The luminance of ``out`` (1, 3, H, W) with the chrominance of ``content``, in place, in
-    strips of rows (``ops.merge_luminance`` needs several full-size temporaries)."""
+    strips of rows (``colour.merge_luminance`` needs several full-size temporaries)."""
     for top in range(0, out.shape[-2], LUMA_ROWS):
         rows = slice(top, top + LUMA_ROWS)
-        out[..., rows, :] = ops.merge_luminance(ops.luminance(out[..., rows, :]), content[..., rows, :])
+        out[..., rows, :] = colour.merge_luminance(colour.luminance(out[..., rows, :]), content[..., rows, :])
     return out
