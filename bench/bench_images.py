@@ -13,6 +13,8 @@ import math
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -181,10 +183,23 @@ def run_device(console: Console, device: torch.device) -> None:
     console.print(table, width=max(console.width, 100))
 
 
+@contextmanager
+def true_fp32() -> Iterator[None]:
+    """cuDNN runs fp32 convolutions in TF32 on Ampere and later unless told not to (torch's
+    default), which would make the fp32 rows and the "vs fp32" baseline TF32: switch it off."""
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
 def run(console: Console) -> None:
     run_device(console, torch.device("cpu"))
     if torch.cuda.is_available():
         for i in range(torch.cuda.device_count()):
-            run_device(console, torch.device("cuda", i))
+            with true_fp32():
+                run_device(console, torch.device("cuda", i))
     else:
         console.print("no CUDA device: GPU numbers not measured")
