@@ -44,3 +44,22 @@ def test_blend(alpha):
     assert torch.allclose(ops.blend(t, c, alpha), alpha * t + (1 - alpha) * c)
     if alpha == 0:
         assert torch.equal(ops.blend(t, c, alpha), c)
+
+
+@pytest.mark.parametrize("rows", [64, 5, 1])
+def test_region_statistics_in_strips_equal_the_direct_formula(rows):
+    """region_mean_std accumulates over strips of rows (no full-size temporaries at 8K); it must
+    equal the weighted mean and unbiased std computed directly, an empty region included."""
+    torch.manual_seed(0)
+    content, masks = torch.randn(2, 8, 37, 29), torch.rand(1, 3, 37, 29)
+    masks[:, 2] = 0  # an empty region: variance eps, no NaN
+    weights = masks / masks.sum(1, keepdim=True)
+    got = ops.region_mean_std(content, masks, rows=rows)
+    for r, (mean, std) in enumerate(got):
+        w = weights[:, r : r + 1]
+        total = w.sum((2, 3), keepdim=True)
+        want_mean = (w * content).sum((2, 3), keepdim=True) / total.clamp_min(1e-12)
+        want_var = (w * (content - want_mean) ** 2).sum((2, 3), keepdim=True) / (total - 1).clamp_min(1) + ops.EPS
+        assert mean.shape == std.shape == (2, 8, 1, 1)
+        assert torch.allclose(mean, want_mean, atol=1e-6) and torch.allclose(std, want_var.sqrt(), atol=1e-6)
+    assert torch.equal(got[2][1], torch.full((2, 8, 1, 1), ops.EPS**0.5))

@@ -81,19 +81,28 @@ def region_weights(masks: Tensor) -> Tensor:
     return masks / masks.sum(1, keepdim=True).clamp_min(1e-12)
 
 
-def region_mean_std(content: Tensor, masks: Tensor, eps: float = EPS) -> list[tuple[Tensor, Tensor]]:
+def region_mean_std(content: Tensor, masks: Tensor, eps: float = EPS, rows: int = 64) -> list[tuple[Tensor, Tensor]]:
     """Each region's mask-weighted mean and std of ``content`` (N, C, H, W); masks (N|1, R, H, W).
 
     Unbiased (n - 1) like ``mean_std``, plus ``eps``; a one-pixel or empty region gets
-    variance ``eps``, not NaN. Returns R pairs, each (N, C, 1, 1)."""
-    weights = region_weights(masks)
+    variance ``eps``, not NaN. Returns R pairs, each (N, C, 1, 1). Accumulated over strips of
+    ``rows`` rows (two passes: mean, then squared deviations), so an 8K image's relu4_1 map
+    (1 GB in float32) never gets full-size temporaries."""
+    weights = region_weights(masks)  # (N|1, R, H, W)
+    height, regions = content.shape[-2], weights.shape[1]
+    total = weights.sum((2, 3))  # (N|1, R)
+    strips = [
+        (content[..., t : t + rows, :].flatten(2), weights[..., t : t + rows, :].flatten(2))
+        for t in range(0, height, rows)
+    ]  # views: (N, C, P), (N|1, R, P)
+    sums = sum(w @ x.transpose(1, 2) for x, w in strips)  # (N, R, C)
+    mean = sums / total.clamp_min(1e-12)[..., None]  # (N, R, C)
     stats = []
-    for r in range(weights.shape[1]):
-        w = weights[:, r : r + 1]  # (N|1, 1, H, W)
-        total = w.sum((2, 3), keepdim=True)  # (N|1, 1, 1, 1)
-        mean = (w * content).sum((2, 3), keepdim=True) / total.clamp_min(1e-12)  # (N, C, 1, 1)
-        var = (w * (content - mean) ** 2).sum((2, 3), keepdim=True) / (total - 1).clamp_min(1) + eps
-        stats.append((mean, var.sqrt()))
+    for r in range(regions):
+        m = mean[:, r, :, None]  # (N, C, 1)
+        dev = sum(((x - m) ** 2 * w[:, r : r + 1]).sum(2) for x, w in strips)  # (N, C)
+        var = dev / (total[:, r : r + 1] - 1).clamp_min(1) + eps
+        stats.append((m[..., None], var.sqrt()[..., None, None]))
     return stats
 
 
