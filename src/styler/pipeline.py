@@ -1,4 +1,4 @@
-"""A whole video through a Stylizer: decode, stylize and encode overlapped on three threads.
+"""A whole video through an Engine: decode, stylize and encode overlapped on three threads.
 
     reader thread:  ffmpeg -> uint8 frames -> (N, 3, H, W) float batches  --q_in-->
     this thread:    Engine.frames (the model; torch releases the GIL)  --q_out-->

@@ -12,11 +12,9 @@ from rich.progress import Progress
 
 from .common import err, out
 
-Current = list  # [Path | None]: the output being computed, set by the caller
-
 
 @contextmanager
-def gatys_steps(bar: Progress, model: Any, current: Current | None = None) -> Iterator[Callable | None]:
+def gatys_steps(bar: Progress, model: Any, current: list[Path | None] | None = None) -> Iterator[Callable | None]:
     """An ``on_step`` callback for ``methods.gatys`` driving a row of ``bar``; None for other
     methods. ``current[0]``, when set, is the output file: intermediates go beside it as
     ``{stem}_step{N}{suffix}`` (N counts over every scale)."""
