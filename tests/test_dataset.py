@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections import Counter
@@ -505,3 +506,31 @@ def test_cli_cin_folder_job_pairs_contents_with_style_names(tree, tmp_path):
     )
     records = [json.loads(line) for line in (tmp_path / "out" / "manifest.jsonl").read_text().splitlines()]
     assert {r["style"] for r in records} == {"0", "wave"} and len(records) == 6
+
+
+def test_a_long_method_interrupted_mid_job_leaves_no_result_under_an_output_name(engine, tree, tmp_path):
+    """Gatys raises Interrupted(best image so far) on Ctrl-C. In a dataset job that image is not a
+    finished result: nothing is written under its name (skip_existing would take it as complete),
+    the pairs done before are kept, and a resumed run completes the job."""
+    from styler.errors import Interrupted
+
+    out, calls, real = tmp_path / "out", [], engine.render
+
+    def render(content, styles, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise Interrupted(torch.zeros_like(content))
+        return real(content, styles, **kw)
+
+    j = job(tree, out, pairs="zip", color="coral")  # colour: rendered pair by pair through engine.render
+    engine.render = render
+    try:
+        report = dataset.run(engine, j)
+    finally:
+        del engine.render
+    assert report.interrupted and report.written == 1
+    assert [f for f in files(out) if f.endswith(".png")] == ["a_stylized_s0.png"]
+    assert not [p for p in out.rglob("*") if p.name.startswith(".") and p.is_file() and "part" in p.name]
+    second = dataset.run(engine, dataclasses.replace(j, skip_existing=True))
+    assert (second.written, second.existing) == (2, 1) and not second.interrupted
+    assert len(manifest.read(out / manifest.MANIFEST)) == 3

@@ -33,7 +33,7 @@ import torch
 
 from . import loader, manifest
 from .engine import Engine, check_alpha, check_color
-from .errors import InputError, StylerError
+from .errors import InputError, Interrupted, StylerError
 from .files import check_writable
 from .images import FORMATS, MAX_PIXELS, contact_sheet, load_image
 from .methods.adain import AdaIN, StyleStats
@@ -200,7 +200,9 @@ def run(
     with _stop_on_sigterm(stop), autotune(engine.runtime):
         try:
             _work(engine, job, todo, out, report, records, stop, tick, on_start)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Interrupted):
+            # A Gatys optimisation's best-so-far image is not a finished result: writing it
+            # under its output name would make skip_existing take it as complete.
             report.interrupted = True
     report.interrupted = report.interrupted or stop.is_set()
     report.manifest = manifest.finish(out, rank, world, records.values(), interrupted=report.interrupted)

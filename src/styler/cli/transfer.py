@@ -133,25 +133,30 @@ def transfer(
     if (content.is_dir() and not one_file) or given:
         if sweep is not None and ctx.get_parameter_source("name").name == "DEFAULT":
             name += "_sweep"
-        return _dataset(
+        from .. import dataset, loader
+
+        job = dataset.DatasetJob(
             content,
-            style_inputs(model, styles, style),
-            output,
-            alpha,
-            sweep,
-            color,
-            ext,
-            reading,
-            model,
-            gatys,
-            pairs.value,
-            per_content,
-            name,
-            skip_existing,
-            workers,
-            jpeg_quality,
-            png_level,
+            tuple(style_inputs(model, styles, style)),
+            output if output is not None else Path.cwd(),
+            pairs=pairs.value,
+            per_content=per_content,
+            seed=gatys.seed or 0,
+            name=name,
+            ext=ext,
+            alpha=alpha,
+            sweep=tuple(sweep) if sweep else None,
+            color=None if color is None else color.value,
+            named_styles=model.method.value == "cin",
+            content_size=reading.content_size,
+            style_size=reading.style_size,
+            crop=reading.crop,
+            max_pixels=reading.budget(),
+            skip_existing=skip_existing,
+            workers=workers,
+            encoding=loader.Encoding(png_level, jpeg_quality),
         )
+        return _dataset(job, model, gatys)
     tasks = jobs.plan(content, style_inputs(model, styles, style), output, ext=ext, suffix="_sweep" if sweep else "")
     current: list = [None]  # the output being computed: Gatys writes its intermediates beside it
     with progress_bar() as bar, gatys_steps(bar, model, current) as on_step:
@@ -184,58 +189,19 @@ def transfer(
     err.print(f"done: {len(report.written)} image(s) with {engine.describe()}")
 
 
-def _dataset(
-    content,
-    styles,
-    output,
-    alpha,
-    sweep,
-    color,
-    ext,
-    reading,
-    model,
-    gatys,
-    pairs,
-    per_content,
-    name,
-    skip_existing,
-    workers,
-    jpeg_quality,
-    png_level,
-) -> None:
+def _dataset(job, model, gatys) -> None:
     """A dataset job: plan (every input error before the weights load), run this process's share, report.
 
     Under torchrun only rank 0 draws progress and prints the closing line; every rank reports
-    its own skipped files. Interrupted (Ctrl-C, SIGTERM): a summary line and exit status 130."""
+    its own skipped files. Interrupted (Ctrl-C, SIGTERM; Gatys too): a summary line and exit
+    status 130, no partial file under an output name, so --skip-existing finishes the job."""
     import dataclasses
 
     from rich.markup import escape
 
-    from .. import dataset, loader
-    from ..errors import Interrupted
+    from .. import dataset
     from ..pairing import dist_env
 
-    job = dataset.DatasetJob(
-        content,
-        tuple(styles),
-        output if output is not None else Path.cwd(),
-        pairs=pairs,
-        per_content=per_content,
-        seed=gatys.seed or 0,
-        name=name,
-        ext=ext,
-        alpha=alpha,
-        sweep=tuple(sweep) if sweep else None,
-        color=None if color is None else color.value,
-        named_styles=model.method.value == "cin",
-        content_size=reading.content_size,
-        style_size=reading.style_size,
-        crop=reading.crop,
-        max_pixels=reading.budget(),
-        skip_existing=skip_existing,
-        workers=workers,
-        encoding=loader.Encoding(png_level, jpeg_quality),
-    )
     planned = dataset.plan(job)
     rank, world, _ = dist_env()
     current: list = [None]  # the output being computed: Gatys writes its intermediates beside it
@@ -249,11 +215,7 @@ def _dataset(
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        try:
-            report = dataset.run(engine, job, planned, progress=progress, on_start=lambda p: current.__setitem__(0, p))
-        except Interrupted as e:
-            save_partial(e.partial, current[0], ())
-            raise
+        report = dataset.run(engine, job, planned, progress=progress, on_start=lambda p: current.__setitem__(0, p))
     folder = Path(job.output)
     summary = f"{report.written} written, {report.existing} already there, {report.failed} failed" + (
         f" (this process, {world} in all)" if world > 1 else ""
