@@ -1,41 +1,16 @@
 """Directory jobs (background decoding, same-size batches) and `transfer --tile` through the CLI."""
 
-from pathlib import Path
-
 import pytest
-from PIL import Image
 
 from conftest import make_image, run_cli
 from styler import jobs
-from styler.batching import prefetch, same_size_batches
 from styler.errors import InputError
 from styler.images import load_image
 
 run = run_cli
 
 
-def test_prefetch_keeps_order_and_passes_errors():
-    def load(path: Path):
-        if path.name == "bad":
-            raise InputError("bad is broken")
-        return Image.new("RGB", (int(path.name), 8))
-
-    got = list(prefetch([Path(n) for n in ["8", "bad", "16", "8", "24"]], load))
-    assert [p.name for p, _ in got] == ["8", "bad", "16", "8", "24"]
-    assert isinstance(got[1][1], InputError) and got[2][1].size == (16, 8)
-
-
-def test_same_size_batches():
-    img = {w: Image.new("RGB", (w, 8)) for w in (8, 16)}
-    err = InputError("x")
-    items = [(Path(f"{i}"), img[w] if w else err) for i, w in enumerate([8, 8, 8, 16, 0, 16, 16, 8, 8, 8, 8, 8])]
-    sizes = [[p.name for p, _ in b] for b in same_size_batches(items, max_batch=4)]
-    assert sizes == [["0", "1", "2"], ["3"], ["4"], ["5", "6"], ["7", "8", "9", "10"], ["11"]]
-    assert [len(b) for b in same_size_batches(items[:3], max_pixels=2 * 64)] == [2, 1]
-
-
-@pytest.mark.slow
-def test_batched_folder_equals_one_by_one(tmp_path, engine):
+def test_a_folder_through_the_cli_equals_each_image_rendered_alone(tmp_path, engine):
     for i in range(3):
         make_image(tmp_path / "c" / f"same{i}.png", (40, 32), i)
     make_image(tmp_path / "c" / "other.png", (28, 36), 9)

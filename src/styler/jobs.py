@@ -1,4 +1,4 @@
-"""File and folder jobs: pair contents with styles, name the outputs, read ahead, batch, write.
+"""File jobs: pair the content files a command names with its styles, name the outputs, write.
 
 A library user runs a folder job in three lines::
 
@@ -14,17 +14,15 @@ callback (the CLI's progress bar).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import product
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import torch
 from torch import Tensor
 
 from . import images
-from .batching import MAX_BATCH, prefetch, same_size_batches
 from .engine import Color, Engine, check_alpha, check_color
 from .errors import InputError, StylerError
 from .files import check_writable
@@ -112,10 +110,12 @@ def run(
     on_task: OnTask | None = None,
     on_start: OnStart | None = None,
 ) -> Report:
-    """Stylize every task; bad inputs are skipped and reported, never fatal.
+    """Stylize every task, content by content; bad inputs are skipped and reported, never fatal.
 
-    Styles are read and represented once. Contents are decoded ahead in background threads;
-    on CUDA same-size contents run as one batch. ``sweep``: one strip per pair, a tile per alpha."""
+    Styles are read and represented once, each content once for all its styles (AdaIN encodes
+    it once). ``sweep``: one strip per pair, a tile per alpha. Folders of contents are dataset
+    jobs (``dataset``: worker processes, batching, manifest); this runs the few files a command
+    names."""
     alpha, color = check_alpha(alpha), check_color(color)
     sweep = [check_alpha(a) for a in sweep] if sweep else None
     report, finished = Report(), set()
@@ -132,14 +132,10 @@ def run(
         if on_task is not None:
             on_task(task, error)
 
-    by_content: dict[Path, list[Task]] = {}
-    for t in tasks:
-        by_content.setdefault(t.content, []).append(t)
     reps: dict[Style, Any] = {}
     for style in dict.fromkeys(t.style for t in tasks):
         try:
-            # With colour preservation (or a sweep, which renders one image at a time) the
-            # style image itself is kept: it is adapted to each content.
+            # With colour preservation the style image itself is kept: it is adapted to each content.
             image = (
                 images.load_image(
                     style, reading.style_size, reading.crop, max_pixels=reading.max_pixels, size_name="style_size"
@@ -147,63 +143,45 @@ def run(
                 if isinstance(style, Path)
                 else style
             )
-            reps[style] = image if color is not None else engine.represent(image)
-        except StylerError as e:
+            reps[style] = image if color is not None or sweep else engine.represent(image)
+        except StylerError as e:  # one line for the style, every task of it reported as failed
             report.failures.append(str(e))
             for t in tasks:
-                if t.style == style and on_task is not None:
-                    on_task(t, str(e))
-    todo = [c for c, ts in by_content.items() if any(t.style in reps for t in ts)]
-    batch = MAX_BATCH if engine.runtime.device.type == "cuda" else 1  # CPU: measured slower batched
-    loaded = prefetch(
-        todo,
-        lambda p: images.prepare(images.open_rgb(p), reading.content_size, reading.crop, max_pixels=reading.max_pixels),
-    )
-    for group in same_size_batches(loaded, max_batch=batch):
-        if isinstance(group[0][1], StylerError):
-            for t in by_content[group[0][0]]:
-                finish(t, str(group[0][1]))
-            continue
-        names = [path for path, _ in group]
-        x = torch.cat([images.to_tensor(img) for _, img in group])  # (B, 3, H, W), one size
-        del group  # at 8K the decoded images are 100 MB each: drop them before the model runs
-        mine = [t for t in by_content[names[0]] if t.style in reps]
+                if t.style == style:
+                    finished.add(t.output)
+                    if on_task is not None:
+                        on_task(t, str(e))
+    by_content: dict[Path, list[Task]] = {}
+    for t in tasks:
+        if t.style in reps:
+            by_content.setdefault(t.content, []).append(t)
+    for content, mine in by_content.items():
         try:
+            x = images.load_image(content, reading.content_size, reading.crop, max_pixels=reading.max_pixels)
             if sweep:
-                results: Any = (_sweep(engine, x, reps[t.style], sweep, color) for t in mine)
+                results: Iterator[Tensor] = (_sweep(engine, x, reps[t.style], sweep, color) for t in mine)
             else:
                 results = engine.render_each(x, [reps[t.style] for t in mine], alpha=alpha, color=color)
-                del x  # render_each holds what it needs
-            results = iter(results)
+                del x  # render_each holds what it needs: at 8K the image is freed before the decoder runs
             for t in mine:
                 if on_start is not None:
                     on_start(t)
                 out = next(results)
-                for i, content in enumerate(names):
-                    task = t if i == 0 else Task(content, t.style, _output_of(by_content[content], t.style))
-                    try:
-                        images.save_image(out[i : i + 1], task.output, protect=protect)
-                        finish(task, None)
-                    except StylerError as e:
-                        finish(task, str(e))
+                try:
+                    images.save_image(out, t.output, protect=protect)
+                    finish(t, None)
+                except StylerError as e:
+                    finish(t, str(e))
                 del out
         except StylerError as e:
-            for content in names:
-                for t in by_content[content]:
-                    if t.style in reps:
-                        finish(t, str(e))
+            for t in mine:
+                finish(t, str(e))
     return report
 
 
-def _output_of(tasks: list[Task], style: Style) -> Path:
-    return next(t.output for t in tasks if t.style == style)
-
-
 def _sweep(engine: Engine, x: Tensor, style: Any, alphas: Sequence[float], color: Color | None) -> Tensor:
-    """Content (N, 3, H, W) at each alpha side by side: (N, 3, H, len(alphas) * W + gaps)."""
-    return torch.cat(
-        [images.contact_sheet([[engine.render(c, [style], alpha=a, color=color) for a in alphas]]) for c in x.split(1)]
-    )
+    """Content (1, 3, H, W) at each alpha side by side: (1, 3, H, len(alphas) * W + gaps)."""
+    return images.contact_sheet([[engine.render(x, [style], alpha=a, color=color) for a in alphas]])
 
 
 def transfer(
