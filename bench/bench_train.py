@@ -16,7 +16,8 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from conftest import make_image, random_layout
+from conftest import make_image
+from helpers import random_layout
 from styler.model import vgg_normalised_layers
 from styler.train import TrainConfig, train_decoder
 

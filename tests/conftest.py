@@ -8,34 +8,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
-from torch import nn
 from typer.testing import CliRunner
 
-from styler.model import decoder_layers, vgg_normalised_layers
-
-
-def random_layout(layers: list[nn.Module], seed: int) -> dict[str, torch.Tensor]:
-    """A public-layout state dict with He-initialised convs, so activations keep their scale."""
-    torch.manual_seed(seed)
-    seq = nn.Sequential(*layers)
-    for m in seq.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-            nn.init.uniform_(m.bias, -0.05, 0.05)
-    return seq.state_dict()
+from helpers import write_random_weights  # bench/helpers.py (pytest pythonpath)
 
 
 @pytest.fixture(scope="session")
 def weights_dir(tmp_path_factory) -> Path:
     """vgg_normalised.pth (all 53 modules, as released) and decoder.pth, random but fixed."""
     d = tmp_path_factory.mktemp("weights")
-    torch.save(random_layout(vgg_normalised_layers(), 0), d / "vgg_normalised.pth")
-    dec = random_layout(decoder_layers(), 1)
-    dec["28.weight"] *= 0.1  # keep the random decoder's output mostly inside [0, 1]
-    dec["28.bias"].fill_(0.5)
-    torch.save(dec, d / "decoder.pth")
+    write_random_weights(d)
     return d
 
 
