@@ -27,7 +27,7 @@ from .files import atomic_path
 from .weights import safe_load
 
 _NAME = re.compile(r"^iter_(\d+)\.pt$")
-HINT = "choose a writable out folder"
+HINT = "choose a writable run folder (out=...)"
 
 
 def checkpoint_dir(run: Path) -> Path:

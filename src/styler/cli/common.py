@@ -51,7 +51,7 @@ def guarded(fn: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         from ..errors import Interrupted, StylerError
 
-        token = _FLAGS.set(flags)
+        token = _FLAGS.set(dict(flags))  # a copy: alias_flags may add to it for this call
         try:
             return fn(*args, **kwargs)
         except typer.Exit:
@@ -93,6 +93,14 @@ def option_flags(fn: Callable) -> dict[str, str]:
         decls = [d for d in (getattr(info, "param_decls", None) or ()) if d.startswith("--")]
         flags[p.name] = max(decls, key=len) if decls else "--" + p.name.replace("_", "-")
     return flags
+
+
+def alias_flags(**flags: str) -> None:
+    """For the running command: core parameters whose flag has another name (``content_dir`` is
+    ``--coco``) are said as that flag in its error lines too."""
+    current = _FLAGS.get()
+    if current is not None:
+        current.update(flags)
 
 
 def flagify(message: str, flags: dict[str, str]) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 from enum import Enum
 from pathlib import Path
@@ -12,7 +11,7 @@ import typer
 from rich.progress import ProgressColumn, TextColumn
 from rich.text import Text
 
-from .common import err, escape, fail, flagify, guarded, out, progress_bar
+from .common import alias_flags, err, escape, fail, guarded, out, progress_bar
 from .options import Device, Vgg
 
 TrainPrecision = Annotated[
@@ -43,32 +42,6 @@ def _defaulted(ctx: typer.Context, name: str) -> bool:
     """Whether the user left option ``name`` at its default (not on the command line or in the environment)."""
     source = ctx.get_parameter_source(name)
     return source is None or getattr(source, "name", "") in ("DEFAULT", "DEFAULT_MAP")
-
-
-def _with_flags(method: TrainMethod, names: list[str]):
-    """The core names parameters (``batch_size=0``, ``style_dir``); say them as this command's flags."""
-    flags = {name: "--" + name.replace("_", "-") for name in names}
-    flags.update(
-        content_dir="--coco",
-        style_dir="--styles" if method is TrainMethod.cin else "--wikiart",
-        extend="--extend",
-        precision="--precision",
-    )
-
-    def wrap(fn):
-        @functools.wraps(fn)
-        def inner(*a, **k):
-            from ..errors import StylerError
-
-            try:
-                return fn(*a, **k)
-            except StylerError as e:
-                text = flagify(str(e), flags).replace("supports precision", "supports --precision")
-                raise type(e)(text.replace("out folder", "-o folder")) from None
-
-        return inner
-
-    return wrap
 
 
 @guarded
@@ -205,6 +178,7 @@ def train(
             content_dir=str(content_dir), style_dir=str(wikiart), out=str(run), vgg=str(vgg) if vgg else None, **options
         )
         fit = train_decoder
+    alias_flags(content_dir="--coco", style_dir="--styles" if cin else "--wikiart", out="-o")  # core's names
     main = int(os.environ.get("RANK", "0")) == 0  # under torchrun only rank 0 talks
     bar = progress_bar(Rate(), TextColumn("{task.fields[losses]}"), show=main)
     task = None
@@ -226,7 +200,7 @@ def train(
 
     try:
         with bar:
-            result = _with_flags(method, list(options))(fit)(cfg, on_step=on_step, on_start=on_start)
+            result = fit(cfg, on_step=on_step, on_start=on_start)
     except KeyboardInterrupt:  # a second Ctrl-C: no new checkpoint, the existing ones are intact
         raise fail(
             f"interrupted; the checkpoints in {escape(str(run))} are intact; "
