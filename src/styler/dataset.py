@@ -216,7 +216,7 @@ def _styles(engine: Engine, job: DatasetJob, todo: list[Pair], report: DatasetRe
     """Each style of the job read and represented once (AdaIN statistics through the disk cache)."""
     method, rt = engine.method, engine.runtime
     cache = None
-    if job.style_cache and isinstance(method, AdaIN) and job.color is None and not job.sweep:
+    if job.style_cache and isinstance(method, AdaIN) and job.color is None:
         cache = StyleCache(
             model_identity(method.encoder, rt.dtype, rt.device),
             job.cache_dir,
@@ -241,8 +241,8 @@ def _styles(engine: Engine, job: DatasetJob, todo: list[Pair], report: DatasetRe
                 image = load_image(
                     style.path, job.style_size, job.crop, max_pixels=job.max_pixels, size_name="style_size"
                 )
-                # colour preservation and sweeps render from the image (adapted to each content)
-                reps[style.rel] = image if job.color is not None or job.sweep else engine.represent(image)
+                # colour preservation renders from the image (adapted to each content)
+                reps[style.rel] = image if job.color is not None else engine.represent(image)
         except StylerError as e:
             report.failures.append(str(e))
     if cache is not None:

@@ -143,7 +143,7 @@ def run(
                 if isinstance(style, Path)
                 else style
             )
-            reps[style] = image if color is not None or sweep else engine.represent(image)
+            reps[style] = image if color is not None else engine.represent(image)
         except StylerError as e:  # one line for the style, every task of it reported as failed
             report.failures.append(str(e))
             for t in tasks:
