@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -95,3 +97,14 @@ def one_line_error(result, *words):
     for w in words:
         assert w in lines[0], lines[0]
     assert "Traceback" not in result.output
+
+
+def torchrun_styler(nproc: int) -> list[str]:
+    """The command line head of ``styler`` under ``torchrun --standalone --nproc-per-node NPROC``."""
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}", "-m", "styler"]
+
+
+def process_env(**extra: str) -> dict[str, str]:
+    """The environment of a ``styler`` subprocess: this source tree, one thread per process."""
+    src = str(Path(__file__).resolve().parent.parent / "src")
+    return {**os.environ, "PYTHONPATH": src, "OMP_NUM_THREADS": "1", **extra}

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from conftest import make_image, one_line_error, run_cli
+from conftest import make_image, one_line_error, process_env, run_cli, torchrun_styler
 from styler import checkpoint, colour, ops
 from styler.cinnet import EPS, CINNet, cin
 from styler.errors import InputError, WeightsError
@@ -391,24 +391,11 @@ def test_engine_renders_cin_with_luminance_and_refuses_coral(model_file):
 
 @pytest.mark.slow
 def test_two_process_gloo_cin_run(cin_folders, tmp_path):
-    import os
     import subprocess
-    import sys
-    from pathlib import Path
-
-    import styler
 
     run = tmp_path / "run"
-    env = {**os.environ, "PYTHONPATH": str(Path(styler.__file__).resolve().parent.parent), "OMP_NUM_THREADS": "1"}
     cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc-per-node",
-        "2",
-        "-m",
-        "styler",
+        *torchrun_styler(2),
         "train",
         "--method",
         "cin",
@@ -437,7 +424,7 @@ def test_two_process_gloo_cin_run(cin_folders, tmp_path):
         "--device",
         "cpu",
     ]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(cmd, env=process_env(), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stderr.count("training on") == 1 and "2 process(es)" in proc.stderr
     assert {str(p.relative_to(run)) for p in run.rglob("*") if p.is_file()} == {

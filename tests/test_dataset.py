@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import make_image
+from conftest import make_image, process_env, torchrun_styler
 from styler import dataset, loader, manifest
 from styler.errors import InputError
 from styler.images import load_image, to_pil
@@ -333,11 +334,8 @@ def test_style_cache_hits_on_the_second_run_with_equal_stats(tree, tmp_path, eng
 
 
 def styler_cmd(*args, torchrun: int = 0) -> list[str]:
-    import sys
-
-    bindir = Path(sys.executable).parent
-    head = [str(bindir / "torchrun"), "--standalone", f"--nproc-per-node={torchrun}"] if torchrun else [sys.executable]
-    return [*head, "-m", "styler", "transfer", *map(str, args), "--device", "cpu", "--precision", "fp32"]
+    head = torchrun_styler(torchrun) if torchrun else [sys.executable, "-m", "styler"]
+    return [*head, "transfer", *map(str, args), "--device", "cpu", "--precision", "fp32"]
 
 
 def test_cli_collision_is_one_line_and_writes_nothing(tree, tmp_path):
@@ -413,7 +411,7 @@ def test_torchrun_two_processes_write_what_one_process_writes(tree, tmp_path, we
 
     for i in range(5):
         make_image(tree[0] / "more" / f"m{i}.png", (30 + i, 28), 20 + i)
-    env = {**os.environ, "STYLER_WEIGHTS_DIR": str(weights_dir)}
+    env = process_env(STYLER_WEIGHTS_DIR=str(weights_dir))
     common = [tree[0], tree[1], "--pairs", "random", "--per-content", 2, "--content-size", 16, "--style-size", 16]
     one = subprocess.run(
         styler_cmd(*common, "-o", tmp_path / "one"), env=env, capture_output=True, text=True, timeout=300
@@ -439,7 +437,7 @@ def test_sigterm_then_skip_existing_writes_every_output_once(tmp_path, weights_d
         make_image(tmp_path / "c" / f"d{i % 3}" / f"img{i:02d}.png", (40, 32), i)
     style = make_image(tmp_path / "s.png", (24, 24), 99)
     out = tmp_path / "out"
-    env = {**os.environ, "STYLER_WEIGHTS_DIR": str(weights_dir)}
+    env = process_env(STYLER_WEIGHTS_DIR=str(weights_dir))
     args = [tmp_path / "c", style, "-o", out, "--content-size", 24, "--style-size", 16, "--workers", 1]
     proc = subprocess.Popen(styler_cmd(*args), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import os
 import signal
 import subprocess
 import sys
@@ -16,15 +15,13 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-import styler
-from conftest import make_image
+from conftest import make_image, process_env, torchrun_styler
 from styler import checkpoint, data, weights
 from styler.cli import app
 from styler.errors import DeviceError, InputError
 from styler.model import load_decoder
 from styler.train import NonFiniteLoss, TrainConfig, train_decoder
 
-SRC = Path(styler.__file__).resolve().parent.parent
 TINY = dict(batch_size=2, crop=32, resize=40, save_every=2, log_every=1, sample_every=2, workers=0)
 
 
@@ -50,10 +47,6 @@ def config(folders, tmp_path, **kw) -> TrainConfig:
     return TrainConfig(
         content_dir=str(folders[0]), style_dir=str(folders[1]), out=str(tmp_path / "run"), **{**TINY, **kw}
     )
-
-
-def env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}
 
 
 def cli_args(folders, run: Path, *extra: str) -> list[str]:
@@ -200,7 +193,11 @@ def test_signal_saves_a_loadable_checkpoint(folders, tmp_path, sig, workers):
     args = cli_args(folders, run, "--max-iter", "100000", "--save-every", "100000", "--log-every", "1")
     args[args.index("--workers") + 1] = workers
     proc = subprocess.Popen(
-        [sys.executable, "-m", "styler", *args], env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "styler", *args],
+        env=process_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert "training on" in proc.stderr.readline()  # data and weights loaded, the loop starts
@@ -225,7 +222,7 @@ def test_a_folder_of_only_bad_files_fails_in_one_line_and_exits(folders, tmp_pat
     args = cli_args((bad, folders[1]), tmp_path / "run", "--max-iter", "2")
     args[args.index("--workers") + 1] = "1"  # the error comes from a worker; the process must still exit
     proc = subprocess.run(
-        [sys.executable, "-m", "styler", *args], env=env(), capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "styler", *args], env=process_env(), capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 1
     last = proc.stderr.strip().splitlines()[-1]
@@ -236,17 +233,10 @@ def test_a_folder_of_only_bad_files_fails_in_one_line_and_exits(folders, tmp_pat
 def test_two_process_gloo_run_writes_one_checkpoint_set(folders, tmp_path):
     run = tmp_path / "run"
     cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc-per-node",
-        "2",
-        "-m",
-        "styler",
+        *torchrun_styler(2),
         *cli_args(folders, run, "--max-iter", "2", "--save-every", "1", "--device", "cpu", "--sample-every", "2"),
     ]
-    proc = subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(cmd, env=process_env(), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stderr.count("training on") == 1 and "2 process(es)" in proc.stderr
     assert {str(p.relative_to(run)) for p in run.rglob("*") if p.is_file()} == {
