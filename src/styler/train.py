@@ -114,7 +114,8 @@ class Loop:
             cfg = resumed_config(cfg, saved["config"], objective.recipe)
         elif checkpoint.checkpoints(run):
             raise InputError(
-                f"{run} already holds checkpoints; pass resume=True to continue that run or choose a new run folder (out=...)"
+                f"{run} already holds checkpoints; pass resume=True to continue that run "
+                "or choose a new run folder (out=...)"
             )
         self.cfg, self.run, self.on_step, self.objective = cfg, run, on_step, objective
         self.start = int(saved["iter"]) if saved is not None else 0
