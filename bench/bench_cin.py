@@ -19,11 +19,11 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from styler.cinnet import LAYERS, CINNet
-from styler.methods.adain import AdaIN
+from styler.methods.adain.method import AdaIN
 from styler.methods.base import Mix
-from styler.methods.cin import CIN
-from styler.model import Decoder, Encoder, decoder_layers, vgg_normalised_layers
+from styler.methods.cin.method import CIN
+from styler.methods.cin.net import LAYERS, CINNet
+from styler.nets.vgg import Decoder, Encoder, decoder_layers, vgg_normalised_layers
 from styler.runtime import Runtime, runtime
 
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
@@ -172,8 +172,8 @@ def video_end_to_end(engine, n: int) -> float:
     import imageio_ffmpeg
     import numpy as np
 
-    from styler import pipeline
-    from styler import video as vid
+    from styler.jobs import video as pipeline
+    from styler.media import video as vid
 
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "in.mp4"
@@ -227,8 +227,8 @@ def training_flops(batch: int = 16, crop: int = 256) -> float:
 def train_speed(console: Console) -> None:
     from PIL import Image
 
-    from styler.train import train_cin
-    from styler.train_cin import CINConfig
+    from styler.methods.cin.train import CINConfig
+    from styler.training.loop import train_cin
 
     cuda = torch.cuda.is_available()
     batch = 16 if cuda else (2 if QUICK else 4)

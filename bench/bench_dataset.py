@@ -25,13 +25,14 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from helpers import random_layout
-from styler import dataset, images, loader
 from styler.engine import Engine
-from styler.methods.adain import AdaIN
+from styler.jobs import dataset, loader
+from styler.jobs.stylecache import StyleCache, model_identity
+from styler.media import images
+from styler.methods.adain.method import AdaIN
 from styler.methods.base import Mix
-from styler.model import decoder_layers, load_decoder, load_encoder, vgg_normalised_layers
+from styler.nets.vgg import decoder_layers, load_decoder, load_encoder, vgg_normalised_layers
 from styler.runtime import runtime
-from styler.stylecache import StyleCache, model_identity
 
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
 COUNT, SIZE = (8, 128) if QUICK else (int(os.environ.get("BENCH_DATASET_COUNT", "100")), 512)

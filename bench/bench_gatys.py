@@ -24,9 +24,9 @@ from rich.table import Table
 
 from helpers import random_layout
 from styler.methods.base import Mix
-from styler.methods.gatys import Gatys
-from styler.methods.gatys_config import GatysConfig, GatysStep, resize
-from styler.model import decoder_layers, load_decoder, load_deep_encoder, load_encoder, vgg_normalised_layers
+from styler.methods.gatys.config import GatysConfig, GatysStep, resize
+from styler.methods.gatys.method import Gatys
+from styler.nets.vgg import decoder_layers, load_decoder, load_deep_encoder, load_encoder, vgg_normalised_layers
 from styler.runtime import Runtime
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
@@ -54,7 +54,7 @@ def _encoder():
 def _adain(rt: Runtime):
     """AdaIN for init="adain" (random decoder, as tests/conftest.py makes it), or None if not available."""
     try:
-        from styler.methods.adain import AdaIN
+        from styler.methods.adain.method import AdaIN
     except ImportError:
         return None
     dec = random_layout(decoder_layers(), 1)
@@ -157,9 +157,9 @@ from pathlib import Path
 sys.path.insert(0, {bench!r})
 from helpers import random_layout
 from styler.methods.base import Mix
-from styler.methods.gatys import Gatys
-from styler.methods.gatys_config import GatysConfig
-from styler.model import load_deep_encoder, vgg_normalised_layers
+from styler.methods.gatys.method import Gatys
+from styler.methods.gatys.config import GatysConfig
+from styler.nets.vgg import load_deep_encoder, vgg_normalised_layers
 from styler.runtime import Runtime
 side = {side}
 g = Gatys(load_deep_encoder(random_layout(vgg_normalised_layers(), 0)), Runtime(torch.device("cpu"), "fp32"),

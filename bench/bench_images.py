@@ -24,10 +24,10 @@ from rich.table import Table
 
 from helpers import random_weights
 from reference import load_reference, style_transfer  # tests/reference.py (bench/run.py puts tests/ on the path)
-from styler import images
 from styler.engine import Engine
-from styler.methods.adain import AdaIN
-from styler.model import load_decoder, load_encoder
+from styler.media import images
+from styler.methods.adain.method import AdaIN
+from styler.nets.vgg import load_decoder, load_encoder
 from styler.runtime import Runtime, pick_precision
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,8 +18,8 @@ from rich.table import Table
 
 from conftest import make_image
 from helpers import random_layout
-from styler.model import vgg_normalised_layers
-from styler.train import TrainConfig, train_decoder
+from styler.nets.vgg import vgg_normalised_layers
+from styler.training.loop import TrainConfig, train_decoder
 
 WARMUP, TIMED = 1, 3
 

@@ -31,7 +31,7 @@ SMOOTHS = (0.0, 0.5, 0.8, 0.9)
 
 def trimmed(clip: Path, frames: int, folder: Path) -> Path:
     """The first ``frames`` frames, stream-copied (starts at a keyframe, so it decodes)."""
-    from styler.video import ffmpeg_exe
+    from styler.media.video import ffmpeg_exe
 
     if not frames:
         return clip
@@ -73,7 +73,7 @@ def model_fps(engine, x: torch.Tensor, stats, batch: int) -> float:
 
 def run(console: Console, tables=("speed", "flicker")) -> None:
     from helpers import write_random_weights  # bench/run.py puts bench/ on sys.path
-    from styler import video
+    from styler.media import video
 
     if not CLIP.is_file() or not STYLE.is_file():
         console.print(f"[yellow]video: skipped, {CLIP} or {STYLE} is missing (set STYLER_SAMPLES)[/]")
@@ -89,10 +89,10 @@ def run(console: Console, tables=("speed", "flicker")) -> None:
 
 
 def speed_table(info, vgg: Path, dec: Path, tmp: Path) -> Table:
-    from styler import video
     from styler.engine import Engine
-    from styler.images import load_image
-    from styler.pipeline import stylize_video
+    from styler.jobs.video import stylize_video
+    from styler.media import video
+    from styler.media.images import load_image
 
     runs = [("cpu", "auto", 0, 4)]
     if torch.cuda.is_available():
@@ -121,9 +121,9 @@ def speed_table(info, vgg: Path, dec: Path, tmp: Path) -> Table:
 
 
 def flicker_table(info, vgg: Path, dec: Path) -> Table:
-    from styler import video
     from styler.engine import Engine
-    from styler.images import load_image
+    from styler.media import video
+    from styler.media.images import load_image
     from styler.temporal import FlickerMeter
 
     # Flicker: same frames, smaller, in memory; deviation = how far the smoothed frames are

@@ -23,7 +23,7 @@ def random_layout(layers: list[nn.Module], seed: int) -> dict[str, torch.Tensor]
 def random_weights() -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """(vgg_normalised, decoder) state dicts, random but fixed, as the tests' ``weights_dir``: all 53
     VGG modules as released, and a decoder whose output stays mostly inside [0, 1]."""
-    from styler.model import decoder_layers, vgg_normalised_layers
+    from styler.nets.vgg import decoder_layers, vgg_normalised_layers
 
     vgg = random_layout(vgg_normalised_layers(), 0)
     dec = random_layout(decoder_layers(), 1)

@@ -45,7 +45,7 @@ def _isolated(monkeypatch, weights_dir, tmp_path):
 @pytest.fixture(scope="session")
 def adain(weights_dir):
     """The AdaIN method on CPU in fp32, shared by the session (stateless after construction)."""
-    from styler.methods.adain import AdaIN
+    from styler.methods.adain.method import AdaIN
     from styler.runtime import runtime
 
     return AdaIN.load(

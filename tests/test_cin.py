@@ -8,15 +8,16 @@ import torch.nn.functional as F
 from PIL import Image
 
 from conftest import make_image, one_line_error, process_env, run_cli, torchrun_styler
-from styler import checkpoint, colour, ops
-from styler.cinnet import EPS, CINNet, cin
+from styler import colour, ops
 from styler.errors import InputError, WeightsError
-from styler.images import load_image
+from styler.media.images import load_image
 from styler.methods.base import Mix
-from styler.methods.cin import CIN, read_model, save_model
+from styler.methods.cin.method import CIN, read_model, save_model
+from styler.methods.cin.net import EPS, CINNet, cin
+from styler.methods.cin.train import CINConfig
 from styler.runtime import Runtime
-from styler.train import restore_rng, train_cin
-from styler.train_cin import CINConfig
+from styler.training import checkpoint
+from styler.training.loop import restore_rng, train_cin
 
 CPU32 = Runtime(torch.device("cpu"), "fp32")
 TINY = dict(batch_size=2, crop=32, resize=40, style_size=32, save_every=2, log_every=1, sample_every=0, workers=0)
@@ -212,7 +213,7 @@ def cin_config(folders, out, **kw) -> CINConfig:
 def test_run_folder_resume_is_exact_and_rngs_are_restored(cin_folders, tmp_path, monkeypatch):
     straight = train_cin(cin_config(cin_folders, tmp_path / "a", max_iter=4, sample_every=4))
     train_cin(cin_config(cin_folders, tmp_path / "b", max_iter=2))
-    import styler.train as loop
+    import styler.training.loop as loop
 
     restored = []
     monkeypatch.setattr(loop, "restore_rng", lambda state, device: restored.append(state) or [])
@@ -271,7 +272,7 @@ def test_each_style_is_learned_and_extend_keeps_old_styles_bit_identical(tmp_pat
         )
     )
     net, info = read_model(result.decoder)
-    from styler.train_adain import load_vgg
+    from styler.methods.adain.train import load_vgg
 
     encoder = load_vgg(None)
     x = load_image(content, 0)

@@ -38,7 +38,7 @@ def test_transfer_writes_the_image_at_content_size(images, tmp_path):
 
 
 def test_cli_equals_the_api(images, tmp_path, engine):
-    from styler.images import load_image
+    from styler.media.images import load_image
 
     r = run(
         "transfer",

@@ -7,9 +7,10 @@ from PIL import Image
 
 import reference
 from conftest import make_image, one_line_error, run_cli
-from styler import colour, ops, regions
+from styler import colour, ops
 from styler.engine import normalize_weights
 from styler.errors import InputError
+from styler.media import regions
 
 FAST = ("--device", "cpu", "--precision", "fp32", "--content-size", "0", "--style-size", "0")
 

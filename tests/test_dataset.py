@@ -15,10 +15,10 @@ import torch
 from PIL import Image
 
 from conftest import make_image, process_env, torchrun_styler
-from styler import dataset, loader, manifest
 from styler.errors import InputError
-from styler.images import load_image, to_pil
-from styler.pairing import PairMode, Source, list_tree, make_pairs, shard
+from styler.jobs import dataset, loader, manifest
+from styler.jobs.pairing import PairMode, Source, list_tree, make_pairs, shard
+from styler.media.images import load_image, to_pil
 
 
 def sources(names: list[str]) -> list[Source]:
@@ -28,7 +28,7 @@ def sources(names: list[str]) -> list[Source]:
 @pytest.fixture(scope="module")
 def engine(weights_dir):
     from styler.engine import Engine
-    from styler.methods.adain import AdaIN
+    from styler.methods.adain.method import AdaIN
     from styler.runtime import runtime
 
     vgg, dec = weights_dir / "vgg_normalised.pth", weights_dir / "decoder.pth"
@@ -467,7 +467,7 @@ def test_sigterm_then_skip_existing_writes_every_output_once(tmp_path, weights_d
 def test_a_batch_takes_each_images_own_styles(tree, engine):
     """CUDA batches mix contents with different styles (and numbers of styles): round j decodes
     every content's j-th style at once with stacked statistics; equal to one render per pair."""
-    from styler.pairing import Pair
+    from styler.jobs.pairing import Pair
 
     x = torch.rand(3, 3, 16, 24)
     styles = {f"s{i}.png": engine.represent(load_image(tree[1] / f"s{i}.png", 16)) for i in range(3)}
@@ -490,7 +490,7 @@ def test_a_batch_takes_each_images_own_styles(tree, engine):
 def test_cli_cin_folder_job_pairs_contents_with_style_names(tree, tmp_path):
     """CIN styles are names, not files: the folder job pairs and names by them, and records them."""
     from conftest import run_cli
-    from styler.methods.cin import save_model
+    from styler.methods.cin.method import save_model
     from test_cin import random_net
 
     model = save_model(tmp_path / "m.pth", random_net(2), ["starry", "wave"], {}, iterations=1)

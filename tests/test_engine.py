@@ -9,7 +9,7 @@ from styler import ops, runtime, tiling
 from styler.engine import Engine, check_alpha, check_color
 from styler.errors import DeviceError, InputError
 from styler.methods import Mix
-from styler.methods.adain import AdaIN, StyleStats
+from styler.methods.adain.method import AdaIN, StyleStats
 from styler.names import Color
 
 

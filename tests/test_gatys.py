@@ -14,9 +14,9 @@ from reference import calc_mean_std, load_reference, reference_vgg
 from styler import ops
 from styler.errors import DeviceError, InputError, Interrupted, WeightsError
 from styler.methods.base import Mix
-from styler.methods.gatys import Gatys
-from styler.methods.gatys_config import STYLE_LAYERS, GatysConfig, GatysStyle, pick_precision, runtime_for
-from styler.model import DeepEncoder, load_deep_encoder
+from styler.methods.gatys.config import STYLE_LAYERS, GatysConfig, GatysStyle, pick_precision, runtime_for
+from styler.methods.gatys.method import Gatys
+from styler.nets.vgg import DeepEncoder, load_deep_encoder
 
 ONE = Mix((1.0,))
 
@@ -260,7 +260,7 @@ def test_adain_init_starts_from_the_adain_result(vgg_state, weights_dir, encoder
 
 
 def test_adain_init_equals_plain_adain_transfer():
-    adain_module = pytest.importorskip("styler.methods.adain")
+    adain_module = pytest.importorskip("styler.methods.adain.method")
     g = Gatys.load(rt=runtime_for("cpu"), config=GatysConfig(iters=0, init="adain"))
     assert isinstance(g.adain, adain_module.AdaIN)
     content, style = smooth(24, 32, 22), smooth(28, 28, 23)

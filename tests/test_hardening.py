@@ -19,9 +19,10 @@ import torch
 from PIL import Image
 
 from conftest import make_image, one_line_error, run_cli
-from styler import images, regions, weights
 from styler.errors import InputError, WeightsError
-from styler.video import VideoInfo, frame_size
+from styler.media import images, regions
+from styler.media.video import VideoInfo, frame_size
+from styler.nets import weights
 
 # -- a local file server ---------------------------------------------------------------------
 

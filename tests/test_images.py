@@ -7,8 +7,8 @@ from PIL import Image
 
 from conftest import make_image
 from reference import transform as reference_transform
-from styler import images
 from styler.errors import InputError, OutputError
+from styler.media import images
 
 
 def test_resize_matches_the_reference_transform(tmp_path):

@@ -4,7 +4,7 @@ from torch import nn
 
 from reference import reference_decoder, reference_vgg
 from styler.errors import WeightsError
-from styler.model import Decoder, Encoder, load_decoder, load_encoder
+from styler.nets.vgg import Decoder, Encoder, load_decoder, load_encoder
 
 
 def test_public_key_layout():
@@ -76,7 +76,7 @@ def test_layout_errors_name_the_problem(weights_dir, damage):
 def test_inference_fast_path_equals_the_reference_layers(weights_dir, monkeypatch, size):
     """Zero-padded convs with recomputed reflect borders and strided max pools (used on
     large maps without autograd) give the reference's numbers, even and odd sizes alike."""
-    from styler import model
+    from styler.nets import vgg as model
 
     monkeypatch.setattr(model, "FAST_MIN_PIXELS", 0)  # take the fast path at test sizes
     ref_enc = reference_vgg()
@@ -94,7 +94,7 @@ def test_inference_fast_path_equals_the_reference_layers(weights_dir, monkeypatc
 
 
 def test_conv_reflect_is_exact():
-    from styler.model import conv_reflect, max_pool_2x2
+    from styler.nets.vgg import conv_reflect, max_pool_2x2
 
     conv = nn.Conv2d(5, 7, 3)
     x = torch.randn(2, 5, 9, 12)

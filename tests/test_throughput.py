@@ -3,9 +3,9 @@
 import pytest
 
 from conftest import make_image, run_cli
-from styler import jobs
 from styler.errors import InputError
-from styler.images import load_image
+from styler.jobs import files as jobs
+from styler.media.images import load_image
 
 run = run_cli
 

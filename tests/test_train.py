@@ -16,11 +16,12 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from conftest import make_image, process_env, torchrun_styler
-from styler import checkpoint, data, weights
 from styler.cli import app
 from styler.errors import DeviceError, InputError
-from styler.model import load_decoder
-from styler.train import NonFiniteLoss, TrainConfig, train_decoder
+from styler.nets import weights
+from styler.nets.vgg import load_decoder
+from styler.training import checkpoint, data
+from styler.training.loop import NonFiniteLoss, TrainConfig, train_decoder
 
 TINY = dict(batch_size=2, crop=32, resize=40, save_every=2, log_every=1, sample_every=2, workers=0)
 

@@ -13,10 +13,11 @@ import torch
 from PIL import Image
 
 from conftest import one_line_error, run_cli
-from styler import ops, video
+from styler import ops
 from styler.errors import InputError, OutputError
-from styler.images import to_tensor
-from styler.pipeline import stylize_video
+from styler.jobs.video import stylize_video
+from styler.media import video
+from styler.media.images import to_tensor
 from styler.temporal import FlickerMeter, TemporalFilter
 
 FF = imageio_ffmpeg.get_ffmpeg_exe()
@@ -245,7 +246,7 @@ def test_cli_mask_and_color(tmp_path, images):
 
 @pytest.mark.slow
 def test_cli_interpolates_several_styles(tmp_path, engine):
-    from styler.images import load_image
+    from styler.media.images import load_image
 
     src = make_clip(tmp_path / "in.mp4", 2)
     flat, noise = tmp_path / "flat.png", tmp_path / "noise.png"  # far apart, so the mix shows

@@ -5,9 +5,9 @@ import pickle
 import pytest
 import torch
 
-from styler import weights
 from styler.errors import WeightsError
-from styler.model import load_decoder
+from styler.nets import weights
+from styler.nets.vgg import load_decoder
 
 check_weights = weights.check_file
 # The random test files are not the release files: unpinned copies of the table entries.

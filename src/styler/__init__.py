@@ -8,7 +8,7 @@ The public names are imported lazily so that ``styler --help`` does not pay for 
 __version__ = "0.2.0"
 __all__ = ["Engine", "StyleStats", "StylerError", "__version__", "adain", "jobs", "mean_std"]
 
-_LAZY = {"Engine": "engine", "StyleStats": "methods.adain", "StylerError": "errors", "adain": "ops", "mean_std": "ops"}
+_LAZY = {"Engine": "engine", "StyleStats": "methods.adain.method", "StylerError": "errors", "adain": "ops", "mean_std": "ops"}
 
 
 def __getattr__(name: str):  # type: ignore[no-untyped-def]
@@ -17,5 +17,5 @@ def __getattr__(name: str):  # type: ignore[no-untyped-def]
     if name in _LAZY:
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     if name == "jobs":
-        return importlib.import_module(".jobs", __name__)
+        return importlib.import_module(".jobs.files", __name__)
     raise AttributeError(f"module 'styler' has no attribute {name!r}")

@@ -23,8 +23,9 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from . import colour, images, ops, temporal, tiling
+from . import colour, ops, temporal, tiling
 from .errors import InputError, Interrupted
+from .media import images
 from .methods.base import Method, Mix
 from .names import Color
 from .runtime import Runtime

@@ -176,7 +176,7 @@ def load_engine(model, gatys=None, *, on_step=None):
         if extra:
             raise InputError(f"{', '.join(extra)} only apply to method=gatys; add method=gatys or drop them")
     else:
-        from ..methods.gatys_config import GatysConfig
+        from ..methods.gatys.config import GatysConfig
 
         config = GatysConfig(**given)
     with download_progress() as cb:
@@ -225,9 +225,9 @@ def single_result(
     """The flow of the one-image commands (interpolate, mask, color-preserve): check the output,
     read the inputs, load the engine, ``render(engine, content, styles)``, write, report.
     ``summary``: the closing line's detail, a string or a list the render fills."""
-    from .. import jobs
     from ..errors import Interrupted
-    from ..images import load_image, save_image
+    from ..jobs import files as jobs
+    from ..media.images import load_image, save_image
     from .options import with_scales
     from .steps import gatys_steps, save_partial
 

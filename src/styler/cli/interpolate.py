@@ -100,7 +100,7 @@ def _corner_weights(i: int, j: int, n: int) -> list[float]:
 
 def _sheet(rows, style_images, image, grid: int):
     from ..errors import InputError
-    from ..images import contact_sheet, fit
+    from ..media.images import contact_sheet, fit
 
     if style_images is not None:
         if not all(hasattr(s, "shape") for s in style_images):

@@ -42,7 +42,7 @@ def mask(
     Written as {content}_masked_{styles}.{ext}, or as -o says.
     """
     from ..engine import check_alpha, check_feather
-    from ..regions import load_regions
+    from ..media.regions import load_regions
 
     check_alpha(alpha)
     check_feather(feather)

@@ -20,7 +20,7 @@ def show(
     ],
 ) -> None:
     """List a CIN model's styles (index and name), its training config and iterations."""
-    from ..methods.cin import read_model
+    from ..methods.cin.method import read_model
 
     net, info = read_model(file)
     params = sum(p.numel() for p in net.parameters())

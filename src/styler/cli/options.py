@@ -247,7 +247,7 @@ class Reading:
     ] = None
 
     def budget(self) -> int:
-        from ..images import MAX_PIXELS
+        from ..media.images import MAX_PIXELS
 
         return MAX_PIXELS if self.max_pixels is None else self.max_pixels
 

@@ -30,7 +30,7 @@ def gatys_steps(bar: Progress, model: Any, current: list[Path | None] | None = N
         bar.update(task, total=step.steps, completed=step.step, description=f"optimising {name}({losses})")
         image = getattr(step, "image", None)
         if image is not None and current and current[0] is not None:
-            from ..images import save_image
+            from ..media.images import save_image
 
             target: Path = current[0]
             path = save_image(image, target.with_name(f"{target.stem}_step{step.step}{target.suffix}"))
@@ -41,7 +41,7 @@ def gatys_steps(bar: Progress, model: Any, current: list[Path | None] | None = N
 
 def save_partial(partial: Any, target: Path, protect: tuple[Path, ...]) -> Path | None:
     """Write the best image so far (``errors.Interrupted.partial``) atomically, if there is one."""
-    from ..images import save_image
+    from ..media.images import save_image
 
     if partial is None:
         return None

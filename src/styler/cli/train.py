@@ -125,8 +125,8 @@ def train(
     Ctrl-C or SIGTERM saves a checkpoint and stops; --resume continues exactly there.
     Multi-GPU: torchrun --nproc-per-node N -m styler train ... -o RUN
     """
-    from ..train import TrainConfig, train_cin, train_decoder
-    from ..train_cin import CINConfig
+    from ..methods.cin.train import CINConfig
+    from ..training.loop import TrainConfig, train_cin, train_decoder
 
     cin = method is TrainMethod.cin
     need = ("--coco", "--styles") if cin else ("--coco", "--wikiart")

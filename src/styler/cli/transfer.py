@@ -117,9 +117,9 @@ def transfer(
     A content folder is a dataset job: read recursively, its sub-folders mirrored under -o, every
     result listed in manifest.jsonl (see the Dataset options; works under torchrun).
     """
-    from .. import jobs
     from ..engine import check_alpha
     from ..errors import InputError, Interrupted
+    from ..jobs import files as jobs
 
     check_alpha(alpha)
     reading = o.with_scales(reading, gatys)
@@ -133,7 +133,7 @@ def transfer(
     if (content.is_dir() and not one_file) or given:
         if sweep is not None and ctx.get_parameter_source("name").name == "DEFAULT":
             name += "_sweep"
-        from .. import dataset, loader
+        from ..jobs import dataset, loader
 
         job = dataset.DatasetJob(
             content,
@@ -199,8 +199,8 @@ def _dataset(job, model, gatys) -> None:
 
     from rich.markup import escape
 
-    from .. import dataset
-    from ..pairing import dist_env
+    from ..jobs import dataset
+    from ..jobs.pairing import dist_env
 
     planned = dataset.plan(job)
     rank, world, _ = dist_env()

@@ -70,11 +70,11 @@ def video(
     """
     from ..engine import check_alpha, check_feather, normalize_weights
     from ..errors import InputError
-    from ..images import load_image
-    from ..pipeline import stylize_video
-    from ..regions import load_regions
+    from ..jobs.video import stylize_video
+    from ..media.images import load_image
+    from ..media.regions import load_regions
+    from ..media.video import check_output, frame_size, probe
     from ..temporal import check_smooth
-    from ..video import check_output, frame_size, probe
 
     if model.method.value == "gatys":
         raise InputError(

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 
 if TYPE_CHECKING:
-    from .. import weights
+    from ..nets import weights
 
 from .common import download_progress, err, fail, guarded, out
 
@@ -21,7 +21,7 @@ weights_app = typer.Typer(help="List, download, verify and import the pretrained
 @guarded
 def list_() -> None:
     """Show the known weights, where they are downloaded from and whether they are in the weights directory."""
-    from .. import weights
+    from ..nets import weights
 
     out.print(f"weights directory: {weights.default_dir()}  (set ${weights.ENV_DIR} to change)")
     mirror = os.environ.get(weights.ENV_MIRROR)
@@ -44,7 +44,7 @@ def list_() -> None:
 def download(force: Annotated[bool, typer.Option(help="Download again even if present.")] = False) -> None:
     """Download missing weights into the weights directory (size and SHA-256 checked, resumable,
     one download at a time per directory)."""
-    from .. import weights
+    from ..nets import weights
 
     for known in weights.KNOWN.values():
         path = weights.default_dir() / known.filename
@@ -65,8 +65,8 @@ def verify(
 ) -> None:
     """Check weights files: safe to load, exact layout, unchanged since they were fetched, and
     whether each is the pinned release file or a custom one (a trained decoder)."""
-    from .. import weights
     from ..errors import WeightsError
+    from ..nets import weights
 
     targets: list[tuple[weights.KnownWeights | None, Path]]
     if files:
@@ -99,8 +99,8 @@ def verify(
 
 def _identify(path: Path) -> weights.KnownWeights:
     """The known weights whose layout ``path`` has (``WeightsError`` if none)."""
-    from .. import weights
     from ..errors import WeightsError
+    from ..nets import weights
 
     reason = ""
     for known in weights.KNOWN.values():
@@ -116,7 +116,7 @@ def _identify(path: Path) -> weights.KnownWeights:
 @guarded
 def import_(files: Annotated[list[Path], typer.Argument(help="vgg_normalised.pth and/or decoder.pth files.")]) -> None:
     """Copy weights from local files (for machines without internet); each is checked first."""
-    from .. import weights
+    from ..nets import weights
 
     for file in files:
         out.print(str(weights.install(_identify(file), file, weights.default_dir())))

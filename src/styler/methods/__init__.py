@@ -42,8 +42,8 @@ def load(
     if kind is MethodName.cin and model is None:
         raise InputError("method cin needs model=FILE, a network trained with `styler train --method cin`")
     if kind is MethodName.gatys:  # its own precision rule: fp32 unless bf16 is asked for (see gatys.py)
-        from .gatys import Gatys
-        from .gatys_config import runtime_for
+        from .gatys.config import runtime_for
+        from .gatys.method import Gatys
 
         return Gatys.load(
             vgg=vgg,
@@ -55,9 +55,9 @@ def load(
         )
     rt = runtime(device, precision)
     if kind is MethodName.adain:
-        from .adain import AdaIN
+        from .adain.method import AdaIN
 
         return AdaIN.load(vgg=vgg, decoder=decoder, rt=rt, progress=progress)
-    from .cin import CIN
+    from .cin.method import CIN
 
     return CIN.load(model, rt)

@@ -21,8 +21,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .cinnet import CINNet
-from .tiling import spans
+from ...tiling import spans
+from .net import CINNet
 
 MARGIN = 64
 

@@ -31,9 +31,9 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from .errors import InputError, OutputError, StylerError
-from .files import atomic_path
-from .images import MAX_PIXELS, open_rgb, output_format, prepare
+from ..errors import InputError, OutputError, StylerError
+from ..media.files import atomic_path
+from ..media.images import MAX_PIXELS, open_rgb, output_format, prepare
 
 NICE = 10  # worker processes' priority below the model's (Linux nice levels: 0 normal, 19 lowest)
 Pixels = np.ndarray  # (H, W, 3) uint8

@@ -27,15 +27,17 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor, nn
 
-from . import data, images, ops
-from .cinnet import CINNet
-from .errors import InputError
-from .methods.cin import model_state, read_model
-from .model import SLICES, run_layers
-from .train_adain import content_stream, load_vgg
+from ... import ops
+from ...errors import InputError
+from ...media import images
+from ...nets.vgg import SLICES, run_layers
+from ...training import data
+from ..adain.train import content_stream, load_vgg
+from .method import model_state, read_model
+from .net import CINNet
 
 if TYPE_CHECKING:
-    from .train import Loop
+    from ...training.loop import Loop
 
 
 @dataclass

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 from torch import Tensor
 
-from . import images
-from .engine import Color, Engine, check_alpha, check_color
-from .errors import InputError, StylerError
-from .files import check_writable
+from ..engine import Color, Engine, check_alpha, check_color
+from ..errors import InputError, StylerError
+from ..media import images
+from ..media.files import check_writable
 
 if TYPE_CHECKING:
     from .dataset import DatasetReport

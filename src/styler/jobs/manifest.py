@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
 
-from .errors import OutputError
-from .files import atomic_path
+from ..errors import OutputError
+from ..media.files import atomic_path
 from .pairing import Pair
 
 MANIFEST = "manifest.jsonl"

@@ -13,9 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..errors import DeviceError, InputError
-from ..runtime import PRECISIONS, Runtime, pick_device
-from .base import check_image as check_base
+from ...errors import DeviceError, InputError
+from ...runtime import PRECISIONS, Runtime, pick_device
+from ..base import check_image as check_base
 
 MIN_SIDE = 17  # relu5_1 is after four ceil-mode pools: below 17 px its map is 1 px and reflection padding fails
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import torch
 
-from .errors import InputError, WeightsError
-from .files import atomic_path
-from .weights import safe_load
+from ..errors import InputError, WeightsError
+from ..media.files import atomic_path
+from ..nets.weights import safe_load
 
 _NAME = re.compile(r"^iter_(\d+)\.pt$")
 HINT = "choose a writable run folder (out=...)"

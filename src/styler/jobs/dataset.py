@@ -31,15 +31,15 @@ from typing import Any
 
 import torch
 
+from ..engine import Engine, check_alpha, check_color
+from ..errors import InputError, Interrupted, StylerError
+from ..media.files import check_writable
+from ..media.images import FORMATS, MAX_PIXELS, contact_sheet, load_image
+from ..methods.adain.method import AdaIN, StyleStats
+from ..methods.base import Mix
+from ..runtime import autotune
 from . import loader, manifest
-from .engine import Engine, check_alpha, check_color
-from .errors import InputError, Interrupted, StylerError
-from .files import check_writable
-from .images import FORMATS, MAX_PIXELS, contact_sheet, load_image
-from .methods.adain import AdaIN, StyleStats
-from .methods.base import Mix
 from .pairing import DEFAULT_NAME, Pair, PairMode, Source, dist_env, list_tree, list_trees, make_pairs, shard
-from .runtime import autotune
 from .stylecache import StyleCache, model_identity
 
 CUDA_BATCH = 8  # same-size images per model call on CUDA (CPU: 1, measured faster)
@@ -141,7 +141,7 @@ def _inside(path: Path, folder: Path) -> bool:
 
 def job_device(device: str) -> str:
     """The device a rank uses: ``cuda:LOCAL_RANK`` under torchrun on a GPU machine, else ``device``."""
-    from .runtime import pick_device
+    from ..runtime import pick_device
 
     _, world, local = dist_env()
     if world > 1 and pick_device(device).type == "cuda":

@@ -18,8 +18,8 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from .errors import InputError
-from .images import FORMATS, IMAGE_SUFFIXES
+from ..errors import InputError
+from ..media.images import FORMATS, IMAGE_SUFFIXES
 
 DEFAULT_NAME = "{content}_stylized_{style}"
 FIELDS = ("content", "style", "alpha", "index")

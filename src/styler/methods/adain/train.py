@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor, nn
 
-from . import data, ops, weights
-from .model import Decoder, Encoder, load_encoder
+from ... import ops
+from ...nets import weights
+from ...nets.vgg import Decoder, Encoder, load_encoder
+from ...training import data
 
 if TYPE_CHECKING:
-    from .train import Loop
+    from ...training.loop import Loop
 
 
 @dataclass
@@ -63,7 +65,7 @@ def load_vgg(path: str | None) -> Encoder:
 
 def content_stream(loop: Loop, paths: list[Path], stream: int):
     """Endless seeded batches of random crops for this rank, resuming at the loop's start."""
-    from .train_support import worker_signals
+    from ...training.support import worker_signals
 
     cfg = loop.cfg
     return data.batches(

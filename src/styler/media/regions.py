@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from .errors import InputError
+from ..errors import InputError
 from .images import MAX_PIXELS, check_pixels, open_rgb, prepare
 
 BINARY_THRESHOLD = 128  # grey level (of 255) from which a binary-mask pixel takes the first style

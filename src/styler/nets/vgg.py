@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .errors import WeightsError
+from ..errors import WeightsError
 
 # Layer lists. An int pair is a conv (in, out) with 3x3 kernel after reflection padding,
 # "M" a 2x2 ceil-mode max pool, "U" a 2x nearest upsample. The first encoder conv is 1x1.

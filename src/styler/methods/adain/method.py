@@ -19,12 +19,13 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from .. import ops, tiling, weights
-from ..errors import InputError
-from ..model import Decoder, Encoder, load_decoder, load_encoder
-from ..runtime import Runtime, runtime
-from .base import Method, Mix
-from .base import check_image as check_base
+from ... import ops, tiling
+from ...errors import InputError
+from ...nets import weights
+from ...nets.vgg import Decoder, Encoder, load_decoder, load_encoder
+from ...runtime import Runtime, runtime
+from ..base import Method, Mix
+from ..base import check_image as check_base
 
 MIN_SIDE = 9  # below this the relu4_1 map is 1 px wide and its reflection padding is undefined
 

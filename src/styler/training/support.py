@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .errors import InputError, StylerError
+from ..errors import InputError, StylerError
 
 
 class StepInfo:

@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from .errors import InputError, OutputError
+from ..errors import InputError, OutputError
 from .files import atomic_path, check_writable
 from .images import MAX_PIXELS, check_resize, prepare
 

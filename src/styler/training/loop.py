@@ -27,11 +27,12 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-from . import checkpoint, runtime
-from .errors import InputError, StylerError
-from .files import check_writable
-from .train_adain import RECIPE, TrainConfig
-from .train_support import (
+from .. import runtime
+from ..errors import InputError, StylerError
+from ..media.files import check_writable
+from ..methods.adain.train import RECIPE, TrainConfig
+from . import checkpoint
+from .support import (
     NonFiniteLoss,
     StepInfo,
     StopFlag,
@@ -169,7 +170,7 @@ class Loop:
         return self.last_saved
 
     def _sample(self, iteration: int, batch: tuple, output: Tensor) -> Path:
-        from .images import save_image
+        from ..media.images import save_image
 
         with torch.no_grad():
             grid = self.objective.sample(self, batch, output).float().clamp(0, 1).cpu()
@@ -305,7 +306,7 @@ def train_decoder(
     Stops early, with a checkpoint, on SIGINT/SIGTERM (``TrainResult.interrupted``); raises
     ``NonFiniteLoss`` on a NaN/Inf loss. ``on_start`` gets a one-line summary and the starting
     iteration once the data and weights are loaded."""
-    from .train_adain import DecoderObjective
+    from ..methods.adain.train import DecoderObjective
 
     return run_training(cfg, DecoderObjective(cfg), on_step, on_start)
 
@@ -314,6 +315,6 @@ def train_cin(
     cfg: Any, on_step: Callable[[StepInfo], None] | None = None, on_start: Callable[[str, int], None] | None = None
 ) -> TrainResult:
     """Train (or resume, or with ``cfg.extend`` extend) a multi-style CIN network: ``train_cin``."""
-    from .train_cin import CINObjective
+    from ..methods.cin.train import CINObjective
 
     return run_training(cfg, CINObjective(cfg), on_step, on_start)

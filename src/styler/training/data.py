@@ -24,8 +24,8 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from .errors import InputError
-from .images import IMAGE_SUFFIXES, open_rgb, resized_size, to_tensor
+from ..errors import InputError
+from ..media.images import IMAGE_SUFFIXES, open_rgb, resized_size, to_tensor
 
 MAX_TRIES = 100  # consecutive unreadable files before we decide the folder is unusable
 

@@ -33,9 +33,9 @@ from typing import IO
 import torch
 from torch import Tensor
 
-from .errors import OutputError, WeightsError
-from .files import atomic_path
-from .model import load_decoder, load_encoder
+from ..errors import OutputError, WeightsError
+from ..media.files import atomic_path
+from .vgg import load_decoder, load_encoder
 
 RELEASE = "https://github.com/naoto0804/pytorch-AdaIN/releases/download/v0.0.0"
 ENV_DIR = "STYLER_WEIGHTS_DIR"

@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from .files import atomic_path
-from .weights import default_dir, sha256_of
+from ..media.files import atomic_path
+from ..nets.weights import default_dir, sha256_of
 
 VERSION = 1  # bump when what an entry means changes
 Entry = dict[str, Tensor]

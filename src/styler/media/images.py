@@ -18,7 +18,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
-from .errors import InputError, OutputError
+from ..errors import InputError, OutputError
 from .files import atomic_path
 
 # Output format by extension; anything else is refused before any compute.

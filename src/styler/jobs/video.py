@@ -21,11 +21,11 @@ from typing import Any
 
 from torch import Tensor
 
-from . import video
-from .engine import Engine
-from .errors import InputError
-from .runtime import autotune
-from .temporal import FlickerMeter, check_smooth
+from ..engine import Engine
+from ..errors import InputError
+from ..media import video
+from ..runtime import autotune
+from ..temporal import FlickerMeter, check_smooth
 
 _END = object()  # end-of-stream marker on a queue
 DEPTH = 2  # batches in flight per queue

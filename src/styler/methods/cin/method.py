@@ -26,14 +26,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .. import cintiling, tiling
-from ..cinnet import STRIDE, CINNet
-from ..errors import InputError, WeightsError
-from ..files import atomic_path
-from ..runtime import Runtime
-from ..runtime import runtime as make_runtime
-from ..weights import safe_load
-from .base import Method, Mix
+from ... import tiling
+from ...errors import InputError, WeightsError
+from ...media.files import atomic_path
+from ...nets.weights import safe_load
+from ...runtime import Runtime
+from ...runtime import runtime as make_runtime
+from ..base import Method, Mix
+from . import tiling as cintiling
+from .net import STRIDE, CINNet
 
 KIND, FORMAT = "cin", 1
 MIN_SIDE = 16  # below this the 1/4-resolution maps are too small to reflect-pad

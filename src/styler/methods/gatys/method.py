@@ -44,13 +44,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .. import ops, weights
-from ..errors import DeviceError, InputError, Interrupted
-from ..model import DeepEncoder, DeepFeatures, load_decoder, load_deep_encoder, load_encoder
-from ..runtime import Runtime
-from ..tiling import Setting
-from .base import Method, Mix
-from .gatys_config import (
+from ... import ops
+from ...errors import DeviceError, InputError, Interrupted
+from ...nets import weights
+from ...nets.vgg import DeepEncoder, DeepFeatures, load_decoder, load_deep_encoder, load_encoder
+from ...runtime import Runtime
+from ...tiling import Setting
+from ..base import Method, Mix
+from .config import (
     MIN_SIDE,
     STYLE_LAYERS,
     GatysConfig,
@@ -127,7 +128,7 @@ class Gatys(Method):
         encoder = load_deep_encoder(state, label=str(vgg_path))
         adain = None
         if config.init == "adain":
-            from .adain import AdaIN  # only this init needs the decoder
+            from ..adain.method import AdaIN
 
             dec_path = weights.resolve(weights.DECODER, decoder, progress=progress)
             dec = load_decoder(weights.load_state_dict(dec_path), label=str(dec_path))

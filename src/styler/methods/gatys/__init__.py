@@ -1,0 +1,1 @@
+"""Gatys et al. 2016: optimisation of the image itself."""

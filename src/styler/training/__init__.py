@@ -1,0 +1,1 @@
+"""The shared training loop, its checkpoints and data streams; methods supply the objectives."""
