@@ -22,10 +22,11 @@ install: $(BIN)/styler
 demo: install  ## a real transfer; fetches the pretrained weights on first use
 	$(BIN)/styler transfer $(CONTENT) $(STYLE) -o out/
 
-lint: install  ## ruff (lint + format) over everything, mypy strict on the pure modules
+lint: install  ## ruff (lint + format), mypy strict on the pure modules, import-linter's layer contracts
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/python -m pytest -q

@@ -227,8 +227,8 @@ def training_flops(batch: int = 16, crop: int = 256) -> float:
 def train_speed(console: Console) -> None:
     from PIL import Image
 
-    from styler.methods.cin.train import CINConfig
-    from styler.training.loop import train_cin
+    from styler.methods.cin.config import CINTrainConfig
+    from styler.training.loop import train
 
     cuda = torch.cuda.is_available()
     batch = 16 if cuda else (2 if QUICK else 4)
@@ -245,7 +245,7 @@ def train_speed(console: Console) -> None:
         torch.save(random_layout(vgg_normalised_layers(), 0), vgg)
         stamps: list[float] = []
         warmup, timed = 1, (1 if QUICK else 3)
-        cfg = CINConfig(
+        cfg = CINTrainConfig(
             content_dir=str(root / "content"),
             style_dir=str(root / "styles"),
             out=str(root / "run"),
@@ -258,7 +258,7 @@ def train_speed(console: Console) -> None:
             workers=2,
             vgg=str(vgg),
         )
-        train_cin(cfg, on_step=lambda info: stamps.append(time.perf_counter()))
+        train(cfg, on_step=lambda info: stamps.append(time.perf_counter()))
     its = timed / (stamps[-1] - stamps[warmup - 1])
     flops = training_flops(batch, crop)
     console.print(

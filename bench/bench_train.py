@@ -19,7 +19,8 @@ from rich.table import Table
 from conftest import make_image
 from helpers import random_layout
 from styler.nets.vgg import vgg_normalised_layers
-from styler.training.loop import TrainConfig, train_decoder
+from styler.methods.adain.config import AdaINTrainConfig
+from styler.training.loop import train
 
 WARMUP, TIMED = 1, 3
 
@@ -31,9 +32,9 @@ def _folders(root: Path) -> tuple[Path, Path]:
     return root / "content", root / "style"
 
 
-def _its(cfg: TrainConfig) -> float:
+def _its(cfg: AdaINTrainConfig) -> float:
     stamps: list[float] = []
-    train_decoder(cfg, on_step=lambda info: stamps.append(time.perf_counter()))
+    train(cfg, on_step=lambda info: stamps.append(time.perf_counter()))
     timed = stamps[WARMUP - 1 :]  # from the end of the warm-up to the end of the run
     return (len(timed) - 1) / (timed[-1] - timed[0])
 
@@ -51,7 +52,7 @@ def run(console: Console) -> None:
         vgg = root / "vgg_normalised.pth"
         torch.save(random_layout(vgg_normalised_layers(), 0), vgg)
         for n, (device, precision) in enumerate(rows):
-            cfg = TrainConfig(
+            cfg = AdaINTrainConfig(
                 content_dir=str(content),
                 style_dir=str(style),
                 out=str(root / f"run{n}"),

@@ -45,11 +45,10 @@ def _isolated(monkeypatch, weights_dir, tmp_path):
 @pytest.fixture(scope="session")
 def adain(weights_dir):
     """The AdaIN method on CPU in fp32, shared by the session (stateless after construction)."""
-    from styler.methods.adain.method import AdaIN
-    from styler.runtime import runtime
+    from styler.methods.adain.method import load
 
-    return AdaIN.load(
-        vgg=weights_dir / "vgg_normalised.pth", decoder=weights_dir / "decoder.pth", rt=runtime("cpu", "fp32")
+    return load(
+        vgg=weights_dir / "vgg_normalised.pth", decoder=weights_dir / "decoder.pth", device="cpu", precision="fp32"
     )
 
 

@@ -12,12 +12,15 @@ from styler import colour, ops
 from styler.errors import InputError, WeightsError
 from styler.media.images import load_image
 from styler.methods.base import Mix
-from styler.methods.cin.method import CIN, read_model, save_model
+from styler.methods.cin.config import CINTrainConfig
+from styler.methods.cin.method import CIN
+from styler.methods.cin.method import load as load_cin
+from styler.methods.cin.modelfile import read_model, save_model
 from styler.methods.cin.net import EPS, CINNet, cin
-from styler.methods.cin.train import CINConfig
 from styler.runtime import Runtime
 from styler.training import checkpoint
-from styler.training.loop import restore_rng, train_cin
+from styler.training.loop import train
+from styler.training.support import restore_rng
 
 CPU32 = Runtime(torch.device("cpu"), "fp32")
 TINY = dict(batch_size=2, crop=32, resize=40, style_size=32, save_every=2, log_every=1, sample_every=0, workers=0)
@@ -92,7 +95,7 @@ def test_fast_inference_path_matches_the_plain_network():
 
 
 def test_one_hot_blend_is_that_style_and_a_blend_is_the_convex_combination(model_file):
-    method = CIN.load(model_file, CPU32)
+    method = load_cin(model=model_file, device="cpu", precision="fp32")
     x = torch.rand(1, 3, 36, 44)
     a, b = method.represent("starry_night"), method.represent(2)
     assert (a, b, method.represent("1")) == (0, 2, 1)
@@ -117,7 +120,7 @@ def test_one_hot_blend_is_that_style_and_a_blend_is_the_convex_combination(model
 
 
 def test_masks_give_each_region_its_style(model_file):
-    method = CIN.load(model_file, CPU32)
+    method = load_cin(model=model_file, device="cpu", precision="fp32")
     x = torch.rand(1, 3, 48, 64)
     left, right = (method.stylize(x, [s], Mix((1.0,)), alpha=1.0) for s in (0, 2))
     # Uniform masks: per-pixel gamma/beta maps give exactly what the weights give.
@@ -142,7 +145,7 @@ def test_masks_give_each_region_its_style(model_file):
 
 @pytest.mark.parametrize("masked", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_tiles_agree_with_the_untiled_result(model_file, masked):
-    method = CIN.load(model_file, CPU32)
+    method = load_cin(model=model_file, device="cpu", precision="fp32")
     x = torch.rand(1, 3, 70, 130)  # not a multiple of 4: padded and cropped back
     masks = None
     if masked:
@@ -156,7 +159,7 @@ def test_tiles_agree_with_the_untiled_result(model_file, masked):
 
 
 def test_unknown_styles_and_bad_files_are_one_line(model_file, tmp_path):
-    method = CIN.load(model_file, CPU32)
+    method = load_cin(model=model_file, device="cpu", precision="fp32")
     with pytest.raises(
         InputError,
         match=r"style 'monet' is not in this model; its styles are: 0 starry_night, "
@@ -205,19 +208,19 @@ def cin_folders(tmp_path):
     return content, styles
 
 
-def cin_config(folders, out, **kw) -> CINConfig:
-    return CINConfig(content_dir=str(folders[0]), style_dir=str(folders[1]), out=str(out), **{**TINY, **kw})
+def cin_config(folders, out, **kw) -> CINTrainConfig:
+    return CINTrainConfig(content_dir=str(folders[0]), style_dir=str(folders[1]), out=str(out), **{**TINY, **kw})
 
 
 @pytest.mark.slow
 def test_run_folder_resume_is_exact_and_rngs_are_restored(cin_folders, tmp_path, monkeypatch):
-    straight = train_cin(cin_config(cin_folders, tmp_path / "a", max_iter=4, sample_every=4))
-    train_cin(cin_config(cin_folders, tmp_path / "b", max_iter=2))
+    straight = train(cin_config(cin_folders, tmp_path / "a", max_iter=4, sample_every=4))
+    train(cin_config(cin_folders, tmp_path / "b", max_iter=2))
     import styler.training.loop as loop
 
     restored = []
     monkeypatch.setattr(loop, "restore_rng", lambda state, device: restored.append(state) or [])
-    resumed = train_cin(cin_config(cin_folders, tmp_path / "b", max_iter=4, resume=True, lr=5.0))  # recipe wins
+    resumed = train(cin_config(cin_folders, tmp_path / "b", max_iter=4, resume=True, lr=5.0))  # recipe wins
     a, b = (torch.load(r.decoder, weights_only=True) for r in (straight, resumed))
     assert resumed.iter == 4 and a["iterations"] == 4 and a["styles"] == ["dots", "stripes"]
     assert all(torch.equal(a["weights"][k], b["weights"][k]) for k in a["weights"])
@@ -250,7 +253,7 @@ def test_losses_are_copied_to_the_host_only_on_logging_iterations(cin_folders, t
     real = torch.Tensor.tolist
     monkeypatch.setattr(torch.Tensor, "tolist", lambda self: copies.append(1) or real(self))
     steps = []
-    train_cin(
+    train(
         cin_config(cin_folders, tmp_path, max_iter=5, log_every=5, save_every=100),
         on_step=lambda info: steps.append(info.synced),
     )
@@ -266,13 +269,13 @@ def test_each_style_is_learned_and_extend_keeps_old_styles_bit_identical(tmp_pat
     plain[::4] = 255  # black with white stripes
     Image.fromarray(plain.numpy()).save(tmp_path / "s" / "lines.png")
     folders = (content.parent, tmp_path / "s")
-    result = train_cin(
+    result = train(
         cin_config(
             folders, tmp_path / "base", max_iter=60, resize=0, lr=1e-2, save_every=60, log_every=20, style_weight=1e4
         )
     )
     net, info = read_model(result.decoder)
-    from styler.methods.adain.train import load_vgg
+    from styler.nets.weights import load_vgg
 
     encoder = load_vgg(None)
     x = load_image(content, 0)
@@ -283,7 +286,7 @@ def test_each_style_is_learned_and_extend_keeps_old_styles_bit_identical(tmp_pat
     assert loss[0][0] < loss[1][0] and loss[1][1] < loss[0][1], loss  # each style's own index wins
 
     make_image(tmp_path / "new" / "extra.png", (40, 40), 50)
-    extended = train_cin(
+    extended = train(
         cin_config(
             (content.parent, tmp_path / "new"), tmp_path / "ext", max_iter=4, extend=str(result.decoder), lr=1e-2
         )
@@ -366,7 +369,7 @@ def test_train_cli_errors_are_one_line(cin_folders, tmp_path, extra, words):
 def test_extend_refuses_a_style_name_already_in_the_model(cin_folders, tmp_path):
     model = save_model(tmp_path / "m.pth", random_net(2), ["dots", "waves"], {}, 3)
     with pytest.raises(InputError, match="style 'dots' is already in"):
-        train_cin(cin_config(cin_folders, tmp_path / "x", max_iter=1, extend=str(model)))
+        train(cin_config(cin_folders, tmp_path / "x", max_iter=1, extend=str(model)))
 
 
 def test_fused_norm_keeps_its_dtype_and_layout():
@@ -381,7 +384,7 @@ def test_fused_norm_keeps_its_dtype_and_layout():
 def test_engine_renders_cin_with_luminance_and_refuses_coral(model_file):
     from styler.engine import Engine
 
-    engine = Engine(CIN.load(model_file, CPU32), tile="off")
+    engine = Engine(load_cin(model=model_file, device="cpu", precision="fp32"), tile="off")
     x = torch.rand(1, 3, 40, 52) * 0.5 + 0.25  # mid-tones: the luminance swap never clamps
     out = engine.render(x, ["la_muse"], color="luminance")
     chroma = colour.rgb_to_yiq(out)[:, 1:]

@@ -106,9 +106,11 @@ def test_error_paths_are_one_line_and_write_nothing(images, tmp_path, weights_di
     bad.write_bytes(b"\x00" * 64)
     blocker = tmp_path / "blocker"
     blocker.write_text("x")
+    (tmp_path / "empty" / "notes").mkdir(parents=True)
+    (tmp_path / "empty" / "notes" / "readme.txt").write_text("no images here")
     cases = [
         (("transfer", tmp_path / "missing.jpg", s, "-o", o), ["missing.jpg", "does not exist"]),
-        (("transfer", c, tmp_path, "-o", o), ["no image files"]),
+        (("transfer", c, tmp_path / "empty", "-o", o), ["no image files"]),
         (("transfer", c, s, "-o", tmp_path / "o.gif2"), ["unknown image extension"]),
         (("transfer", c, s, "-o", o, "--vgg", bad), ["bad.pth", "not a readable weights file"]),
         (("transfer", c, s, "-o", o, "--decoder", weights_dir / "vgg_normalised.pth"), ["layout"]),

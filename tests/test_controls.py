@@ -8,7 +8,7 @@ from PIL import Image
 import reference
 from conftest import make_image, one_line_error, run_cli
 from styler import colour, ops
-from styler.engine import normalize_weights
+from styler.controls import normalize_weights
 from styler.errors import InputError
 from styler.media import regions
 

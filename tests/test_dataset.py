@@ -16,8 +16,9 @@ from PIL import Image
 
 from conftest import make_image, process_env, torchrun_styler
 from styler.errors import InputError
-from styler.jobs import dataset, loader, manifest
+from styler.jobs import loader, manifest, runner
 from styler.jobs.pairing import PairMode, Source, list_tree, make_pairs, shard
+from styler.jobs.spec import Job, make_job
 from styler.media.images import load_image, to_pil
 
 
@@ -28,11 +29,10 @@ def sources(names: list[str]) -> list[Source]:
 @pytest.fixture(scope="module")
 def engine(weights_dir):
     from styler.engine import Engine
-    from styler.methods.adain.method import AdaIN
-    from styler.runtime import runtime
+    from styler.methods.adain.method import load
 
     vgg, dec = weights_dir / "vgg_normalised.pth", weights_dir / "decoder.pth"
-    return Engine(AdaIN.load(vgg=vgg, decoder=dec, rt=runtime("cpu", "fp32")))
+    return Engine(load(vgg=vgg, decoder=dec, device="cpu", precision="fp32"))
 
 
 @pytest.fixture
@@ -47,12 +47,12 @@ def tree(tmp_path) -> tuple[Path, Path]:
     return c, s
 
 
-def job(tree, out, **kw) -> dataset.DatasetJob:
+def job(tree, out, **kw) -> Job:
     kw.setdefault("content_size", 16)
     kw.setdefault("style_size", 16)
     kw.setdefault("workers", 0)
     kw.setdefault("style_cache", False)
-    return dataset.DatasetJob(tree[0], tree[1], out, **kw)
+    return make_job(tree[0], [tree[1]], out, **kw)
 
 
 def files(folder: Path) -> list[str]:
@@ -160,7 +160,7 @@ def test_collision_is_one_error_naming_both_inputs_before_any_work(tree, tmp_pat
     make_image(tree[0] / "a.jpg", (40, 32), 5)  # a.png and a.jpg both become a_....png
     j = job(tree, tmp_path / "out", name="{content}", pairs="random", per_content=1)
     with pytest.raises(InputError) as e:
-        dataset.run(engine, j)
+        runner.run(engine, j)
     msg = str(e.value)
     assert "a.jpg + s" in msg and "a.png + s" in msg and "would both write" in msg and "\n" not in msg
     assert not (tmp_path / "out").exists()
@@ -179,7 +179,7 @@ def test_list_tree_recursive_sorted_and_skips_hidden(tree):
 
 def test_job_mirrors_the_tree_and_writes_a_sorted_complete_manifest(tree, tmp_path, engine):
     out = tmp_path / "out"
-    report = dataset.run(engine, job(tree, out, pairs="random", per_content=2, seed=0))
+    report = runner.run(engine, job(tree, out, pairs="random", per_content=2, seed=0))
     assert report.written == 6 and report.failures == [] and not report.interrupted
     records = manifest.read(out / "manifest.jsonl")
     assert [r["output"] for r in records] == sorted(r["output"] for r in records)
@@ -193,7 +193,7 @@ def test_job_mirrors_the_tree_and_writes_a_sorted_complete_manifest(tree, tmp_pa
 
 def test_job_pixels_equal_a_plain_transfer(tree, tmp_path, engine):
     out = tmp_path / "out"
-    dataset.run(engine, job(tree, out, pairs="zip", workers=1))
+    runner.run(engine, job(tree, out, pairs="zip", workers=1))
     c, s = tree[0] / "sub" / "b.png", tree[1] / "s1.png"
     style = engine.represent(load_image(s, 16))
     want = np.asarray(to_pil(engine.render(load_image(c, 16), [style])))
@@ -203,7 +203,7 @@ def test_job_pixels_equal_a_plain_transfer(tree, tmp_path, engine):
 
 def test_colour_preservation_renders_through_the_engine(tree, tmp_path, engine):
     out = tmp_path / "out"
-    report = dataset.run(engine, job(tree, out, pairs="zip", color="coral"))
+    report = runner.run(engine, job(tree, out, pairs="zip", color="coral"))
     assert report.written == 3
     c, s = tree[0] / "a.png", tree[1] / "s0.png"
     want = np.asarray(to_pil(engine.render(load_image(c, 16), [load_image(s, 16)], color="coral")))
@@ -213,9 +213,9 @@ def test_colour_preservation_renders_through_the_engine(tree, tmp_path, engine):
 def test_bad_file_is_skipped_reported_and_absent_from_the_manifest(tree, tmp_path, engine):
     (tree[0] / "sub" / "broken.jpg").write_bytes(b"not a jpeg")
     out = tmp_path / "out"
-    report = dataset.run(engine, job(tree, out, workers=1, pairs="zip"))  # 4 contents, 3 styles: 4 pairs
+    report = runner.run(engine, job(tree, out, workers=1, pairs="zip"))  # 4 contents, 3 styles: 4 pairs
     assert report.written == 3 and report.failed == 1
-    assert len(report.failures) == 1 and "broken.jpg" in report.failures[0]
+    assert len(report.failures) == 1 and "broken.jpg" in str(report.failures[0])
     records = manifest.read(out / "manifest.jsonl")
     assert len(records) == 3 and not any("broken" in r["content"] for r in records)
     assert files(out) == sorted([r["output"] for r in records] + ["manifest.jsonl"])
@@ -223,11 +223,11 @@ def test_bad_file_is_skipped_reported_and_absent_from_the_manifest(tree, tmp_pat
 
 def test_skip_existing_keeps_records_and_does_no_work(tree, tmp_path, engine):
     out = tmp_path / "out"
-    first = dataset.run(engine, job(tree, out, pairs="zip"))
+    first = runner.run(engine, job(tree, out, pairs="zip"))
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*.png")}
     victim = out / "sub" / "b_stylized_s1.png"
     victim.unlink()
-    second = dataset.run(engine, job(tree, out, pairs="zip", skip_existing=True))
+    second = runner.run(engine, job(tree, out, pairs="zip", skip_existing=True))
     assert (second.written, second.existing) == (1, first.written - 1)
     assert victim.is_file()
     assert all(p.stat().st_mtime_ns == t for p, t in before.items() if p != victim)
@@ -240,7 +240,7 @@ def test_skip_existing_keeps_records_and_does_no_work(tree, tmp_path, engine):
 def test_shards_under_fake_ranks_write_the_same_files(tree, tmp_path, engine, monkeypatch):
     """Each rank alone (its part file), merged, equals one process's files and manifest."""
     one = tmp_path / "one"
-    dataset.run(engine, job(tree, one, pairs="random", per_content=2))
+    runner.run(engine, job(tree, one, pairs="random", per_content=2))
     many = tmp_path / "many"
     monkeypatch.setattr(
         manifest, "finish", lambda out, rank, world, records, interrupted: manifest.write_part(out, rank, records)
@@ -248,7 +248,7 @@ def test_shards_under_fake_ranks_write_the_same_files(tree, tmp_path, engine, mo
     for rank in range(3):
         monkeypatch.setenv("RANK", str(rank))
         monkeypatch.setenv("WORLD_SIZE", "3")
-        dataset.run(engine, job(tree, many, pairs="random", per_content=2))
+        runner.run(engine, job(tree, many, pairs="random", per_content=2))
     manifest.merge(many, 3)
     assert files(one) == files(many)
     for f in files(one):
@@ -267,11 +267,11 @@ def test_interrupt_finishes_writes_and_reports(tree, tmp_path, engine):
             stop.set()
 
     out = tmp_path / "out"
-    report = dataset.run(engine, job(tree, out), progress=progress, stop=stop)
+    report = runner.run(engine, job(tree, out), progress=progress, stop=stop)
     assert report.interrupted and 2 <= report.written < 9
     assert not [p for p in out.rglob("*") if p.name.endswith(".part")]
     assert len(manifest.read(out / "manifest.jsonl")) == report.written
-    resumed = dataset.run(engine, job(tree, out, skip_existing=True))
+    resumed = runner.run(engine, job(tree, out, skip_existing=True))
     assert resumed.written + resumed.existing == 9 and resumed.existing == report.written
 
 
@@ -315,15 +315,15 @@ def test_writer_saves_atomically_with_the_options(tmp_path, workers):
 
 def test_style_cache_hits_on_the_second_run_with_equal_stats(tree, tmp_path, engine):
     cache = tmp_path / "cache"
-    first = dataset.run(engine, job(tree, tmp_path / "o1", pairs="zip", style_cache=True, cache_dir=cache))
-    second = dataset.run(engine, job(tree, tmp_path / "o2", pairs="zip", style_cache=True, cache_dir=cache))
+    first = runner.run(engine, job(tree, tmp_path / "o1", pairs="zip", style_cache=True, cache_dir=cache))
+    second = runner.run(engine, job(tree, tmp_path / "o2", pairs="zip", style_cache=True, cache_dir=cache))
     assert (first.style_misses, first.style_hits) == (3, 0) and (second.style_misses, second.style_hits) == (0, 3)
     assert files(tmp_path / "o1") == files(tmp_path / "o2")
     for f in files(tmp_path / "o1"):
         assert (tmp_path / "o1" / f).read_bytes() == (tmp_path / "o2" / f).read_bytes()
     entry = next(cache.rglob("*.pt"))
     entry.write_bytes(b"garbage")  # a corrupt entry is a miss, recomputed and rewritten
-    third = dataset.run(engine, job(tree, tmp_path / "o3", pairs="zip", style_cache=True, cache_dir=cache))
+    third = runner.run(engine, job(tree, tmp_path / "o3", pairs="zip", style_cache=True, cache_dir=cache))
     assert (third.style_misses, third.style_hits) == (1, 2)
     assert json.dumps(manifest.read(tmp_path / "o3" / "manifest.jsonl")) == json.dumps(
         manifest.read(tmp_path / "o1" / "manifest.jsonl")
@@ -474,11 +474,13 @@ def test_a_batch_takes_each_images_own_styles(tree, engine):
     src = [Source(tree[1] / n, n) for n in styles]
     plan = [[src[2], src[0]], [src[1]], [src[0], src[1]]]
     pairs = [[Pair(0, Source(Path("c"), f"c{i}"), s, f"o{i}{s.rel}") for s in ss] for i, ss in enumerate(plan)]
-    j = dataset.DatasetJob(Path("c"), Path("s"), Path("o"), alpha=0.7)
+    from styler.controls import Controls
+
+    rows = [[styles[s.rel] for s in ss] for ss in plan]
     got = {
-        p.output: img
-        for group, out in dataset._render(engine, j, x, pairs, styles)
-        for p, img in zip(group, out, strict=True)
+        pairs[i][j].output: img
+        for keys, out in engine.render_batch(x, rows, Controls(alpha=0.7))
+        for (i, j), img in zip(keys, out, strict=True)
     }
     assert len(got) == 5
     for i, ss in enumerate(plan):
@@ -490,7 +492,7 @@ def test_a_batch_takes_each_images_own_styles(tree, engine):
 def test_cli_cin_folder_job_pairs_contents_with_style_names(tree, tmp_path):
     """CIN styles are names, not files: the folder job pairs and names by them, and records them."""
     from conftest import run_cli
-    from styler.methods.cin.method import save_model
+    from styler.methods.cin.modelfile import save_model
     from test_cin import random_net
 
     model = save_model(tmp_path / "m.pth", random_net(2), ["starry", "wave"], {}, iterations=1)
@@ -512,23 +514,23 @@ def test_a_long_method_interrupted_mid_job_leaves_no_result_under_an_output_name
     the pairs done before are kept, and a resumed run completes the job."""
     from styler.errors import Interrupted
 
-    out, calls, real = tmp_path / "out", [], engine.render
+    out, calls, real = tmp_path / "out", [], engine.apply
 
-    def render(content, styles, **kw):
+    def apply(content, styles, controls, masks=None):
         calls.append(1)
         if len(calls) == 2:
             raise Interrupted(torch.zeros_like(content))
-        return real(content, styles, **kw)
+        return real(content, styles, controls, masks)
 
-    j = job(tree, out, pairs="zip", color="coral")  # colour: rendered pair by pair through engine.render
-    engine.render = render
+    j = job(tree, out, pairs="zip", color="coral")  # colour: rendered pair by pair through engine.apply
+    engine.apply = apply
     try:
-        report = dataset.run(engine, j)
+        report = runner.run(engine, j)
     finally:
-        del engine.render
+        del engine.apply
     assert report.interrupted and report.written == 1
     assert [f for f in files(out) if f.endswith(".png")] == ["a_stylized_s0.png"]
     assert not [p for p in out.rglob("*") if p.name.startswith(".") and p.is_file() and "part" in p.name]
-    second = dataset.run(engine, dataclasses.replace(j, skip_existing=True))
+    second = runner.run(engine, dataclasses.replace(j, run=dataclasses.replace(j.run, skip_existing=True)))
     assert (second.written, second.existing) == (2, 1) and not second.interrupted
     assert len(manifest.read(out / manifest.MANIFEST)) == 3

@@ -6,10 +6,12 @@ from PIL import Image
 
 from reference import load_reference, style_transfer
 from styler import ops, runtime, tiling
-from styler.engine import Engine, check_alpha, check_color
+from styler.controls import check_alpha, check_color
+from styler.engine import Engine
 from styler.errors import DeviceError, InputError
-from styler.methods import Mix
 from styler.methods.adain.method import AdaIN, StyleStats
+from styler.methods.adain.method import load as load_adain
+from styler.methods.base import Mix
 from styler.names import Color
 
 
@@ -130,12 +132,13 @@ def test_load_by_name_equals_the_fixture(engine, weights_dir):
         Engine.load("adian", device="cpu")
     import styler
 
-    assert styler.Engine is Engine and styler.StyleStats is StyleStats  # the package's public names
+    assert styler.Engine is Engine and "Engine" in styler.__all__  # the package's public names
+    assert not hasattr(styler, "StyleStats")  # a method's internals are not the public API
 
 
 @pytest.mark.slow
 def test_bf16_is_close_to_fp32(engine):
-    low = AdaIN.load(rt=runtime.runtime("cpu", "bf16"))  # weights from STYLER_WEIGHTS_DIR
+    low = load_adain(device="cpu", precision="bf16")  # weights from STYLER_WEIGHTS_DIR
     assert low.runtime.precision == "bf16" and low.encoder[0].weight.dtype == torch.bfloat16
     c, s = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
     a, b = engine.render(c, [s]), Engine(low).render(c, [s])

@@ -12,10 +12,12 @@ from PIL import Image
 
 from reference import calc_mean_std, load_reference, reference_vgg
 from styler import ops
+from styler.engine import Engine
 from styler.errors import DeviceError, InputError, Interrupted, WeightsError
 from styler.methods.base import Mix
 from styler.methods.gatys.config import STYLE_LAYERS, GatysConfig, GatysStyle, pick_precision, runtime_for
 from styler.methods.gatys.method import Gatys
+from styler.methods.gatys.method import load as load_gatys
 from styler.nets.vgg import DeepEncoder, load_deep_encoder
 
 ONE = Mix((1.0,))
@@ -114,11 +116,11 @@ def test_a_file_cut_at_relu4_1_is_one_weights_error_line(vgg_state, tmp_path):
     assert "\n" not in str(e.value) and "relu4_1" in str(e.value) and "relu5_1" in str(e.value)
     torch.save(cut, tmp_path / "cut.pth")
     with pytest.raises(WeightsError, match=r"cut\.pth"):
-        Gatys.load(vgg=tmp_path / "cut.pth", rt=runtime_for("cpu"))
+        load_gatys(vgg=tmp_path / "cut.pth", device="cpu")
 
 
 def test_load_resolves_the_weights_directory():
-    g = Gatys.load(rt=runtime_for("cpu"), config=GatysConfig(iters=0))
+    g = load_gatys(device="cpu", gatys=GatysConfig(iters=0))
     assert isinstance(g.encoder, DeepEncoder) and g.adain is None and g.name == "gatys"
 
 
@@ -260,9 +262,11 @@ def test_adain_init_starts_from_the_adain_result(vgg_state, weights_dir, encoder
 
 
 def test_adain_init_equals_plain_adain_transfer():
-    adain_module = pytest.importorskip("styler.methods.adain.method")
-    g = Gatys.load(rt=runtime_for("cpu"), config=GatysConfig(iters=0, init="adain"))
-    assert isinstance(g.adain, adain_module.AdaIN)
+    from styler.methods import load
+    from styler.methods.adain.method import AdaIN
+
+    g = load("gatys", device="cpu", gatys=GatysConfig(iters=0, init="adain"))  # the registry builds the init method
+    assert isinstance(g.adain, AdaIN)
     content, style = smooth(24, 32, 22), smooth(28, 28, 23)
     want = g.adain.stylize(content, [g.adain.represent(style)], ONE, alpha=0.6)
     assert torch.equal(g.stylize(content, [g.represent(style)], ONE, alpha=0.6), want)
@@ -294,8 +298,8 @@ def test_tile_size_alpha_and_tiny_images_are_refused(encoder):
     rep = g.represent(smooth(24, 24, 24))
     with pytest.raises(InputError, match=r"tile=512.*scales"):
         g.stylize(smooth(24, 24, 25), [rep], ONE, alpha=1.0, tile=512)
-    with pytest.raises(InputError, match="alpha"):
-        g.stylize(smooth(24, 24, 25), [rep], ONE, alpha=1.5)
+    with pytest.raises(InputError, match="alpha"):  # the engine validates the controls, once, for every method
+        Engine(g).render(smooth(24, 24, 25), [rep], alpha=1.5)
     with pytest.raises(InputError, match="17 px"):
         g.stylize(smooth(16, 24, 25), [rep], ONE, alpha=1.0)
     assert set(STYLE_LAYERS) < set(g.features(smooth(24, 24, 0))._fields)

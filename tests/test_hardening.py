@@ -105,27 +105,34 @@ def files(weights_dir) -> dict[str, bytes]:
 # -- pixel budget --------------------------------------------------------------------------
 
 
-def test_budget_holds_8k_and_is_documented():
-    assert images.MAX_PIXELS >= 7680 * 4320 and images.MAX_PIXELS >= 8192 * 4320  # 8K UHD, DCI 8K
-    assert images.MAX_PIXELS < 512 * 1_536_000
+def test_budget_admits_8k_refuses_a_1x3000_at_512_and_the_help_states_it():
+    for w, h in ((7680, 4320), (8192, 4320)):  # 8K UHD, DCI 8K
+        images.check_pixels(w, h, images.MAX_PIXELS)
+    with pytest.raises(InputError, match="1536000"):
+        images.check_resize(1, 3000, 512, False, images.MAX_PIXELS)
+    help_text = " ".join(run_cli("transfer", "--help").output.split())
+    assert f"Default {images.MAX_PIXELS} (8K UHD and DCI 8K fit)" in help_text
 
 
-def test_a_1x3000_image_is_refused_in_one_line_before_any_resize(tmp_path):
+def test_a_1x3000_image_is_refused_in_one_line_before_any_resize(tmp_path, monkeypatch):
     path = make_image(tmp_path / "tall.png", (1, 3000), 1)
-    start = time.perf_counter()
+    resized = []
+    real = Image.Image.resize
+    monkeypatch.setattr(
+        Image.Image, "resize", lambda im, size, *a, **k: resized.append(size) or real(im, size, *a, **k)
+    )
     with pytest.raises(InputError) as e:
         images.load_image(path, 512)
-    assert time.perf_counter() - start < 2
+    assert resized == []  # refused from the header's size, before any resampling
     assert str(e.value) == (
         "tall.png would be 512 x 1536000 px (786 MP) after resizing, over "
         "max_pixels=40000000; use content_size=0, crop=True or a larger max_pixels"
     )
-    # each fix it names works, fast: the crop is resampled from its source box only
-    start = time.perf_counter()
+    # each fix it names works; the crop is resampled from its source box only (one 512 x 512 resize)
     assert images.load_image(path, 512, crop=True).shape == (1, 3, 512, 512)
+    assert resized == [(512, 512)]
     assert images.load_image(path, 0).shape == (1, 3, 3000, 1)
     assert images.load_image(path, 16, max_pixels=16 * 48_000).shape == (1, 3, 48_000, 16)
-    assert time.perf_counter() - start < 5
     with pytest.raises(InputError, match="max_pixels must be"):
         images.load_image(path, 512, max_pixels=-1)
     assert images.load_image(path, 4, max_pixels=0).shape == (1, 3, 12_000, 4)  # 0 = no budget
@@ -177,9 +184,7 @@ def test_video_frames_have_the_same_budget():
 def test_cli_transfer_of_a_1x3000_image_is_one_line_within_seconds(tmp_path):
     content = make_image(tmp_path / "tall.png", (1, 3000), 1)
     style = make_image(tmp_path / "style.png", (40, 40), 2)
-    start = time.perf_counter()
     r = run_cli("transfer", content, style, "-o", tmp_path / "o.png", "--device", "cpu")
-    assert time.perf_counter() - start < 20
     one_line_error(r, "tall.png", "512 x 1536000 px (786 MP)")
     assert not (tmp_path / "o.png").exists()
 
@@ -187,9 +192,7 @@ def test_cli_transfer_of_a_1x3000_image_is_one_line_within_seconds(tmp_path):
 def test_cli_transfer_with_a_1x3000_style_is_one_line(tmp_path):
     content = make_image(tmp_path / "c.png", (40, 40), 1)
     style = make_image(tmp_path / "tall.png", (1, 3000), 2)
-    start = time.perf_counter()
     r = run_cli("transfer", content, style, "-o", tmp_path / "o.png", "--device", "cpu")
-    assert time.perf_counter() - start < 20
     one_line_error(r, "tall.png", "512 x 1536000 px (786 MP)")
 
 

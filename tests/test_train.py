@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import signal
 import subprocess
 import sys
@@ -15,13 +14,15 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from conftest import make_image, process_env, torchrun_styler
+from conftest import make_image, process_env, run_cli, torchrun_styler
 from styler.cli import app
 from styler.errors import DeviceError, InputError
+from styler.methods.adain.config import AdaINTrainConfig
 from styler.nets import weights
 from styler.nets.vgg import load_decoder
 from styler.training import checkpoint, data
-from styler.training.loop import NonFiniteLoss, TrainConfig, train_decoder
+from styler.training.loop import train
+from styler.training.support import NonFiniteLoss
 
 TINY = dict(batch_size=2, crop=32, resize=40, save_every=2, log_every=1, sample_every=2, workers=0)
 
@@ -44,8 +45,8 @@ def folders(tmp_path) -> tuple[Path, Path]:
     return content, style
 
 
-def config(folders, tmp_path, **kw) -> TrainConfig:
-    return TrainConfig(
+def config(folders, tmp_path, **kw) -> AdaINTrainConfig:
+    return AdaINTrainConfig(
         content_dir=str(folders[0]), style_dir=str(folders[1]), out=str(tmp_path / "run"), **{**TINY, **kw}
     )
 
@@ -75,7 +76,7 @@ def test_loss_falls_when_overfitting_a_fixed_batch(tmp_path):
     # One 32 x 32 image per folder, no resize: every batch is the same two crops.
     content = make_image(tmp_path / "c" / "a.png", (32, 32), 3)
     style = make_image(tmp_path / "s" / "b.png", (32, 32), 4)
-    cfg = TrainConfig(
+    cfg = AdaINTrainConfig(
         content_dir=str(content.parent),
         style_dir=str(style.parent),
         out=str(tmp_path / "run"),
@@ -89,13 +90,13 @@ def test_loss_falls_when_overfitting_a_fixed_batch(tmp_path):
         workers=0,
     )
     losses = []
-    result = train_decoder(cfg, on_step=lambda info: losses.append(info.loss))
+    result = train(cfg, on_step=lambda info: losses.append(info.loss))
     assert len(losses) == 30 and result.iter == 30 and not result.interrupted
     assert sum(losses[-5:]) < 0.5 * sum(losses[:5])
 
 
 def test_run_folder_holds_checkpoints_decoder_log_and_samples(folders, tmp_path):
-    result = train_decoder(config(folders, tmp_path, max_iter=4, keep=1))
+    result = train(config(folders, tmp_path, max_iter=4, keep=1))
     run = tmp_path / "run"
     assert [p.name for p in checkpoint.checkpoints(run)] == ["iter_0000004.pt"]  # keep=1 dropped iter 2
     state = checkpoint.load(result.checkpoint)
@@ -109,9 +110,9 @@ def test_run_folder_holds_checkpoints_decoder_log_and_samples(folders, tmp_path)
 
 
 def test_resume_continues_exactly(folders, tmp_path):
-    straight = train_decoder(config(folders, tmp_path / "a", max_iter=4))
-    train_decoder(config(folders, tmp_path / "b", max_iter=2))
-    resumed = train_decoder(config(folders, tmp_path / "b", max_iter=4, resume=True, lr=5.0))  # lr: recipe wins
+    straight = train(config(folders, tmp_path / "a", max_iter=4))
+    train(config(folders, tmp_path / "b", max_iter=2))
+    resumed = train(config(folders, tmp_path / "b", max_iter=4, resume=True, lr=5.0))  # lr: recipe wins
     a, b = (weights.load_state_dict(r.decoder) for r in (straight, resumed))
     assert resumed.iter == 4 and all(torch.equal(a[k], b[k]) for k in a)
     opt = checkpoint.load(resumed.checkpoint)["optimizer"]
@@ -145,7 +146,7 @@ def test_bad_files_are_skipped_and_counted_odd_modes_converted(folders, tmp_path
     (content / "truncated.jpg").write_bytes(blob[: len(blob) // 2])
     assert good.exists()
     # 10 content files, batch 5 x 2 iterations: one epoch, every file tried once.
-    result = train_decoder(config(folders, tmp_path, max_iter=2, batch_size=5))
+    result = train(config(folders, tmp_path, max_iter=2, batch_size=5))
     assert sorted(Path(p).name for p in result.skipped) == ["empty.jpg", "notes.png", "truncated.jpg"]
     assert data.random_crop(Image.new("RGB", (10, 12)), 0, 32, np.random.default_rng(0)).shape == (3, 32, 32)
 
@@ -162,7 +163,7 @@ def test_nan_loss_stops_with_the_last_good_checkpoint(folders, tmp_path, monkeyp
 
     monkeypatch.setattr(ops, "content_loss", poisoned)
     with pytest.raises(NonFiniteLoss, match=r"iteration 3; the last good checkpoint is .*iter_0000002\.pt"):
-        train_decoder(config(folders, tmp_path, max_iter=6))
+        train(config(folders, tmp_path, max_iter=6))
     run = tmp_path / "run"
     assert [p.name for p in checkpoint.checkpoints(run)] == ["iter_0000002.pt"]
     assert checkpoint.load(run / "checkpoints" / "iter_0000002.pt")["iter"] == 2
@@ -183,7 +184,7 @@ def test_nan_between_syncs_is_caught_on_the_device_before_any_save(folders, tmp_
     # No log at iteration 3 (log_every=100): the NaN is found at the save of iteration 4, and the
     # iteration it happened at comes from the device-side record, not the iteration of the sync.
     with pytest.raises(NonFiniteLoss, match=r"iteration 3; the last good checkpoint is .*iter_0000002\.pt"):
-        train_decoder(config(folders, tmp_path, max_iter=6, log_every=100))
+        train(config(folders, tmp_path, max_iter=6, log_every=100))
     assert [p.name for p in checkpoint.checkpoints(tmp_path / "run")] == ["iter_0000002.pt"]
 
 
@@ -320,16 +321,27 @@ def test_errors_are_one_line_and_non_zero(folders, tmp_path, case, expected):
     assert len(lines) == 1 and expected in lines[0], result.output
 
 
-def test_cli_defaults_are_the_papers(tmp_path):
-    from styler.cli.train import train
+@pytest.mark.parametrize("method", ["adain", "cin"])
+def test_cli_defaults_are_each_methods_recipe(tmp_path, monkeypatch, method):
+    """A wiring test (the loop patched out): `styler train` hands the loop the method's own config
+    dataclass with its recipe's defaults, and --help shows both methods' defaults."""
+    import styler.training.loop as loop
+    from styler.methods.cin.config import CINTrainConfig
+    from styler.training.support import TrainResult
 
-    cli = {name: p.default for name, p in inspect.signature(train).parameters.items()}
-    renamed = {"content_dir": "content_dir", "wikiart": "style_dir", "out_dir": "out"}  # required, no default
-    cin_only = {"ctx", "method", "styles", "extend", "style_size"}  # method defaults to adain; the rest: cin
-    cfg = TrainConfig()
-    for name, default in cli.items():
-        if name not in renamed and name not in cin_only:
-            assert getattr(cfg, name) == default, name
+    seen = []
+    monkeypatch.setattr(loop, "train", lambda cfg, **kw: seen.append(cfg) or TrainResult(tmp_path, 0, None, None, []))
+    folder = "--styles" if method == "cin" else "--wikiart"
+    r = run_cli("train", "--method", method, "--coco", tmp_path, folder, tmp_path, "-o", tmp_path / "run")
+    assert r.exit_code == 0, r.output
+    (cfg,) = seen
+    want = CINTrainConfig if method == "cin" else AdaINTrainConfig
+    assert type(cfg) is want and cfg.style_dir == str(tmp_path) and cfg.out == str(tmp_path / "run")
+    defaults = want(content_dir=cfg.content_dir, style_dir=cfg.style_dir, out=cfg.out)
+    assert cfg == defaults
+    paper = (
+        (160_000, 8, 1e-4, 5e-5, 1.0, 10.0, 512, 256) if method == "adain" else (40_000, 16, 1e-3, 0, 1, 1e3, 256, 256)
+    )
     assert (
         cfg.max_iter,
         cfg.batch_size,
@@ -339,8 +351,14 @@ def test_cli_defaults_are_the_papers(tmp_path):
         cfg.style_weight,
         cfg.resize,
         cfg.crop,
-    ) == (160_000, 8, 1e-4, 5e-5, 1.0, 10.0, 512, 256)
+    ) == paper
+    assert "adain: 0.0001; cin: 0.001" in " ".join(run_cli("train", "--help").output.split())
+
+
+def test_train_errors_from_the_core(tmp_path):
+    from styler import train
+
     with pytest.raises(DeviceError):
-        train_decoder(TrainConfig(precision="fp16"))
+        train(AdaINTrainConfig(precision="fp16"))
     with pytest.raises(InputError, match="does not exist"):
-        train_decoder(TrainConfig(content_dir=str(tmp_path / "x"), style_dir=str(tmp_path), out=str(tmp_path)))
+        train(AdaINTrainConfig(content_dir=str(tmp_path / "x"), style_dir=str(tmp_path), out=str(tmp_path)))

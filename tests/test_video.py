@@ -14,6 +14,7 @@ from PIL import Image
 
 from conftest import one_line_error, run_cli
 from styler import ops
+from styler.controls import Controls
 from styler.errors import InputError, OutputError
 from styler.jobs.video import stylize_video
 from styler.media import video
@@ -170,7 +171,7 @@ def test_rotation_is_kept_upright(tmp_path, engine):
 def test_frames_match_the_image_path(tmp_path, engine):
     src = make_clip(tmp_path / "in.mp4", 4)
     stats = engine.represent(torch.rand(1, 3, 40, 40))
-    report = stylize_video(engine, video.probe(src), tmp_path / "out.mp4", [stats], alpha=0.8, batch=3, crf=0)
+    report = stylize_video(engine, video.probe(src), tmp_path / "out.mp4", [stats], Controls(alpha=0.8), batch=3, crf=0)
     assert (report.frames, report.size) == (4, (64, 48))
     for x, y in zip(decoded(src), decoded(tmp_path / "out.mp4"), strict=True):
         ref = engine.render(to_tensor(Image.fromarray(x)), [stats], alpha=0.8)
@@ -182,7 +183,7 @@ def test_frames_match_the_image_path(tmp_path, engine):
 def test_color_matches_the_image_path(tmp_path, engine):
     src = make_clip(tmp_path / "in.mp4", 2)
     style = torch.rand(1, 3, 32, 32)
-    stylize_video(engine, video.probe(src), tmp_path / "out.mp4", [style], color="coral", crf=0)
+    stylize_video(engine, video.probe(src), tmp_path / "out.mp4", [style], Controls(color="coral"), crf=0)
     for x, y in zip(decoded(src), decoded(tmp_path / "out.mp4"), strict=True):
         ref = engine.render(to_tensor(Image.fromarray(x)), [style], color="coral")
         assert (to_tensor(Image.fromarray(y)) - ref).abs().mean() < 3 / 255
@@ -194,22 +195,22 @@ def test_still_mask_applies_to_every_frame(engine):
     masks = torch.zeros(2, 12, 16)  # any size: resized to the frames
     masks[0, :, :8], masks[1, :, 8:] = 1, 1
     styles = [torch.rand(1, 3, 24, 24), torch.rand(1, 3, 24, 24)]
-    got = torch.cat(list(engine.frames([x[:2], x[2:]], styles, masks=masks, feather=2.0, alpha=0.9)))
+    got = torch.cat(list(engine.frames([x[:2], x[2:]], styles, Controls(alpha=0.9, feather=2.0), masks)))
     assert torch.allclose(got, engine.render(x, styles, masks=masks, feather=2.0, alpha=0.9), atol=1e-5)
     with pytest.raises(InputError, match=r"expected 3 region masks \(R, H, W\), one per style, got \(2, 12, 16\)"):
-        list(engine.frames([x], styles[:1] * 3, masks=masks))
+        list(engine.frames([x], styles[:1] * 3, Controls(), masks))
 
 
 def test_several_styles_without_masks_interpolate(engine, adain):
     torch.manual_seed(1)
     x = torch.rand(2, 3, 24, 32)
     styles = [torch.rand(1, 3, 24, 24), torch.rand(1, 3, 32, 24)]
-    (got,) = engine.frames([x], styles, weights=[3, 1], alpha=0.8)
+    (got,) = engine.frames([x], styles, Controls(alpha=0.8, weights=(3, 1)))
     stats = [adain.represent(s) for s in styles]
     fc = adain.encode(x)
     target = ops.interpolate_adain(fc, [s.mean for s in stats], [s.std for s in stats], [0.75, 0.25])
     assert torch.allclose(got, adain.decode(ops.blend(target, fc, 0.8), (24, 32)), atol=1e-5)
-    (equal,) = engine.frames([x], styles, alpha=0.8)
+    (equal,) = engine.frames([x], styles, Controls(alpha=0.8))
     assert torch.allclose(equal, engine.render(x, styles, weights=[1, 1], alpha=0.8), atol=1e-6)
     assert (equal - got).abs().max() > 1e-3
 
@@ -294,7 +295,7 @@ def test_smoothing_lowers_flicker_on_a_noisy_clip(tmp_path, engine):
     src = video.probe(make_clip(tmp_path / "noisy.mp4", 8, noise=1.5, still=True))
     stats = [engine.represent(torch.rand(1, 3, 40, 40))]
     plain = stylize_video(engine, src, tmp_path / "a.mp4", stats)
-    smooth = stylize_video(engine, src, tmp_path / "b.mp4", stats, smooth=0.8)
+    smooth = stylize_video(engine, src, tmp_path / "b.mp4", stats, Controls(smooth=0.8))
     assert plain.input_change == pytest.approx(smooth.input_change)
     assert smooth.flicker < 0.7 * plain.flicker
 
@@ -379,7 +380,7 @@ def test_core_errors_are_styler_errors(tmp_path, engine):
     with pytest.raises(InputError, match="batch must be a whole number >= 1, got batch=0"):
         stylize_video(engine, src, tmp_path / "o.mp4", style, batch=0)
     with pytest.raises(InputError, match="smooth"):
-        stylize_video(engine, src, tmp_path / "o.mp4", style, smooth=1.0)
+        stylize_video(engine, src, tmp_path / "o.mp4", style, Controls(smooth=1.0))
     assert not (tmp_path / "o.mp4").exists()
     with pytest.raises(OutputError, match="overwrite"):
         video.check_output(src.path, "libx264", 18, protect=src.path)

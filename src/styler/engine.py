@@ -1,7 +1,7 @@
 """The engine: routes a request (styles, controls) to a style method through one render path.
 
     render(content, styles, alpha, weights | masks, feather, color)
-      -> validate the controls once
+      -> Controls: every control validated once (``controls``)
       -> Mix(weights, masks resized to the content and feathered)
       -> colour: coral adapts each style image to the content; luminance stylizes the
          content's luminance with luminance-matched styles and puts its chrominance back
@@ -14,8 +14,8 @@ through the same path with the styles represented once.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -24,56 +24,14 @@ from PIL import Image
 from torch import Tensor
 
 from . import colour, ops, temporal, tiling
-from .errors import InputError, Interrupted
+from .controls import Controls, check_color, normalize_weights
+from .errors import InputError, Interrupted, Param
 from .media import images
-from .methods.base import Method, Mix
+from .methods.base import Keys, Method, Mix, OnStart
 from .names import Color
 from .runtime import Runtime
 
 LUMA_ROWS = 512  # luminance merge in strips of rows: an 8K output needs no full-size temporaries
-
-
-def check_alpha(alpha: float) -> float:
-    if not isinstance(alpha, (int, float)) or math.isnan(alpha) or not 0.0 <= alpha <= 1.0:
-        raise InputError(f"alpha must be a number in [0, 1], got {alpha}; 1 = full style, 0 = content only")
-    return float(alpha)
-
-
-def check_feather(px: float) -> float:
-    if not isinstance(px, (int, float)) or not math.isfinite(px) or px < 0:
-        raise InputError(f"feather must be a number of pixels >= 0, got {px}; 0 = hard edges")
-    return float(px)
-
-
-def check_color(color: str | Color | None) -> Color | None:
-    if color is None or isinstance(color, Color):
-        return color
-    try:
-        return Color(color)
-    except ValueError:
-        raise InputError(f"unknown colour method '{color}'; use one of {', '.join(c.value for c in Color)}") from None
-
-
-def normalize_weights(weights: Sequence[float] | None, count: int) -> list[float]:
-    """Interpolation weights -> the same divided by their sum; equal weights when None."""
-    if count < 1:
-        raise InputError("no style given; pass at least one style")
-    if weights is None:
-        return [1.0 / count] * count
-    try:
-        w = [float(x) for x in weights]
-    except (TypeError, ValueError):
-        raise InputError(f"weights must be numbers, got {list(weights)}") from None
-    if len(w) != count:
-        raise InputError(f"got {len(w)} weight(s) for {count} style(s); give exactly one weight per style")
-    if not all(math.isfinite(x) for x in w):
-        raise InputError(f"weights must be finite numbers, got {','.join(map(str, w))}")
-    if any(x < 0 for x in w):
-        raise InputError(f"weights must not be negative, got {','.join(map(str, w))}; use 0 to leave a style out")
-    total = sum(w)
-    if total <= 0:
-        raise InputError("the weights sum to 0; give at least one positive weight")
-    return [x / total for x in w]
 
 
 def region_masks(masks: Tensor, count: int, size: tuple[int, int], feather: float, device: torch.device) -> Tensor:
@@ -87,13 +45,13 @@ def region_masks(masks: Tensor, count: int, size: tuple[int, int], feather: floa
         raise InputError("region masks must be finite and >= 0")
     if tuple(m.shape[-2:]) != tuple(size):
         m = F.interpolate(m[None], size=size, mode="nearest-exact")[0]
-    return ops.feather(m, check_feather(feather))
+    return ops.feather(m, feather)
 
 
 class Engine:
     """A style method plus the settings fixed for a job (the tiling policy).
 
-    >>> engine = Engine.load("adain")                    # weights resolved / downloaded
+    >>> engine = styler.load("adain")                     # weights resolved / downloaded
     >>> out = engine.render(content, [style], alpha=0.8) # (N, 3, H, W) in [0, 1]
     """
 
@@ -122,22 +80,16 @@ class Engine:
         return self.method.represent(style)
 
     def mix(
-        self,
-        count: int,
-        size: tuple[int, int],
-        *,
-        weights: Sequence[float] | None = None,
-        masks: Tensor | None = None,
-        feather: float = 0.0,
+        self, count: int, size: tuple[int, int], controls: Controls = Controls(), masks: Tensor | None = None
     ) -> Mix:
         """The interpolation weights or region masks for ``count`` styles on a content of ``size``."""
         if masks is None:
-            if feather:
-                raise InputError("feather only applies to region masks; pass masks or drop feather")
-            return Mix(tuple(normalize_weights(weights, count)))
-        if weights is not None:
+            if controls.feather:
+                raise InputError(Param("feather"), " only applies to region masks; pass masks or drop feather")
+            return Mix(tuple(normalize_weights(controls.weights, count)))
+        if controls.weights is not None:
             raise InputError("pass interpolation weights or region masks, not both")
-        return Mix((1.0 / count,) * count, region_masks(masks, count, size, feather, self.runtime.device))
+        return Mix((1.0 / count,) * count, region_masks(masks, count, size, controls.feather, self.runtime.device))
 
     # -- the render path ---------------------------------------------------------------
 
@@ -157,11 +109,14 @@ class Engine:
         ``styles``: images (1, 3, h, w), names/indices (CIN) or representations. With several
         styles: ``weights`` interpolate (normalised; equal when None) or ``masks`` (R, H', W')
         give region r style r. ``color``: None, "coral" or "luminance"."""
-        if not isinstance(content, Tensor) or content.dim() != 4 or content.shape[1] != 3:
-            shape = tuple(content.shape) if isinstance(content, Tensor) else type(content).__name__
-            raise InputError(f"expected the content as an image batch (N, 3, H, W), got {shape}")
-        mix = self.mix(len(styles), tuple(content.shape[-2:]), weights=weights, masks=masks, feather=feather)
-        return self._render(content, styles, mix, check_alpha(alpha), check_color(color))
+        controls = Controls(alpha, check_color(color), None if weights is None else tuple(weights), feather)
+        return self.apply(content, styles, controls, masks)
+
+    def apply(self, content: Tensor, styles: Sequence[Any], controls: Controls, masks: Tensor | None = None) -> Tensor:
+        """``render`` with the controls already built (jobs, video and the CLI build them once)."""
+        check_batch(content)
+        mix = self.mix(len(styles), tuple(content.shape[-2:]), controls, masks)
+        return self._render(content, styles, mix, controls.alpha, controls.color)
 
     def _render(self, content: Tensor, styles: Sequence[Any], mix: Mix, alpha: float, color: Color | None) -> Tensor:
         if color is None:
@@ -174,68 +129,100 @@ class Engine:
             )
         if color is Color.coral and not self.method.takes_images:
             raise InputError(
-                f"color=coral adapts the style images, and method {self.method.name} has none; use color=luminance"
+                Param("color", "coral"),
+                f" adapts the style images, and method {self.method.name} has none; use ",
+                Param("color", "luminance"),
             )
-        device = self.runtime.device
-        outs = []
-        for c in content.split(1):  # the styles are adapted to each content image's colours
-            c = c.to(device, torch.float32)
-            imgs = [s.to(device, torch.float32) for s in styles] if self.method.takes_images else list(styles)
-            if color is Color.coral:
-                target = colour.rgb_stats(c[0])
-                reps = [self.represent(colour.coral(s[0], target).unsqueeze(0)) for s in imgs]
-                outs.append(self.method.stylize(c, reps, mix, alpha=alpha, tile=self.tile))
-                continue
-            luma = colour.luminance(c)  # (1, 1, H, W)
-            if self.method.takes_images:
-                imgs = [colour.match_luminance(colour.luminance(s), luma).expand(-1, 3, -1, -1) for s in imgs]
-            reps = [self.represent(s) for s in imgs]
-            try:
-                out = self.method.stylize(luma.expand(-1, 3, -1, -1), reps, mix, alpha=alpha, tile=self.tile)
-            except Interrupted as e:
-                if isinstance(e.partial, Tensor):
-                    raise Interrupted(merge_luminance(e.partial, c)) from None
-                raise
-            outs.append(merge_luminance(out, c))
+        outs = [self._preserve(c, styles, mix, alpha, color) for c in content.split(1)]
         return torch.cat(outs)
 
-    def render_each(
-        self, content: Tensor, styles: Sequence[Any], *, alpha: float = 1.0, color: str | Color | None = None
-    ) -> Iterator[Tensor]:
+    def _preserve(self, c: Tensor, styles: Sequence[Any], mix: Mix, alpha: float, color: Color) -> Tensor:
+        """One content image (1, 3, H, W): the styles adapted to its colours (coral), or its
+        luminance stylized with luminance-matched styles and its chrominance put back."""
+        c = c.to(self.runtime.device, torch.float32)
+        imgs = [s.to(c.device, torch.float32) for s in styles] if self.method.takes_images else list(styles)
+        if color is Color.coral:
+            target = colour.rgb_stats(c[0])
+            reps = [self.represent(colour.coral(s[0], target).unsqueeze(0)) for s in imgs]
+            return self.method.stylize(c, reps, mix, alpha=alpha, tile=self.tile)
+        luma = colour.luminance(c)  # (1, 1, H, W)
+        if self.method.takes_images:
+            imgs = [colour.match_luminance(colour.luminance(s), luma).expand(-1, 3, -1, -1) for s in imgs]
+        reps = [self.represent(s) for s in imgs]
+        try:
+            out = self.method.stylize(luma.expand(-1, 3, -1, -1), reps, mix, alpha=alpha, tile=self.tile)
+        except Interrupted as e:
+            if isinstance(e.partial, Tensor):
+                raise Interrupted(merge_luminance(e.partial, c)) from None
+            raise
+        return merge_luminance(out, c)
+
+    def render_each(self, content: Tensor, styles: Sequence[Any], controls: Controls = Controls()) -> Iterator[Tensor]:
         """One stylization of ``content`` (N, 3, H, W) per style, in order (no mixing)."""
-        alpha, color = check_alpha(alpha), check_color(color)
-        if color is not None:
+        if controls.color is not None:
             for style in styles:
-                yield self._render(content, [style], Mix((1.0,)), alpha, color)
+                yield self._render(content, [style], Mix((1.0,)), controls.alpha, controls.color)
             return
-        results = self.method.stylize_each(content, [self.represent(s) for s in styles], alpha=alpha, tile=self.tile)
+        results = self.method.stylize_each(
+            content, [self.represent(s) for s in styles], alpha=controls.alpha, tile=self.tile
+        )
         del content  # the method holds what it needs: at 8K the image is freed before the decoder runs
         yield from results
 
-    def frames(
+    def render_batch(
         self,
-        batches: Iterable[Tensor],
-        styles: Sequence[Any],
-        *,
-        smooth: float = 0.0,
-        alpha: float = 1.0,
-        weights: Sequence[float] | None = None,
-        masks: Tensor | None = None,
-        feather: float = 0.0,
-        color: str | Color | None = None,
+        content: Tensor,
+        styles: Sequence[Sequence[Any]],
+        controls: Controls = Controls(),
+        on_start: OnStart | None = None,
+    ) -> Iterator[tuple[Keys, Tensor]]:
+        """content (B, 3, H, W); ``styles[i]`` the styles image i takes, one result each (no mixing).
+
+        Yields (keys, results): key (i, j) is image i with its j-th style. Without colour
+        preservation or a sweep the method batches what it can (``Method.stylize_batch``);
+        otherwise every pair goes through ``apply``/``sweep``, ``on_start(i, j)`` before each."""
+        if controls.color is None and controls.sweep is None:
+            reps = [[self.represent(s) for s in row] for row in styles]
+            yield from self.method.stylize_batch(content, reps, alpha=controls.alpha, tile=self.tile, on_start=on_start)
+            return
+        for i, row in enumerate(styles):
+            for j, style in enumerate(row):
+                if on_start is not None:
+                    on_start(i, j)
+                c = content[i : i + 1]
+                yield [(i, j)], self.sweep(c, style, controls) if controls.sweep else self.apply(c, [style], controls)
+
+    def sweep(self, content: Tensor, style: Any, controls: Controls) -> Tensor:
+        """Content (1, 3, H, W) at each alpha of ``controls.sweep`` side by side: (1, 3, H, n * W + gaps)."""
+        sweep = controls.sweep or (controls.alpha,)
+        return images.contact_sheet([[self.apply(content, [style], replace(controls, alpha=a)) for a in sweep]])
+
+    def frames(
+        self, batches: Iterable[Tensor], styles: Sequence[Any], controls: Controls, masks: Tensor | None = None
     ) -> Iterator[Tensor]:
-        """Consecutive frame batches (N, 3, H, W) -> stylized batches, in order, through ``render``'s
+        """Consecutive frame batches (N, 3, H, W) -> stylized batches, in order, through ``apply``'s
         path. Styles are represented once (with colour preservation they are re-adapted to every
-        frame); masks are prepared once for the frame size. ``smooth`` in [0, 1) is
+        frame); masks are prepared once for the frame size. ``controls.smooth`` is
         ``temporal.TemporalFilter``'s strength (0 = off: exactly the image path)."""
-        alpha, color = check_alpha(alpha), check_color(color)
-        steady = temporal.TemporalFilter(smooth)
-        reps = list(styles) if color is not None else [self.represent(s) for s in styles]
+        steady = temporal.TemporalFilter(controls.smooth)
+        reps = list(styles) if controls.color is not None else [self.represent(s) for s in styles]
         mix = None
         for x in batches:
             if mix is None:
-                mix = self.mix(len(reps), tuple(x.shape[-2:]), weights=weights, masks=masks, feather=feather)
-            yield steady(x, self._render(x, reps, mix, alpha, color))
+                mix = self.mix(len(reps), tuple(x.shape[-2:]), controls, masks)
+            yield steady(x, self._render(x, reps, mix, controls.alpha, controls.color))
+
+    # -- the style cache ---------------------------------------------------------------
+
+    def style_key(self) -> str | None:
+        """See ``Method.style_key``: None when this method's representations are not cached."""
+        return self.method.style_key()
+
+    def pack(self, rep: Any) -> dict[str, Tensor]:
+        return self.method.pack(rep)
+
+    def unpack(self, tensors: dict[str, Tensor]) -> Any:
+        return self.method.unpack(tensors)
 
     # -- PIL convenience ---------------------------------------------------------------
 
@@ -259,6 +246,13 @@ class Engine:
             else style
         )
         return images.to_pil(self.render(c, [s], alpha=alpha))
+
+
+def check_batch(content: Any) -> Tensor:
+    if not isinstance(content, Tensor) or content.dim() != 4 or content.shape[1] != 3:
+        shape = tuple(content.shape) if isinstance(content, Tensor) else type(content).__name__
+        raise InputError(f"expected the content as an image batch (N, 3, H, W), got {shape}")
+    return content
 
 
 @torch.inference_mode()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import DeviceError
+from .errors import DeviceError, Param
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -76,7 +76,9 @@ def pick_precision(name: str, device: torch.device, *, training: bool = False) -
     if name not in PRECISIONS:
         raise DeviceError(f"unknown precision '{name}'; use one of {', '.join(PRECISIONS)}")
     if training and name == "fp16":
-        raise DeviceError("training supports precision=auto, fp32 or bf16 (fp16 would need loss scaling)")
+        raise DeviceError(
+            "training supports ", Param("precision", "auto"), ", fp32 or bf16 (fp16 would need loss scaling)"
+        )
     native_bf16 = cuda_native_bf16(device) if device.type == "cuda" else False
     if name == "bf16" and device.type == "cuda" and not native_bf16:
         raise DeviceError("this GPU has no native bf16; use precision fp16 or fp32")

@@ -7,22 +7,12 @@ relu4_1 statistics and the decoder's receptive field): flicker. Pure tensor math
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
-
-from .errors import InputError
 
 # Per-pixel input change (max over RGB, [0, 1] units) at which a pixel counts as moving:
 # a few codec steps. Below it the output may keep its previous value; above it never.
 TOLERANCE = 6 / 255
-
-
-def check_smooth(smooth: float) -> float:
-    if not isinstance(smooth, (int, float)) or math.isnan(smooth) or not 0.0 <= smooth < 1.0:
-        raise InputError(f"smooth must be a number in [0, 1), got {smooth}; 0 = off, 0.8 = strong")
-    return float(smooth)
 
 
 class TemporalFilter:
@@ -37,7 +27,7 @@ class TemporalFilter:
     """
 
     def __init__(self, smooth: float = 0.0, tolerance: float = TOLERANCE) -> None:
-        self.smooth = check_smooth(smooth)
+        self.smooth = float(smooth)  # checked where the controls are made (``controls.Controls``)
         self.tolerance = tolerance
         self.prev: tuple[Tensor, Tensor] | None = None  # last input and output, (1, 3, H, W)
 

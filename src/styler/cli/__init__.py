@@ -1,7 +1,7 @@
 """The ``styler`` command: a thin Typer layer over the engine.
 
 Each subcommand lives in its own module (Typer's one-file-per-command); they share the
-option vocabulary and error handling in ``common``. Only this package prints or exits.
+option vocabulary (``options``) and the error edge (``console``). Only this package prints or exits.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typer.core import TyperGroup
 
 from .. import __version__
 from .color import color_preserve
-from .common import err, fail
+from .console import err, fail
 from .interpolate import interpolate
 from .mask import mask
 from .models import models_app

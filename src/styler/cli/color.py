@@ -9,7 +9,8 @@ import typer
 
 from ..names import Color
 from . import options as o
-from .common import guarded, single_result, stems, style_inputs
+from .common import single_result, stems, style_inputs
+from .console import guarded
 
 
 @guarded
@@ -45,8 +46,12 @@ def color_preserve(
     if len(names) != 1:
         raise InputError(f"color-preserve takes one style, got {len(names)}; use interpolate or mask for several")
 
+    from ..controls import Controls
+
+    controls = Controls(alpha, color)
+
     def render(engine, image, styles_in):
-        return engine.render(image, styles_in, alpha=alpha, color=color)
+        return engine.apply(image, styles_in, controls)
 
     single_result(
         content,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from . import options as o
-from .common import guarded, parse_numbers, single_result, stems, style_inputs
+from .common import parse_numbers, single_result, stems, style_inputs
+from .console import guarded
 
 MAX_GRID = 16
 CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
@@ -53,26 +55,32 @@ def interpolate(
 
     Written as {content}_interpolated_{styles}.{ext} (or {content}_grid{N}_{styles}.{ext}), or as -o says.
     """
-    from ..engine import check_alpha, normalize_weights
-    from ..errors import InputError
+    from ..controls import Controls, normalize_weights
+    from ..errors import InputError, Param
 
-    check_alpha(alpha)
+    controls = Controls(alpha, color)
     names = style_inputs(model, styles, style)
     if len(names) < 2:
         raise InputError("interpolate needs two or more styles; use styler transfer for one")
     if grid is not None:
         if weights is not None:
-            raise InputError("grid sets the weights itself; drop weights or grid")
+            raise InputError(Param("grid"), " sets the weights itself; drop ", Param("weights"), " or ", Param("grid"))
         if len(names) != 4:
             raise InputError(f"grid needs exactly four styles (the corners), got {len(names)}")
         if not 2 <= grid <= MAX_GRID:
-            raise InputError(f"grid must be between 2 and {MAX_GRID}, got grid={grid}")
+            raise InputError(Param("grid"), f" must be between 2 and {MAX_GRID}, got {grid}")
         cells = [[_corner_weights(i, j, grid) for j in range(grid)] for i in range(grid)]
         name = f"{content.stem}_grid{grid}_{stems(names)}"
         used = f"{grid} x {grid} grid, " + ", ".join(f"{_name(s)} {c}" for s, c in zip(names, CORNERS))
     else:
         if show_styles:
-            raise InputError("show_styles only applies to a grid; add grid=N or drop show_styles")
+            raise InputError(
+                Param("show_styles"),
+                " only applies to a grid; add ",
+                Param("grid", "N"),
+                " or drop ",
+                Param("show_styles"),
+            )
         w = normalize_weights(None if weights is None else parse_numbers(weights, "weights"), len(names))
         cells = [[w]]
         name = f"{content.stem}_interpolated_{stems(names)}"
@@ -80,7 +88,7 @@ def interpolate(
 
     def render(engine, image, styles_in):
         reps = styles_in if color is not None else [engine.represent(s) for s in styles_in]
-        rows = [[engine.render(image, reps, weights=w, alpha=alpha, color=color) for w in row] for row in cells]
+        rows = [[engine.apply(image, reps, replace(controls, weights=tuple(w))) for w in row] for row in cells]
         if grid is None:
             return rows[0][0]
         return _sheet(rows, styles_in, image, grid) if show_styles else _sheet(rows, None, image, grid)
@@ -99,12 +107,12 @@ def _corner_weights(i: int, j: int, n: int) -> list[float]:
 
 
 def _sheet(rows, style_images, image, grid: int):
-    from ..errors import InputError
+    from ..errors import InputError, Param
     from ..media.images import contact_sheet, fit
 
     if style_images is not None:
         if not all(hasattr(s, "shape") for s in style_images):
-            raise InputError("show_styles draws the style images; CIN styles have none")
+            raise InputError(Param("show_styles"), " draws the style images; CIN styles have none")
         size = tuple(image.shape[-2:])
         thumbs = [fit(s, size) for s in style_images]
         blank: list = [None] * grid

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from . import options as o
-from .common import guarded, region_summary, single_result, stems, style_inputs
+from .common import region_summary, single_result, stems, style_inputs
+from .console import guarded
 
 
 @guarded
@@ -41,18 +42,17 @@ def mask(
 
     Written as {content}_masked_{styles}.{ext}, or as -o says.
     """
-    from ..engine import check_alpha, check_feather
+    from ..controls import Controls
     from ..media.regions import load_regions
 
-    check_alpha(alpha)
-    check_feather(feather)
+    controls = Controls(alpha, color, feather=feather)
     names = style_inputs(model, styles, style)
     shares = []
 
     def render(engine, image, styles_in):
         regions = load_regions(mask, tuple(image.shape[-2:]), len(styles_in), reading.crop, max_pixels=reading.budget())
         shares.append(region_summary(names, regions))
-        return engine.render(image, styles_in, masks=regions, feather=feather, alpha=alpha, color=color)
+        return engine.apply(image, styles_in, controls, regions)
 
     single_result(
         content,

@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from .common import escape, guarded, out
+from .console import guarded, out
 
 models_app = typer.Typer(help="Inspect trained multi-style (CIN) model files.", no_args_is_help=True)
 

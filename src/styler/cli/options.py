@@ -251,6 +251,12 @@ class Reading:
 
         return MAX_PIXELS if self.max_pixels is None else self.max_pixels
 
+    def spec(self) -> Any:
+        """The core's ``jobs.spec.Reading`` (checked there)."""
+        from ..jobs.spec import Reading as Spec
+
+        return Spec(self.content_size, self.style_size, self.crop, self.budget())
+
 
 GROUPS = (Model, Gatys, Reading)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from rich.progress import Progress
 
-from .common import err, out
+from .console import err, out
 
 
 @contextmanager

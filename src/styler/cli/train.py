@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import ProgressColumn, TextColumn
 from rich.text import Text
 
-from .common import alias_flags, err, escape, fail, guarded, out, progress_bar
+from ..methods.adain.config import AdaINTrainConfig
+from ..methods.cin.config import CINTrainConfig
+from .console import err, fail, guarded, out, progress_bar
 from .options import Device, Vgg
+
+CONFIGS = {"adain": AdaINTrainConfig, "cin": CINTrainConfig}  # each method's recipe: the defaults below
 
 TrainPrecision = Annotated[
     str, typer.Option(help="auto (bf16 autocast on CUDA when supported, else fp32), bf16 or fp32.")
@@ -38,21 +44,23 @@ def fresh_run(base: Path) -> Path:
     return candidate
 
 
-def _defaulted(ctx: typer.Context, name: str) -> bool:
-    """Whether the user left option ``name`` at its default (not on the command line or in the environment)."""
-    source = ctx.get_parameter_source(name)
-    return source is None or getattr(source, "name", "") in ("DEFAULT", "DEFAULT_MAP")
+def _per_method(name: str, what: str) -> str:
+    """Help text with each method's default, read from its config dataclass."""
+    shown = "; ".join(f"{m}: {getattr(cls(), name):g}" for m, cls in CONFIGS.items())
+    return f"{what} Default {shown}."
+
+
+def _num(name: str, what: str, kind: type = int) -> Any:
+    return Annotated[kind | None, typer.Option(help=_per_method(name, what), show_default=False)]
 
 
 @guarded
 def train(
-    ctx: typer.Context,
     method: Annotated[
         TrainMethod,
         typer.Option(
             help="adain: a decoder for any style (needs --coco, --wikiart); "
-            "cin: one network for the styles in --styles (needs --coco, "
-            "--styles)."
+            "cin: one network for the styles in --styles (needs --coco, --styles)."
         ),
     ] = TrainMethod.adain,
     content_dir: Annotated[
@@ -88,31 +96,33 @@ def train(
         typer.Option(
             "--out",
             "-o",
-            help="Run folder: checkpoints/, the model, "
-            "log.jsonl, samples/. Default: a new runs/train[-N] "
+            help="Run folder: checkpoints/, the model, log.jsonl, samples/. Default: a new runs/train[-N] "
             "(cin: runs/cin[-N]).",
             show_default=False,
         ),
     ] = None,
-    max_iter: Annotated[int, typer.Option(help="Iterations (batches) in all (cin: 40000).")] = 160_000,
-    batch_size: Annotated[int, typer.Option(help="Images per batch, per process (cin: 16).")] = 8,
-    lr: Annotated[float, typer.Option(help="Adam learning rate (cin: 1e-3).")] = 1e-4,
-    lr_decay: Annotated[
-        float, typer.Option(help="Learning rate at iteration i: lr / (1 + lr_decay * i) (cin: 0).")
-    ] = 5e-5,
-    content_weight: Annotated[float, typer.Option(help="Weight of the content loss.")] = 1.0,
-    style_weight: Annotated[float, typer.Option(help="Weight of the style loss (cin: 1000).")] = 10.0,
-    save_every: Annotated[int, typer.Option(help="Checkpoint every N iterations and at the end (cin: 5000).")] = 10_000,
-    keep: Annotated[int, typer.Option(help="Checkpoints kept; older ones are deleted.")] = 3,
-    log_every: Annotated[int, typer.Option(help="A log.jsonl record (mean losses) every N iterations.")] = 100,
-    sample_every: Annotated[int, typer.Option(help="A sample grid every N iterations (0 = none).")] = 1000,
-    resize: Annotated[int, typer.Option(help="Content shorter side before cropping, 0 = keep (cin: 256).")] = 512,
-    crop: Annotated[int, typer.Option(help="Random square crop size.")] = 256,
+    max_iter: _num("max_iter", "Iterations (batches) in all.") = None,
+    batch_size: _num("batch_size", "Images per batch, per process.") = None,
+    lr: _num("lr", "Adam learning rate.", float) = None,
+    lr_decay: _num("lr_decay", "Learning rate at iteration i: lr / (1 + lr_decay * i).", float) = None,
+    content_weight: _num("content_weight", "Weight of the content loss.", float) = None,
+    style_weight: _num("style_weight", "Weight of the style loss.", float) = None,
+    save_every: _num("save_every", "Checkpoint every N iterations and at the end.") = None,
+    keep: _num("keep", "Checkpoints kept; older ones are deleted.") = None,
+    log_every: _num("log_every", "A log.jsonl record (mean losses) every N iterations.") = None,
+    sample_every: _num("sample_every", "A sample grid every N iterations (0 = none).") = None,
+    resize: _num("resize", "Content shorter side before cropping, 0 = keep.") = None,
+    crop: _num("crop", "Random square crop size.") = None,
     style_size: Annotated[
-        int, typer.Option(help="cin: style images' shorter side, 0 = keep (the stroke scale the network learns).")
-    ] = 512,
-    workers: Annotated[int, typer.Option(help="Data-loading processes per training process.")] = 4,
-    seed: Annotated[int, typer.Option(help="Seed for the initial weights, data order, crops, style draws.")] = 0,
+        int | None,
+        typer.Option(
+            help=f"cin: style images' shorter side, 0 = keep (the stroke scale the network learns). "
+            f"Default {CINTrainConfig().style_size}.",
+            show_default=False,
+        ),
+    ] = None,
+    workers: _num("workers", "Data-loading processes per training process.") = None,
+    seed: _num("seed", "Seed for the initial weights, data order, crops, style draws.") = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue the run in -o from its newest checkpoint.")
     ] = False,
@@ -125,23 +135,15 @@ def train(
     Ctrl-C or SIGTERM saves a checkpoint and stops; --resume continues exactly there.
     Multi-GPU: torchrun --nproc-per-node N -m styler train ... -o RUN
     """
-    from ..methods.cin.train import CINConfig
-    from ..training.loop import TrainConfig, train_cin, train_decoder
+    from ..errors import InputError, Param
 
-    cin = method is TrainMethod.cin
-    need = ("--coco", "--styles") if cin else ("--coco", "--wikiart")
-    given = {"--coco": content_dir, "--wikiart": wikiart, "--styles": styles, "--extend": extend}
-    if missing := [f for f in need if given[f] is None]:
+    config = CONFIGS[method.value]
+    folders = {"--wikiart": wikiart, "--styles": styles}
+    need = "--styles" if method is TrainMethod.cin else "--wikiart"
+    if content_dir is None or folders[need] is None:
+        missing = [f for f, v in (("--coco", content_dir), (need, folders[need])) if v is None]
         raise fail(f"--method {method.value} needs {' and '.join(missing)}")
-    if not cin and not _defaulted(ctx, "style_size"):
-        given["--style-size"] = style_size
-    if wrong := [f for f, v in given.items() if v is not None and f not in need and not (cin and f == "--extend")]:
-        raise fail(f"{wrong[0]} does not apply to --method {method.value}; drop it or use the other method")
-    torchrun = int(os.environ.get("WORLD_SIZE", "1")) > 1
-    if out_dir is None and (resume or torchrun):
-        raise fail("--resume and torchrun runs need the run folder: pass -o RUN")
-    run = out_dir if out_dir is not None else fresh_run(Path("runs") / ("cin" if cin else "train"))
-    options = dict(
+    numbers = dict(
         max_iter=max_iter,
         batch_size=batch_size,
         lr=lr,
@@ -156,29 +158,39 @@ def train(
         crop=crop,
         workers=workers,
         seed=seed,
+    )
+    extra = {"style_size": style_size, "extend": None if extend is None else str(extend)}
+    given = {k: v for k, v in {**numbers, **extra}.items() if v is not None}
+    if wrong := [k for k in given if k not in {f.name for f in dataclasses.fields(config)}]:
+        raise InputError(
+            Param(wrong[0]), f" does not apply to --method {method.value}; drop it or use the other method"
+        )
+    if folders["--styles" if need == "--wikiart" else "--wikiart"] is not None:
+        other = "--styles" if need == "--wikiart" else "--wikiart"
+        raise fail(f"{other} does not apply to --method {method.value}; drop it or use the other method")
+    torchrun = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if out_dir is None and (resume or torchrun):
+        raise fail("--resume and torchrun runs need the run folder: pass -o RUN")
+    run = (
+        out_dir if out_dir is not None else fresh_run(Path("runs") / ("cin" if method is TrainMethod.cin else "train"))
+    )
+    cfg = config(
+        content_dir=str(content_dir),
+        style_dir=str(folders[need]),
+        out=str(run),
+        vgg=str(vgg) if vgg else None,
         device=device,
         precision=precision,
         resume=resume,
+        **given,
     )
-    if cin:  # options left at their (adain) defaults take the cin recipe's
-        defaults = CINConfig()
-        options = {k: (getattr(defaults, k) if _defaulted(ctx, k) else v) for k, v in options.items()}
-        cfg: TrainConfig | CINConfig = CINConfig(
-            content_dir=str(content_dir),
-            style_dir=str(styles),
-            out=str(run),
-            extend=str(extend) if extend else None,
-            style_size=style_size,
-            vgg=str(vgg) if vgg else None,
-            **options,
-        )
-        fit = train_cin
-    else:
-        cfg = TrainConfig(
-            content_dir=str(content_dir), style_dir=str(wikiart), out=str(run), vgg=str(vgg) if vgg else None, **options
-        )
-        fit = train_decoder
-    alias_flags(content_dir="--coco", style_dir="--styles" if cin else "--wikiart", out="-o")  # core's names
+    _fit(cfg, run, resumed_hint="" if out_dir else f" -o {run}")
+
+
+def _fit(cfg, run: Path, resumed_hint: str) -> None:
+    """Run the shared loop under a progress bar; report where the model went and how to use it."""
+    from ..training.loop import train as fit
+
     main = int(os.environ.get("RANK", "0")) == 0  # under torchrun only rank 0 talks
     bar = progress_bar(Rate(), TextColumn("{task.fields[losses]}"), show=main)
     task = None
@@ -216,14 +228,14 @@ def train(
         raise fail(
             escape(
                 f"stopped at iteration {result.iter}; checkpoint {result.checkpoint}; "
-                f"continue with the same command plus --resume{'' if out_dir else f' -o {run}'}"
+                f"continue with the same command plus --resume{resumed_hint}"
             ),
             130,
         )
     out.print(str(result.decoder))
     use = (
         f"`styler transfer CONTENT --model {result.decoder} --style NAME`"
-        if cin
+        if cfg.method == "cin"
         else f"`styler transfer CONTENT STYLE --decoder {result.decoder}`"
     )
     err.print(escape(f"done: {result.iter} iterations in {run}; use it with {use}"))

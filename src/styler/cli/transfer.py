@@ -1,9 +1,9 @@
-"""styler transfer: content x style pairs, for every method.
+"""styler transfer: content x style pairs, for every method, through the one job runner.
 
-A content file is a file job (``jobs``: results named in the current folder or as -o says).
-A content folder, or any dataset option, is a dataset job (``dataset``): trees read
-recursively and mirrored, pairing modes, name templates, manifest.jsonl, resume, torchrun
-shards and the worker pipeline."""
+A content file is a job of one content (results named in the current folder or as -o says); a
+content folder is read recursively and mirrored under -o with a manifest.jsonl (so is a content
+file given any dataset option): pairing modes, name templates, resume, torchrun shards and the
+worker pipeline."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from typing import Annotated
 import typer
 
 from . import options as o
-from .common import err, exit_for_failures, fail, guarded, load_engine, out, parse_numbers, progress_bar, style_inputs
+from .common import load_engine, parse_numbers, style_inputs
+from .console import err, exit_for_failures, fail, guarded, out, progress_bar, say
 from .steps import gatys_steps, save_partial
 
 
@@ -26,29 +27,33 @@ class Pairs(str, Enum):
 
 DATASET_HELP = "Dataset jobs (content folders)"
 PairsOpt = Annotated[
-    Pairs,
+    Pairs | None,
     typer.Option(
         help="all: every content x style; random: --per-content styles per content, drawn with --seed and the "
         "content's path (the same on every run and number of processes); zip: sorted contents with sorted "
         "styles, the shorter list cycled.",
+        show_default="all",
         rich_help_panel=DATASET_HELP,
     ),
 ]
 PerContent = Annotated[
-    int, typer.Option(min=1, help="Styles per content with --pairs random.", rich_help_panel=DATASET_HELP)
+    int | None,
+    typer.Option(min=1, help="Styles per content with --pairs random.", show_default="1", rich_help_panel=DATASET_HELP),
 ]
 NameOpt = Annotated[
-    str,
+    str | None,
     typer.Option(
         help="Output name template: {content}, {style} (file stems), {alpha}, {index} (the pair's number); "
         "the extension comes from --ext. Outputs mirror each content's sub-folder.",
+        show_default="{content}_stylized_{style}, with _sweep for --alpha-sweep",
         rich_help_panel=DATASET_HELP,
     ),
 ]
 SkipExisting = Annotated[
-    bool,
+    bool | None,
     typer.Option(
         "--skip-existing",
+        show_default=False,
         help="Skip pairs whose output exists (outputs are written atomically, so they are "
         "complete) and keep them in manifest.jsonl: resumes an interrupted job.",
         rich_help_panel=DATASET_HELP,
@@ -65,24 +70,26 @@ Workers = Annotated[
     ),
 ]
 JpegQuality = Annotated[
-    int, typer.Option(min=1, max=100, help="JPEG/WebP quality of the outputs.", rich_help_panel=DATASET_HELP)
+    int | None,
+    typer.Option(
+        min=1, max=100, help="JPEG/WebP quality of the outputs.", show_default="95", rich_help_panel=DATASET_HELP
+    ),
 ]
 PngLevel = Annotated[
-    int,
+    int | None,
     typer.Option(
         min=0,
         max=9,
         help="PNG compression level of the outputs (0 = none, fastest; 9 = smallest).",
+        show_default="6",
         rich_help_panel=DATASET_HELP,
     ),
 ]
-DATASET_ONLY = ("pairs", "per_content", "name", "skip_existing", "workers", "jpeg_quality", "png_level")
 
 
 @guarded
 @o.command
 def transfer(
-    ctx: typer.Context,
     content: Annotated[
         Path, typer.Argument(help="Content image, or a folder of them (searched recursively).", show_default=False)
     ],
@@ -91,7 +98,12 @@ def transfer(
     ] = None,
     style: o.Styles = None,
     output: o.Output = None,
-    alpha: o.Alpha = 1.0,
+    alpha: Annotated[
+        float | None,
+        typer.Option(
+            "--alpha", "-a", help="Style strength in [0, 1]: 1 = full style, 0 = the content.", show_default="1.0"
+        ),
+    ] = None,
     color: o.ColorOpt = None,
     alpha_sweep: Annotated[
         str | None,
@@ -103,13 +115,13 @@ def transfer(
     reading: o.Reading = o.Reading(),
     model: o.Model = o.Model(),
     gatys: o.Gatys = o.Gatys(),
-    pairs: PairsOpt = Pairs.all,
-    per_content: PerContent = 1,
-    name: NameOpt = "{content}_stylized_{style}",
-    skip_existing: SkipExisting = False,
+    pairs: PairsOpt = None,
+    per_content: PerContent = None,
+    name: NameOpt = None,
+    skip_existing: SkipExisting = None,
     workers: Workers = None,
-    jpeg_quality: JpegQuality = 95,
-    png_level: PngLevel = 6,
+    jpeg_quality: JpegQuality = None,
+    png_level: PngLevel = None,
 ) -> None:
     """Repaint CONTENT in the style of each STYLE (files or folders: every pair is done).
 
@@ -117,115 +129,93 @@ def transfer(
     A content folder is a dataset job: read recursively, its sub-folders mirrored under -o, every
     result listed in manifest.jsonl (see the Dataset options; works under torchrun).
     """
-    from ..engine import check_alpha
-    from ..errors import InputError, Interrupted
-    from ..jobs import files as jobs
+    from ..controls import Controls
+    from ..errors import InputError, Param
+    from ..jobs import loader
+    from ..jobs.spec import Inputs, Job, Naming, RunOptions
 
-    check_alpha(alpha)
-    reading = o.with_scales(reading, gatys)
     sweep = None
     if alpha_sweep is not None:
-        if ctx.get_parameter_source("alpha").name != "DEFAULT":
-            raise InputError("alpha and alpha_sweep both set the style strength; pass only one")
-        sweep = [check_alpha(a) for a in parse_numbers(alpha_sweep, "alpha_sweep")]
-    given = [n for n in DATASET_ONLY if ctx.get_parameter_source(n).name != "DEFAULT"]
-    one_file = output is not None and output.suffix != "" and not output.is_dir()  # -o x.png: not a folder job
-    if (content.is_dir() and not one_file) or given:
-        if sweep is not None and ctx.get_parameter_source("name").name == "DEFAULT":
-            name += "_sweep"
-        from ..jobs import dataset, loader
-
-        job = dataset.DatasetJob(
+        if alpha is not None:
+            raise InputError(
+                Param("alpha"), " and ", Param("alpha_sweep"), " both set the style strength; pass only one"
+            )
+        sweep = tuple(parse_numbers(alpha_sweep, "alpha_sweep"))
+    dataset = (pairs, per_content, name, skip_existing, workers, jpeg_quality, png_level)
+    encoding = loader.Encoding(png_level if png_level is not None else 6, jpeg_quality or 95)
+    job = Job(
+        Inputs(
             content,
             tuple(style_inputs(model, styles, style)),
-            output if output is not None else Path.cwd(),
-            pairs=pairs.value,
-            per_content=per_content,
-            seed=gatys.seed or 0,
-            name=name,
-            ext=ext,
-            alpha=alpha,
-            sweep=tuple(sweep) if sweep else None,
-            color=None if color is None else color.value,
             named_styles=model.method.value == "cin",
-            content_size=reading.content_size,
-            style_size=reading.style_size,
-            crop=reading.crop,
-            max_pixels=reading.budget(),
-            skip_existing=skip_existing,
-            workers=workers,
-            encoding=loader.Encoding(png_level, jpeg_quality),
-        )
-        return _dataset(job, model, gatys)
-    tasks = jobs.plan(content, style_inputs(model, styles, style), output, ext=ext, suffix="_sweep" if sweep else "")
-    current: list = [None]  # the output being computed: Gatys writes its intermediates beside it
-    with progress_bar() as bar, gatys_steps(bar, model, current) as on_step:
-        engine = load_engine(model, gatys, on_step=on_step)
-        task = bar.add_task(f"stylizing on {engine.describe()}", total=len(tasks))
-
-        def done(t: jobs.Task, error: str | None) -> None:
-            if error is None:
-                out.print(str(t.output))
-            bar.advance(task)
-
-        def start(t: jobs.Task) -> None:
-            current[0] = t.output
-
-        try:
-            report = jobs.run(
-                engine,
-                tasks,
-                alpha=alpha,
-                sweep=sweep,
-                color=color,
-                on_task=done,
-                on_start=start,
-                reading=jobs.Reading(reading.content_size, reading.style_size, reading.crop, reading.budget()),
-            )
-        except Interrupted as e:
-            save_partial(e.partial, current[0], tuple(t.content for t in tasks))
-            raise
-    exit_for_failures(report.failures, len(report.written))
-    err.print(f"done: {len(report.written)} image(s) with {engine.describe()}")
+            pairs=(pairs or Pairs.all).value,
+            per_content=per_content or 1,
+            seed=gatys.seed or 0,
+        ),
+        Controls(1.0 if alpha is None else alpha, color, sweep=sweep),
+        Naming(output, name, ext, manifest=True if any(v is not None for v in dataset) else None),
+        o.with_scales(reading, gatys).spec(),
+        RunOptions(bool(skip_existing), workers, encoding),
+    )
+    _run(job, model, gatys)
 
 
-def _dataset(job, model, gatys) -> None:
-    """A dataset job: plan (every input error before the weights load), run this process's share, report.
+def _run(job, model, gatys) -> None:
+    """Plan (every input error before the weights load), run this process's share, report.
 
-    Under torchrun only rank 0 draws progress and prints the closing line; every rank reports
-    its own skipped files. Interrupted (Ctrl-C, SIGTERM; Gatys too): a summary line and exit
-    status 130, no partial file under an output name, so --skip-existing finishes the job."""
+    A job of single files prints each result's path; a dataset job (manifest.jsonl) prints a
+    summary. Under torchrun only rank 0 draws progress and prints the closing line; every rank
+    reports its own skipped files. Interrupted (Ctrl-C, SIGTERM; Gatys too): exit status 130,
+    nothing partial under an output name of a dataset job, so --skip-existing finishes it."""
     import dataclasses
 
-    from rich.markup import escape
+    from ..dist import dist_env, rank_device
+    from ..jobs import runner
 
-    from ..jobs import dataset
-    from ..jobs.pairing import dist_env
-
-    planned = dataset.plan(job)
+    planned = runner.plan(job)
     rank, world, _ = dist_env()
     current: list = [None]  # the output being computed: Gatys writes its intermediates beside it
     with progress_bar(show=rank == 0) as bar, gatys_steps(bar, model, current) as on_step:
-        engine = load_engine(
-            dataclasses.replace(model, device=dataset.job_device(model.device)), gatys, on_step=on_step
-        )
+        engine = load_engine(dataclasses.replace(model, device=rank_device(model.device)), gatys, on_step=on_step)
         where = f" (rank 0 of {world})" if world > 1 else ""
-        task = bar.add_task(f"stylizing on {engine.describe()}{where}", total=None)
+        task = bar.add_task(f"stylizing with {engine.describe()}{where}", total=len(planned))
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        report = dataset.run(engine, job, planned, progress=progress, on_start=lambda p: current.__setitem__(0, p))
-    folder = Path(job.output)
+        def printed(path: Path, error) -> None:
+            if error is None and not job.manifest:
+                out.print(str(path))
+
+        report = runner.run(
+            engine, job, planned, progress=progress, on_result=printed, on_start=lambda p: current.__setitem__(0, p)
+        )
+    if job.manifest:
+        _summary(job, report, engine, world)
+        return
+    if report.interrupted:
+        if report.partial is not None:
+            save_partial(report.partial[1], report.partial[0], (job.inputs.content,))
+        raise fail(
+            f"interrupted; {'the best image so far was written' if report.partial else 'no partial output was left'}",
+            130,
+        )
+    exit_for_failures(report.failures, report.written)
+    err.print(f"done: {report.written} image(s) with {engine.describe()}")
+
+
+def _summary(job, report, engine, world: int) -> None:
+    """A dataset job's closing line (rank 0), or its interruption and failures."""
     summary = f"{report.written} written, {report.existing} already there, {report.failed} failed" + (
         f" (this process, {world} in all)" if world > 1 else ""
     )
     if report.interrupted:
         for why in report.failures:
-            err.print(f"[red]skipped:[/] {escape(why)}", markup=True)
+            err.print(f"[red]skipped:[/] {say(why)}", markup=True)
         raise fail(f"interrupted: {summary}; no partial file was left; rerun with --skip-existing to finish", 130)
     if report.failures:
         exit_for_failures(report.failures, report.written + report.existing)
-    if rank == 0:
-        listed = f"{report.listed} image(s) in {report.manifest}" if report.manifest else f"manifest parts in {folder}"
+    if report.rank == 0:
+        where = job.naming.folder
+        listed = f"{report.listed} image(s) in {report.manifest}" if report.manifest else f"manifest parts in {where}"
         err.print(f"done: {summary}; {listed}; {engine.describe()}")

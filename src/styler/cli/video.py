@@ -9,7 +9,8 @@ import typer
 from rich.progress import TextColumn
 
 from . import options as o
-from .common import err, guarded, load_engine, out, parse_numbers, progress_bar, region_summary, stems, style_inputs
+from .common import load_engine, parse_numbers, region_summary, stems, style_inputs
+from .console import err, guarded, out, progress_bar
 
 
 @guarded
@@ -68,27 +69,31 @@ def video(
     flicker ratio at the end: mean change between consecutive output frames over the same for
     the input (lower = steadier; --smooth lowers it).
     """
-    from ..engine import check_alpha, check_feather, normalize_weights
-    from ..errors import InputError
+    from ..controls import Controls, normalize_weights
+    from ..errors import InputError, Param
     from ..jobs.video import stylize_video
     from ..media.images import load_image
     from ..media.regions import load_regions
     from ..media.video import check_output, frame_size, probe
-    from ..temporal import check_smooth
 
     if model.method.value == "gatys":
         raise InputError(
-            "method=gatys optimises each image for minutes, so it does not run on video; use method=adain or method=cin"
+            Param("method", "gatys"),
+            " optimises each image for minutes, so it does not run on video; use ",
+            Param("method", "adain"),
+            " or ",
+            Param("method", "cin"),
         )
-    check_alpha(alpha)
-    check_smooth(smooth)
-    check_feather(feather)
+    mix = None if weights is None else tuple(parse_numbers(weights, "weights"))
+    controls = Controls(alpha, color, mix, feather, smooth=smooth)
     names = style_inputs(model, styles, style)
+    normalize_weights(mix, len(names))  # one weight per style: checked before the video is opened
     if mask is not None and weights is not None:
-        raise InputError("pass weights (interpolation) or a mask (regions), not both")
-    mix = None if weights is None else normalize_weights(parse_numbers(weights, "weights"), len(names))
+        raise InputError("pass ", Param("weights"), " (interpolation) or a ", Param("mask"), " (regions), not both")
     if mask is None and feather:
-        raise InputError("feather only applies to a mask; add mask=FILE or drop feather")
+        raise InputError(
+            Param("feather"), " only applies to a mask; add ", Param("mask", "FILE"), " or drop ", Param("feather")
+        )
     dest = output if output is not None else Path.cwd() / f"{input.stem}_stylized_{stems(names)}.mp4"
     info = probe(input)
     check_output(dest, codec, crf, protect=input)
@@ -117,16 +122,12 @@ def video(
             info,
             dest,
             inputs,
+            controls,
+            masks=regions,
             size=reading.content_size,
-            alpha=alpha,
-            smooth=smooth,
             batch=batch,
             codec=codec,
             crf=crf,
-            color=color,
-            weights=mix,
-            masks=regions,
-            feather=feather,
             max_pixels=reading.budget(),
             progress=advance,
         )

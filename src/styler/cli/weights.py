@@ -12,7 +12,7 @@ from rich.markup import escape
 if TYPE_CHECKING:
     from ..nets import weights
 
-from .common import download_progress, err, fail, guarded, out
+from .console import download_progress, err, fail, guarded, out
 
 weights_app = typer.Typer(help="List, download, verify and import the pretrained weights.", no_args_is_help=True)
 

@@ -82,7 +82,8 @@ def decode(path: Path, size: int, crop: bool, max_pixels: int = MAX_PIXELS) -> P
 
 
 def save(pixels: Pixels, path: Path, encoding: Encoding, protect: tuple[Path, ...] = ()) -> Path:
-    """Write uint8 pixels atomically (complete under ``path`` or absent); never over ``protect``."""
+    """Write pixels atomically (complete under ``path`` or absent); never over ``protect``.
+    uint16 pixels (TIFF outputs) go through imageio: Pillow writes 8-bit RGB only."""
     path = Path(path)
     fmt = output_format(path)
     for p in protect:
@@ -92,7 +93,12 @@ def save(pixels: Pixels, path: Path, encoding: Encoding, protect: tuple[Path, ..
         except OSError:
             pass
     with atomic_path(path, "choose a writable output folder") as tmp:
-        Image.fromarray(pixels, "RGB").save(tmp, format=fmt, **encoding.options(fmt))
+        if pixels.dtype == np.uint16:
+            import imageio.v3 as iio
+
+            iio.imwrite(tmp, pixels, extension=".tif")
+        else:
+            Image.fromarray(pixels, "RGB").save(tmp, format=fmt, **encoding.options(fmt))
     return path
 
 
@@ -203,9 +209,13 @@ def to_device(pixels: list[Pixels], device: torch.device) -> Tensor:
     return x.permute(0, 3, 1, 2).float().div_(255)  # (N, 3, H, W), NHWC in memory
 
 
-def to_pixels(images: Tensor) -> list[Pixels]:
-    """(N, 3, H, W) float in [0, 1] -> N uint8 (H, W, 3) arrays, rounded as ``images.to_pil``:
-    converted on the device, one copy (one synchronisation) per batch."""
+def to_pixels(images: Tensor, ext: str = "png") -> list[Pixels]:
+    """(N, 3, H, W) float in [0, 1] -> N (H, W, 3) arrays for files of extension ``ext``: uint8,
+    rounded as ``images.to_pil``, or for TIFF uint16 (16 bits per channel, as ``images.save_image``).
+    Converted on the device, one copy (one synchronisation) per batch."""
+    if ext.lower() in ("tif", "tiff"):
+        q = images.detach().float().mul(65535).add_(0.5).clamp_(0, 65535).to(torch.int32)
+        return list(q.permute(0, 2, 3, 1).contiguous().cpu().numpy().astype(np.uint16))
     u8 = images.detach().float().mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8)
     arr = u8.permute(0, 2, 3, 1).contiguous().cpu().numpy()  # (N, H, W, 3)
     return list(arr)
@@ -250,10 +260,15 @@ class Writer:
             return key, e
 
 
-def default_workers(device: torch.device) -> int:
-    """CPU: 1. On 2 cores (bench/bench_dataset.py) worker processes beat threads of this process
-    (0: 85% of model-only speed; niced workers take idle time rather than the model's), and 1 and 2
-    were within noise, so the cheaper. CUDA: enough processes to feed the GPU."""
+FEW = 2  # contents up to which threads of this process decode: no process start for a photo or two
+
+
+def default_workers(device: torch.device, contents: int) -> int:
+    """A few contents: 0 (threads). CPU: 1. On 2 cores (bench/bench_dataset.py) worker processes beat
+    threads of this process (0: 85% of model-only speed; niced workers take idle time rather than the
+    model's), and 1 and 2 were within noise, so the cheaper. CUDA: enough processes to feed the GPU."""
+    if contents <= FEW:
+        return 0
     if device.type == "cuda":
         return max(1, min(8, (os.cpu_count() or 2) - 1))
     return 1

@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, Param
 from ..media.images import FORMATS, IMAGE_SUFFIXES
 
 DEFAULT_NAME = "{content}_stylized_{style}"
@@ -157,7 +157,7 @@ def make_pairs(
     """Every pair of the job, content-major (sorted by content, then style), with its output name.
 
     Raises ``InputError`` (before any work) on bad settings or when two pairs would write one file."""
-    mode = _mode(mode)
+    mode = check_mode(mode)
     name, ext = check_template(name), check_ext(ext)
     contents, styles = sorted(contents, key=lambda s: s.rel), sorted(styles, key=lambda s: s.rel)
     if not contents or not styles:
@@ -187,7 +187,7 @@ def make_pairs(
     return pairs
 
 
-def _mode(mode: PairMode | str) -> PairMode:
+def check_mode(mode: PairMode | str) -> PairMode:
     try:
         return PairMode(mode.value if isinstance(mode, PairMode) else mode)
     except ValueError:
@@ -205,7 +205,8 @@ def check_collisions(pairs: list[Pair], name: str = DEFAULT_NAME) -> None:
             q = seen[key]
             raise InputError(
                 f"{q.content.rel} + {q.style.rel} and {p.content.rel} + {p.style.rel} would both "
-                f"write {p.output}; add {{style}} or {{index}} to name='{name}'"
+                f"write {p.output}; add {{style}} or {{index}} to ",
+                Param("name", f"'{name}'"),
             )
         seen[key] = p
 
@@ -225,11 +226,3 @@ def shard(pairs: list[Pair], rank: int, world: int) -> list[Pair]:
     if len(order) >= world:
         return [p for p in pairs if order[p.content.rel] % world == rank]
     return [p for p in pairs if p.index % world == rank]
-
-
-def dist_env() -> tuple[int, int, int]:
-    """(rank, world size, local rank) from torchrun's environment; (0, 1, 0) when run alone."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return 0, 1, 0
-    return int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0"))

@@ -3,7 +3,7 @@
 A dataset job over 80k WikiArt styles encodes every style once per run; the second run of a
 recipe (or a resumed one) reads the statistics back instead. An entry is keyed by what
 determines it: the style file's bytes (sha256, so a renamed copy hits and an edited file
-misses), the resize settings, and the identity of the encoder that computed it (a hash of its
+misses), the resize settings, and the method's ``style_key`` (for AdaIN a hash of the encoder's
 weights, dtype and device type). Entries are written atomically and read with
 ``torch.load(weights_only=True)``; a corrupt or foreign entry is a miss, never an error.
 """
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..media.files import atomic_path
 from ..nets.weights import default_dir, sha256_of
@@ -27,17 +27,6 @@ Entry = dict[str, Tensor]
 def default_cache_dir() -> Path:
     """``<weights dir>/styles``: next to the weights the statistics were computed with."""
     return default_dir() / "styles"
-
-
-def model_identity(module: nn.Module, dtype: torch.dtype, device: torch.device | str) -> str:
-    """A short hash of ``module``'s weights as they run (values, dtype, device type).
-
-    bf16 and fp32 statistics differ in the last bits, so they are different entries."""
-    h = hashlib.sha256(f"{dtype}:{torch.device(device).type}".encode())
-    for name, t in module.state_dict().items():
-        h.update(name.encode())
-        h.update(t.detach().to("cpu", dtype).reshape(-1).view(torch.uint8).numpy().tobytes())  # logical order
-    return h.hexdigest()[:32]
 
 
 class StyleCache:

@@ -21,11 +21,12 @@ from typing import Any
 
 from torch import Tensor
 
+from ..controls import Controls
 from ..engine import Engine
-from ..errors import InputError
+from ..errors import InputError, Param
 from ..media import video
 from ..runtime import autotune
-from ..temporal import FlickerMeter, check_smooth
+from ..temporal import FlickerMeter
 
 _END = object()  # end-of-stream marker on a queue
 DEPTH = 2  # batches in flight per queue
@@ -76,29 +77,24 @@ def stylize_video(
     info: video.VideoInfo,
     dest: Path,
     styles: Sequence[Any],
+    controls: Controls = Controls(),
     *,
+    masks: Tensor | None = None,
     size: int = 0,
-    alpha: float = 1.0,
-    smooth: float = 0.0,
     batch: int = 4,
     codec: str = "libx264",
     crf: int = 18,
-    color: str | None = None,
-    weights: Sequence[float] | None = None,
-    masks: Tensor | None = None,
-    feather: float = 0.0,
     max_pixels: int = video.MAX_PIXELS,
     progress: Callable[[int], None] | None = None,
 ) -> VideoReport:
     """Stylize every frame of ``info.path`` into ``dest`` (atomic: complete or absent).
 
     ``size``: shorter side in px (0 = the input's); ``masks`` (R, H, W), any size, one per style.
-    The styles and the controls are ``Engine.frames``'.
+    The styles, controls and masks are ``Engine.frames``'.
     ``progress(frames_done)`` is called from this thread after each batch. Raises
     ``StylerError`` subclasses; Ctrl-C stops all stages."""
     if not isinstance(batch, int) or batch < 1:
-        raise InputError(f"batch must be a whole number >= 1, got batch={batch}")
-    check_smooth(smooth)
+        raise InputError(Param("batch"), " must be a whole number >= 1, got ", Param("batch", batch))
     frame_wh = video.frame_size(info, size, max_pixels)
     stop = threading.Event()
     q_in: queue.Queue = queue.Queue(DEPTH)
@@ -149,16 +145,7 @@ def stylize_video(
             t.start()
         try:
             pending: deque = deque()
-            for out in engine.frames(
-                batches(pending),
-                styles,
-                smooth=smooth,
-                alpha=alpha,
-                weights=weights,
-                masks=masks,
-                feather=feather,
-                color=color,
-            ):
+            for out in engine.frames(batches(pending), styles, controls, masks):
                 meter.update(pending.popleft(), out)
                 _put(q_out, out, stop)
                 done += out.shape[0]

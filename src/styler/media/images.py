@@ -18,7 +18,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
-from ..errors import InputError, OutputError
+from ..errors import InputError, OutputError, Param
 from .files import atomic_path
 
 # Output format by extension; anything else is refused before any compute.
@@ -124,22 +124,30 @@ def result_size(w: int, h: int, size: int, crop: bool = False) -> tuple[int, int
     return (min(w, h),) * 2 if crop else (w, h)
 
 
-def check_pixels(w: int, h: int, max_pixels: int, what: str = "image", fixes: tuple[str, ...] = ()) -> None:
+def check_pixels(
+    w: int, h: int, max_pixels: int, what: str = "image", fixes: tuple[tuple[str | Param, ...], ...] = ()
+) -> None:
     """Refuse a (w, h) result over ``max_pixels`` (0 = no budget) with one line naming the size
-    and ``fixes`` (parameter settings that would fit); call it before resizing or computing."""
-    _check_budget(max_pixels)
+    and ``fixes`` (each the parts of a setting that would fit); call it before resizing or computing."""
+    check_budget(max_pixels)
     if max_pixels and w * h > max_pixels:
         mp = w * h / 1e6
         amount = f"{mp:.0f}" if mp >= 10 else f"{mp:.2g}"
-        use = f"{', '.join(fixes)} or a larger max_pixels" if fixes else "a larger max_pixels"
+        listed = [part for fix in fixes for part in (", ", *fix)][1:]
         raise InputError(
-            f"{what} would be {w} x {h} px ({amount} MP) after resizing, over max_pixels={max_pixels}; use {use}"
+            f"{what} would be {w} x {h} px ({amount} MP) after resizing, over ",
+            Param("max_pixels", max_pixels),
+            "; use ",
+            *listed,
+            " or " if fixes else "",
+            "a larger ",
+            Param("max_pixels"),
         )
 
 
-def _check_budget(max_pixels: int) -> None:
+def check_budget(max_pixels: int) -> None:
     if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 0:
-        raise InputError(f"max_pixels must be a whole number >= 0 (0 = no limit), got {max_pixels}")
+        raise InputError(Param("max_pixels"), f" must be a whole number >= 0 (0 = no limit), got {max_pixels}")
 
 
 def check_resize(
@@ -156,22 +164,22 @@ def check_resize(
     """``result_size`` of a (w, h) image, refused (``check_pixels``) over ``max_pixels`` with the
     settings that would fit: ``size_name=0`` when the image fits at its own size, else a
     ``size_name`` about as large as fits; and ``crop=True`` when the square fits."""
-    _check_budget(max_pixels)
+    check_budget(max_pixels)
     rw, rh = result_size(w, h, size, crop)
     if not max_pixels or rw * rh <= max_pixels:
         return rw, rh
-    fixes = []
+    fixes: list[tuple[str | Param, ...]] = []
     if size and math.prod(result_size(w, h, 0, crop)) <= max_pixels:
-        fixes.append(f"{size_name}=0")
+        fixes.append((Param(size_name, 0),))
     else:
         short, long = sorted((w, h))
         best = math.isqrt(max_pixels) if crop else math.isqrt(max_pixels * short // long)
         while best > 0 and (best * best if crop else best * int(best * long / short)) > max_pixels:
             best -= 1  # resized_size truncates the long side; step down until it really fits
         if best > 0:
-            fixes.append(f"{size_name}={best}")
+            fixes.append((Param(size_name, best),))
     if can_crop and not crop and min(rw, rh) ** 2 <= max_pixels:
-        fixes.append("crop=True")
+        fixes.append((Param("crop", True),))
     check_pixels(rw, rh, max_pixels, what, tuple(fixes))
     return rw, rh
 

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from ..errors import InputError
+from ..errors import InputError, Param
 from .images import MAX_PIXELS, check_pixels, open_rgb, prepare
 
 BINARY_THRESHOLD = 128  # grey level (of 255) from which a binary-mask pixel takes the first style
@@ -41,7 +41,7 @@ def load_regions(
             f"a mask needs at least two styles (one per region), got {count}; use styler transfer for one style"
         )
     h, w = size
-    check_pixels(w, h, max_pixels, f"mask {path.name}", ("a smaller content_size",))
+    check_pixels(w, h, max_pixels, f"mask {path.name}", (("a smaller ", Param("content_size")),))
     img = open_rgb(path)
     rgb = np.asarray(img, dtype=np.uint8)  # (H', W', 3)
     codes = (rgb[..., 0].astype(np.int64) << 16) | (rgb[..., 1].astype(np.int64) << 8) | rgb[..., 2]

@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from ..errors import InputError, OutputError
+from ..errors import InputError, OutputError, Param
 from .files import atomic_path, check_writable
 from .images import MAX_PIXELS, check_resize, prepare
 
@@ -123,7 +123,9 @@ def frame_size(info: VideoInfo, size: int = 0, max_pixels: int = MAX_PIXELS) -> 
         can_crop=False,
     )
     if w < 2 or h < 2:
-        raise InputError(f"content_size={size} makes frames of {w} x {h}; use a larger content_size")
+        raise InputError(
+            Param("content_size", size), f" makes frames of {w} x {h}; use a larger ", Param("content_size")
+        )
     return w - w % 2, h - h % 2
 
 
@@ -182,9 +184,9 @@ def check_output(dest: Path, codec: str, crf: int, *, protect: Path | None = Non
         raise OutputError(f"refusing to overwrite input {dest}; choose another output name")
     check_writable(Path(dest), "choose a writable output")
     if not 0 <= crf <= 51:
-        raise InputError(f"crf must be in 0..51 (lower = better quality), got crf={crf}")
+        raise InputError(Param("crf"), " must be in 0..51 (lower = better quality), got ", Param("crf", crf))
     if codec not in encoders():
-        raise InputError(f"codec={codec} is not an encoder of this ffmpeg; try libx264, libx265 or libvpx-vp9")
+        raise InputError(Param("codec", codec), " is not an encoder of this ffmpeg; try libx264, libx265 or libvpx-vp9")
     return container
 
 

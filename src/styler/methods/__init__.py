@@ -2,62 +2,52 @@
 
 ``adain`` (Huang & Belongie 2017, arbitrary styles, fast), ``gatys`` (Gatys et al. 2016,
 optimisation, best quality, slow), ``cin`` (Dumoulin et al. 2017, many fixed styles in one
-fast network). ``load`` builds one by name with its weights.
+fast network). Each method is a package whose ``method`` module has a ``load(**options)`` function; ``load``
+here finds it by name (imported on first use) and says in one line which options do not apply.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+import importlib
+import inspect
+from typing import TYPE_CHECKING, Any
 
-from ..errors import InputError
+from ..errors import InputError, Param
 from ..names import MethodName
-from ..runtime import runtime
-from .base import Method, Mix
 
-__all__ = ["Method", "MethodName", "Mix", "load"]
+if TYPE_CHECKING:
+    from .base import Method
+
+__all__ = ["MethodName", "load"]
 
 
-def load(
-    name: str | MethodName = "adain",
-    *,
-    device: str = "auto",
-    precision: str = "auto",
-    vgg: Path | None = None,
-    decoder: Path | None = None,
-    model: Path | None = None,
-    gatys: Any = None,
-    on_step: Any = None,
-    progress: Any = None,
-) -> Method:
-    """A method by name on ``device``/``precision``, its weights resolved (and downloaded on first
-    use): ``vgg``/``decoder`` for adain and gatys (decoder only for gatys' AdaIN init), ``model``
-    for cin. ``gatys`` is a ``GatysConfig``; ``on_step`` its progress callback."""
+def load(name: str | MethodName = "adain", **options: Any) -> Method:
+    """A method by name with its weights resolved (and downloaded on first use).
+
+    ``options`` are the method's ``load`` keywords: always ``device``, ``precision`` and
+    ``progress``; ``vgg``/``decoder`` (adain, gatys), ``model`` (cin), ``gatys`` (a
+    ``GatysConfig``) and ``on_step`` (gatys). Options left at None are not passed on."""
     try:
         kind = MethodName(name)
     except ValueError:
         raise InputError(f"unknown method '{name}'; use one of {', '.join(m.value for m in MethodName)}") from None
-    if kind is not MethodName.cin and model is not None:
-        raise InputError(f"model is a CIN network file; it does not apply to method {kind.value} (use method=cin)")
-    if kind is MethodName.cin and model is None:
-        raise InputError("method cin needs model=FILE, a network trained with `styler train --method cin`")
-    if kind is MethodName.gatys:  # its own precision rule: fp32 unless bf16 is asked for (see gatys.py)
-        from .gatys.config import runtime_for
-        from .gatys.method import Gatys
-
-        return Gatys.load(
-            vgg=vgg,
-            decoder=decoder,
-            rt=runtime_for(device, precision),
-            config=gatys,
-            on_step=on_step,
-            progress=progress,
+    given = {k: v for k, v in options.items() if v is not None}
+    if kind is MethodName.gatys:
+        # Gatys may start from the AdaIN result (init="adain"): the registry builds that method
+        # here, so the gatys package imports no other method.
+        decoder = given.pop("decoder", None)
+        if getattr(given.get("gatys"), "init", None) == "adain":
+            shared = {k: given[k] for k in ("vgg", "device", "precision", "progress") if k in given}
+            given["init_method"] = load(MethodName.adain, decoder=decoder, **shared)
+    loader = importlib.import_module(f"{__name__}.{kind.value}.method").load
+    extra = [k for k in given if k not in inspect.signature(loader).parameters]
+    if extra and extra[0] == "model":
+        raise InputError(
+            Param("model"),
+            f" is a CIN network file; it does not apply to method {kind.value} (use ",
+            Param("method", "cin"),
+            ")",
         )
-    rt = runtime(device, precision)
-    if kind is MethodName.adain:
-        from .adain.method import AdaIN
-
-        return AdaIN.load(vgg=vgg, decoder=decoder, rt=rt, progress=progress)
-    from .cin.method import CIN
-
-    return CIN.load(model, rt)
+    if extra:
+        raise InputError(Param(extra[0]), f" does not apply to method {kind.value}; drop it or choose another method")
+    return loader(**given)

@@ -9,22 +9,31 @@ with any number of those under the shared controls:
 * ``alpha``: style strength in [0, 1] (each method documents what it means for it);
 * ``tile``: a ``tiling.Setting``; methods that can run tile by tile bound their memory by it.
 
-Colour preservation, batching, validation and video streams are the engine's: a method sees
-content that may already be luminance-only and styles already colour-adapted.
+What jobs need beyond that is a capability of the method, never a check of its type:
+``stylize_batch`` (several contents, each with its own styles, in as few calls as the method
+can), and ``style_key``/``pack``/``unpack`` (representations kept in the on-disk style cache).
+
+Colour preservation, validation and video streams are the engine's: a method sees content that
+may already be luminance-only, styles already colour-adapted, and controls already checked.
 """
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from torch import Tensor
+import torch
+from torch import Tensor, nn
 
-from ..errors import InputError
+from ..errors import InputError, Param
 from ..runtime import Runtime
 from ..tiling import Setting
+
+Keys = list[tuple[int, int]]  # (image of the batch, position in that image's style list), one per result
+OnStart = Callable[[int, int], None]  # called before a (image, style) result is computed, where it is alone
 
 
 def check_image(x: Any, what: str, min_side: int, deepest: str) -> Tensor:
@@ -37,7 +46,10 @@ def check_image(x: Any, what: str, min_side: int, deepest: str) -> Tensor:
         h, w = x.shape[-2:]
         raise InputError(
             f"the {what} is {w}x{h} px; at least {min_side} px per side are needed (the {deepest} map must be "
-            "2 px wide); use a larger image, content_size or style_size"
+            "2 px wide); use a larger image, ",
+            Param("content_size"),
+            " or ",
+            Param("style_size"),
         )
     return x
 
@@ -73,10 +85,56 @@ class Method(ABC):
     def stylize_each(
         self, content: Tensor, styles: Sequence[Any], *, alpha: float, tile: Setting = "auto"
     ) -> Iterator[Tensor]:
-        """One result per style, unmixed (folder jobs: many styles per content). Methods that can
-        share work across the styles (AdaIN encodes the content once) override this."""
+        """One result per style, unmixed (many styles per content). Methods that can share work
+        across the styles (AdaIN encodes the content once) override this."""
         for style in styles:
             yield self.stylize(content, [style], Mix((1.0,)), alpha=alpha, tile=tile)
 
+    def stylize_batch(
+        self,
+        content: Tensor,
+        styles: Sequence[Sequence[Any]],
+        *,
+        alpha: float,
+        tile: Setting = "auto",
+        on_start: OnStart | None = None,
+    ) -> Iterator[tuple[Keys, Tensor]]:
+        """content (B, 3, H, W) of one size; ``styles[i]`` the representations image i takes, one
+        result each. Yields results as they are made: (their keys, images (n, 3, H, W)).
+
+        This default goes image by image through ``stylize_each``; methods that run several
+        images in one call (AdaIN, CIN) override it."""
+        for i, reps in enumerate(styles):
+            results = self.stylize_each(content[i : i + 1], reps, alpha=alpha, tile=tile)
+            for j in range(len(reps)):
+                if on_start is not None:
+                    on_start(i, j)
+                yield [(i, j)], next(results)
+
+    # -- the on-disk style cache -------------------------------------------------------
+
+    def style_key(self) -> str | None:
+        """What a representation depends on besides the style image (weights, dtype, device type),
+        as a short string; None when representations are not worth keeping on disk."""
+        return None
+
+    def pack(self, rep: Any) -> dict[str, Tensor]:
+        """A representation as CPU tensors for the style cache (only when ``style_key`` is set)."""
+        raise NotImplementedError(f"{self.name} representations are not cached")
+
+    def unpack(self, tensors: dict[str, Tensor]) -> Any:
+        """The inverse of ``pack``, on the runtime's device."""
+        raise NotImplementedError(f"{self.name} representations are not cached")
+
     def describe(self) -> str:
         return f"{self.name} on {self.runtime.describe()}"
+
+
+def weights_digest(module: nn.Module, dtype: torch.dtype, device: torch.device) -> str:
+    """A short hash of ``module``'s weights as they run (values, dtype, device type): a
+    ``style_key`` part. bf16 and fp32 statistics differ in the last bits, so they differ here."""
+    h = hashlib.sha256(f"{dtype}:{torch.device(device).type}".encode())
+    for name, t in module.state_dict().items():
+        h.update(name.encode())
+        h.update(t.detach().to("cpu", dtype).reshape(-1).view(torch.uint8).numpy().tobytes())  # logical order
+    return h.hexdigest()[:32]

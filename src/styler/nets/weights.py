@@ -35,7 +35,7 @@ from torch import Tensor
 
 from ..errors import OutputError, WeightsError
 from ..media.files import atomic_path
-from .vgg import load_decoder, load_encoder
+from .vgg import Encoder, load_decoder, load_encoder
 
 RELEASE = "https://github.com/naoto0804/pytorch-AdaIN/releases/download/v0.0.0"
 ENV_DIR = "STYLER_WEIGHTS_DIR"
@@ -344,3 +344,10 @@ def load_state_dict(path: Path, label: str | None = None) -> dict[str, Tensor]:
         if v.is_floating_point() and not torch.isfinite(v).all():
             raise WeightsError(f"{label} has non-finite values in {k}; the file is corrupt, download it again")
     return obj
+
+
+def load_vgg(path: str | Path | None = None) -> Encoder:
+    """The normalised VGG-19 up to relu4_1 from ``path`` or the weights folder (downloaded on first
+    use), in eval mode on the CPU: the frozen loss network of every trainable method."""
+    vgg = resolve(VGG, Path(path) if path else None)
+    return load_encoder(load_state_dict(vgg), label=str(vgg)).eval()

@@ -24,19 +24,20 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from ..errors import InputError
+from ..errors import InputError, Param
 from ..media.images import IMAGE_SUFFIXES, open_rgb, resized_size, to_tensor
 
 MAX_TRIES = 100  # consecutive unreadable files before we decide the folder is unusable
 
 
-def find_images(root: Path, label: str) -> list[Path]:
-    """Every image file under ``root``, recursively (symlinked folders too), in a stable order."""
+def find_images(root: Path, param: str) -> list[Path]:
+    """Every image file under ``root``, recursively (symlinked folders too), in a stable order;
+    ``param`` is the parameter that named the folder, for the error lines."""
     root = Path(root).expanduser()
     if not root.exists():
-        raise InputError(f"{label} {root} does not exist; pass the folder of training images")
+        raise InputError(Param(param), f" {root} does not exist; pass the folder of training images")
     if not root.is_dir():
-        raise InputError(f"{label} {root} is a file; pass the folder of training images")
+        raise InputError(Param(param), f" {root} is a file; pass the folder of training images")
     found = [
         Path(d) / name
         for d, _, names in os.walk(root, followlinks=True)
@@ -45,8 +46,9 @@ def find_images(root: Path, label: str) -> list[Path]:
     ]
     if not found:
         raise InputError(
-            f"{label} {root} holds no image files (searched recursively for "
-            f"{', '.join(sorted(IMAGE_SUFFIXES)[:6])}, ...); pass the folder of training images"
+            Param(param),
+            f" {root} holds no image files (searched recursively for "
+            f"{', '.join(sorted(IMAGE_SUFFIXES)[:6])}, ...); pass the folder of training images",
         )
     return sorted(found)
 

@@ -1,13 +1,15 @@
-"""The training loop every trainable method shares; the methods supply an ``Objective``.
+"""The training loop every trainable method shares; the methods supply the objective.
 
-    train_decoder(cfg)  AdaIN decoder (Huang & Belongie 2017, section 6.2): ``train_adain``
-    train_cin(cfg)      multi-style CIN network (Dumoulin et al. 2017): ``train_cin``
+    train(AdaINTrainConfig(...))   AdaIN decoder (Huang & Belongie 2017, section 6.2)
+    train(CINTrainConfig(...))     multi-style CIN network (Dumoulin et al. 2017)
 
-The loop owns what does not depend on the method: device and precision (bf16 autocast on
-CUDA), torchrun DDP, the run folder (self-describing atomic checkpoints, the exported model,
-log.jsonl, sample grids), resume (weights, optimiser, every RNG, data position), stopping
-cleanly on SIGINT/SIGTERM, and stopping on a NaN/Inf loss with the last good checkpoint
+A config's ``objective()`` (``methods.trainable``) gives the model, data, losses, checkpoint
+payload and samples; the loop owns what does not depend on the method: device and precision
+(bf16 autocast on CUDA), torchrun DDP, the run folder (self-describing atomic checkpoints, the
+exported model, log.jsonl, sample grids), resume (weights, optimiser, every RNG, data position),
+stopping cleanly on SIGINT/SIGTERM, and stopping on a NaN/Inf loss with the last good checkpoint
 intact. It has no UI (minGPT's callbacks): ``on_step(StepInfo)`` after every iteration.
+Objectives see a narrow ``Context``, never the loop.
 
 Losses stay on the device: the host synchronises only on logging, checkpoint and sample
 iterations (and, under DDP, every ``STOP_EVERY`` iterations to agree on a stop signal),
@@ -18,123 +20,124 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
-from dataclasses import asdict
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
 from .. import runtime
-from ..errors import InputError, StylerError
+from ..dist import dist_env, rank_device
+from ..errors import InputError, Param, StylerError
 from ..media.files import check_writable
-from ..methods.adain.train import RECIPE, TrainConfig
-from . import checkpoint
+from ..methods.trainable import Batch, TrainConfig
+from . import checkpoint, data
 from .support import (
     NonFiniteLoss,
     StepInfo,
     StopFlag,
     TrainResult,
-    check_config,
-    dist_env,
     learning_rate,
     one_line,
     restore_rng,
     resumed_config,
     rng_state,
+    worker_signals,
 )
 
 STOP_EVERY = 10  # DDP: iterations between stop-signal agreements when no other sync falls due
 
-__all__ = [
-    "RECIPE",
-    "NonFiniteLoss",
-    "Objective",
-    "StepInfo",
-    "TrainConfig",
-    "TrainResult",
-    "learning_rate",
-    "restore_rng",
-    "train_cin",
-    "train_decoder",
-]
 
+@dataclass
+class Context:
+    """The ``TrainContext`` an objective gets: where and how the run goes, and its data streams."""
 
-class Objective(Protocol):
-    """What a method adds to the loop: its model, data, losses, checkpoint payload and samples
-    (``train_adain.DecoderObjective``, ``train_cin.CINObjective``)."""
+    cfg: Any
+    rank: int
+    world: int
+    start: int
+    device: torch.device
+    memory_format: torch.memory_format
+    bf16: bool
+    model: nn.Module | None = None  # set once the loop has wrapped the module (DDP under torchrun)
 
-    export_name: str  # the run folder's model file, rewritten at every checkpoint
-    recipe: tuple[str, ...]
+    def autocast(self) -> AbstractContextManager[Any]:
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
 
-    def setup(self, loop: Loop, saved: dict | None) -> nn.Module:
-        """Load data lists and weights, build the trained module on CPU (restored from ``saved``)."""
+    def to_device(self, x: Tensor) -> Tensor:
+        if x.dim() != 4:
+            return x.to(self.device, non_blocking=True)
+        return x.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
 
-    def to_device(self, loop: Loop) -> list[nn.Parameter]:
-        """Move what the losses need to the loop's device; return the parameters Adam updates."""
+    def images(self, folder: str, param: str) -> list[Path]:
+        return data.find_images(Path(folder), param)
 
-    def next_batch(self, loop: Loop, iteration: int) -> tuple:
-        """The host-side batch of one iteration (raises through for the loop to handle)."""
-
-    def losses(self, loop: Loop, batch: tuple) -> tuple[Tensor, Tensor, Tensor]:
-        """(content loss, style loss, output) in float32 for one device batch."""
-
-    def state(self, loop: Loop, iteration: int) -> tuple[dict, object]:
-        """(checkpoint entries holding the weights, the exported model file's contents)."""
-
-    def sample(self, loop: Loop, batch: tuple, output: Tensor) -> Tensor:
-        """A (3, H, W) grid in [0, 1] for ``samples/``."""
-
-    def describe(self) -> str:
-        """'12 content and 3 style images' for the start line."""
-
-    def skipped(self) -> list[str]:
-        """Unreadable training files met so far (this rank)."""
+    def stream(self, paths: list[Path], stream: int) -> Iterator[Batch]:
+        cfg = self.cfg
+        return data.batches(
+            paths,
+            batch_size=cfg.batch_size,
+            resize=cfg.resize,
+            crop=cfg.crop,
+            seed=cfg.seed,
+            stream=stream,
+            rank=self.rank,
+            world=self.world,
+            start_batch=self.start,
+            workers=cfg.workers,
+            pin_memory=self.device.type == "cuda",
+            worker_init_fn=worker_signals,
+        )
 
 
 class Loop:
     """One training process: device, optimiser, DDP and the run folder around an ``Objective``."""
 
-    def __init__(self, cfg: Any, objective: Objective, on_step: Callable[[StepInfo], None] | None) -> None:
+    def __init__(self, cfg: TrainConfig, on_step: Callable[[StepInfo], None] | None) -> None:
         """Everything that can fail on the user's input fails here, before the first iteration."""
-        self.rank, self.world, local = dist_env()
-        device = f"cuda:{local}" if self.world > 1 and runtime.pick_device(cfg.device).type == "cuda" else cfg.device
-        self.rt = runtime.runtime(device, cfg.precision, training=True)
-        self.device, self.precision = self.rt.device, self.rt.precision
+        self.rank, self.world, _ = dist_env()
+        self.rt = runtime.runtime(rank_device(cfg.device), cfg.precision, training=True)
+        self.device = self.rt.device
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
-        check_config(cfg)
         run = Path(cfg.out).expanduser()
-        if self.rank == 0:  # fail now, not at the first checkpoint hours from now
-            check_writable(run / objective.export_name, checkpoint.HINT)
         saved = None
         if cfg.resume:
             saved = checkpoint.load(checkpoint.latest(run))
-            cfg = resumed_config(cfg, saved["config"], objective.recipe)
+            cfg = resumed_config(cfg, saved["config"])
         elif checkpoint.checkpoints(run):
             raise InputError(
-                f"{run} already holds checkpoints; pass resume=True to continue that run "
-                "or choose a new run folder (out=...)"
+                f"{run} already holds checkpoints; pass ",
+                Param("resume", True),
+                " to continue that run or choose a new run folder (",
+                Param("out"),
+                ")",
             )
-        self.cfg, self.run, self.on_step, self.objective = cfg, run, on_step, objective
+        self.objective = objective = cfg.objective()
+        if self.rank == 0:  # fail now, not at the first checkpoint hours from now
+            check_writable(run / objective.export_name, checkpoint.HINT)
+        self.cfg, self.run, self.on_step = cfg, run, on_step
         self.start = int(saved["iter"]) if saved is not None else 0
+        # channels_last lets cuDNN pick its fastest conv kernels; on CPU it only costs conversions.
+        fmt = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
+        self.ctx = Context(cfg, self.rank, self.world, self.start, self.device, fmt, self.rt.precision == "bf16")
         torch.manual_seed(cfg.seed)  # same initial weights on every rank (DDP also broadcasts rank 0's)
-        self.module = objective.setup(self, saved)
+        self.module = objective.setup(self.ctx, saved)
         if saved is not None:
             restore_rng(saved.get("rng", {}), self.device)
-        # channels_last lets cuDNN pick its fastest conv kernels; on CPU it only costs conversions.
-        self.fmt = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
-        self.module.to(self.device, memory_format=self.fmt)
-        params = objective.to_device(self)
+        self.module.to(self.device, memory_format=fmt)
+        params = objective.to_device(self.ctx)
         self.optimizer = torch.optim.Adam(params, lr=cfg.lr)
         if saved is not None:  # after the move, so Adam's moments land on the parameters' device
             self.optimizer.load_state_dict(saved["optimizer"])
-        self.model: nn.Module = self.module
+        self.ctx.model = self.module
         if self.world > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.model = nn.parallel.DistributedDataParallel(self.module, device_ids=ids)
+            self.ctx.model = nn.parallel.DistributedDataParallel(self.module, device_ids=ids)
         self.records = checkpoint.read_log(run, self.start) if self.rank == 0 else []
         self.last_saved: Path | None = None
         self.saved_iter = self.start if saved is not None else -1
@@ -145,18 +148,10 @@ class Loop:
             f"{self.objective.describe()}; iteration {self.start} of {self.cfg.max_iter}; run folder {self.run}"
         )
 
-    def to_device(self, x: Tensor) -> Tensor:
-        if x.dim() != 4:
-            return x.to(self.device, non_blocking=True)
-        return x.to(self.device, non_blocking=True).contiguous(memory_format=self.fmt)
-
-    def autocast(self):
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
-
     def _save(self, iteration: int) -> Path | None:
         if self.rank != 0 or iteration == self.saved_iter:
             return None
-        weights, export = self.objective.state(self, iteration)
+        weights, export = self.objective.state(self.ctx, iteration)
         state = {
             **weights,
             "optimizer": self.optimizer.state_dict(),
@@ -173,7 +168,7 @@ class Loop:
         from ..media.images import save_image
 
         with torch.no_grad():
-            grid = self.objective.sample(self, batch, output).float().clamp(0, 1).cpu()
+            grid = self.objective.sample(self.ctx, batch, output).float().clamp(0, 1).cpu()
         return save_image(grid, self.run / "samples" / f"iter_{iteration:07d}.jpg")
 
     def _nonfinite(self, value: float, first_bad: int, it: int) -> NonFiniteLoss:
@@ -193,7 +188,7 @@ class Loop:
                 if stop.set and self.world == 1:
                     break
                 try:
-                    batch = obj.next_batch(self, it)
+                    batch = obj.next_batch(self.ctx, it)
                 except StylerError as e:
                     raise one_line(e) from None
                 except Exception:
@@ -203,8 +198,8 @@ class Loop:
                 lr = learning_rate(cfg, it)
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
-                batch = tuple(self.to_device(x) if isinstance(x, Tensor) else x for x in batch)
-                lc, ls, output = obj.losses(self, batch)
+                batch = tuple(self.ctx.to_device(x) if isinstance(x, Tensor) else x for x in batch)
+                lc, ls, output = obj.losses(self.ctx, batch)
                 total = cfg.content_weight * lc + cfg.style_weight * ls
                 losses = torch.stack([total, lc, ls]).detach().float()
                 sums += losses
@@ -271,14 +266,17 @@ class Loop:
         )
 
 
-def run_training(
-    cfg: Any,
-    objective: Objective,
-    on_step: Callable[[StepInfo], None] | None,
-    on_start: Callable[[str, int], None] | None,
+def train(
+    cfg: TrainConfig,
+    on_step: Callable[[StepInfo], None] | None = None,
+    on_start: Callable[[str, int], None] | None = None,
 ) -> TrainResult:
-    """Set up torchrun's process group (env://; nccl on CUDA, gloo on CPU) when there is one,
-    run the loop, tear the group down on the way out."""
+    """Train (or with ``cfg.resume`` continue) the method ``cfg`` is the config of; returns where
+    its files are. Under torchrun, sets up the process group (env://; nccl on CUDA, gloo on CPU).
+
+    Stops early, with a checkpoint, on SIGINT/SIGTERM (``TrainResult.interrupted``); raises
+    ``NonFiniteLoss`` on a NaN/Inf loss. ``on_start`` gets a one-line summary and the starting
+    iteration once the data and weights are loaded."""
     _, world, _ = dist_env()
     started = False
     if world > 1 and not dist.is_initialized():
@@ -286,7 +284,7 @@ def run_training(
         dist.init_process_group("nccl" if cuda else "gloo", init_method="env://")
         started = True
     try:
-        loop = Loop(cfg, objective, on_step)
+        loop = Loop(cfg, on_step)
         if on_start:
             on_start(loop.summary(), loop.start)
         with runtime.autotune(loop.rt):
@@ -294,27 +292,3 @@ def run_training(
     finally:
         if started:
             dist.destroy_process_group()
-
-
-def train_decoder(
-    cfg: TrainConfig,
-    on_step: Callable[[StepInfo], None] | None = None,
-    on_start: Callable[[str, int], None] | None = None,
-) -> TrainResult:
-    """Train (or with ``cfg.resume`` continue) an AdaIN decoder; returns where its files are.
-
-    Stops early, with a checkpoint, on SIGINT/SIGTERM (``TrainResult.interrupted``); raises
-    ``NonFiniteLoss`` on a NaN/Inf loss. ``on_start`` gets a one-line summary and the starting
-    iteration once the data and weights are loaded."""
-    from ..methods.adain.train import DecoderObjective
-
-    return run_training(cfg, DecoderObjective(cfg), on_step, on_start)
-
-
-def train_cin(
-    cfg: Any, on_step: Callable[[StepInfo], None] | None = None, on_start: Callable[[str, int], None] | None = None
-) -> TrainResult:
-    """Train (or resume, or with ``cfg.extend`` extend) a multi-style CIN network: ``train_cin``."""
-    from ..methods.cin.train import CINObjective
-
-    return run_training(cfg, CINObjective(cfg), on_step, on_start)

@@ -3,11 +3,9 @@ result, config checks, signals, torchrun's environment and RNG state. No UI, no 
 
 from __future__ import annotations
 
-import math
 import os
 import signal
 import threading
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..errors import InputError, StylerError
+from ..errors import StylerError
 
 
 class StepInfo:
@@ -69,24 +67,10 @@ def learning_rate(cfg: Any, iteration: int) -> float:
     return cfg.lr / (1.0 + cfg.lr_decay * iteration)
 
 
-def check_config(cfg: Any) -> None:
-    for name in ("max_iter", "batch_size", "crop", "save_every", "log_every"):
-        if getattr(cfg, name) < 1:
-            raise InputError(f"{name}={getattr(cfg, name)} is not allowed: {name} must be at least 1")
-    for name in ("lr", "lr_decay", "content_weight", "style_weight", "resize", "keep", "sample_every", "workers"):
-        value = getattr(cfg, name)
-        if not math.isfinite(value) or value < 0:
-            raise InputError(f"{name}={value} is not allowed: {name} must be a number >= 0")
-    if cfg.lr == 0:
-        raise InputError("lr=0 is not allowed: lr must be above 0, e.g. 1e-4")
-    if cfg.keep == 0:
-        raise InputError("keep=0 is not allowed: keep at least 1 checkpoint so that the run can be resumed")
-
-
-def resumed_config(cli: Any, saved: dict, recipe: Iterable[str]) -> Any:
-    """The command line's config with the saved run's recipe (what defines the optimisation)."""
+def resumed_config(cli: Any, saved: dict) -> Any:
+    """The command line's config with the saved run's recipe (``cli.recipe``: what defines the optimisation)."""
     merged = asdict(cli)
-    merged.update({k: saved[k] for k in recipe if k in saved})
+    merged.update({k: saved[k] for k in cli.recipe if k in saved})
     return type(cli)(**{f.name: merged[f.name] for f in fields(cli)})
 
 
@@ -126,14 +110,6 @@ class StopFlag:
     def __exit__(self, *exc) -> None:
         for sig, old in self._old.items():
             signal.signal(sig, old)
-
-
-def dist_env() -> tuple[int, int, int]:
-    """(rank, world size, local rank) from torchrun's environment; (0, 1, 0) when run alone."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return 0, 1, 0
-    return int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0"))
 
 
 def rng_state(device: torch.device) -> dict[str, Tensor]:

@@ -1,1 +1,1 @@
-"""AdaIN (Huang & Belongie 2017): the method and its decoder training."""
+"""AdaIN (Huang & Belongie 2017): the method (``method``), its decoder training (``config``, ``train``)."""

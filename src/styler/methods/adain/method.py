@@ -24,7 +24,7 @@ from ...errors import InputError
 from ...nets import weights
 from ...nets.vgg import Decoder, Encoder, load_decoder, load_encoder
 from ...runtime import Runtime, runtime
-from ..base import Method, Mix
+from ..base import Keys, Method, Mix, OnStart, weights_digest
 from ..base import check_image as check_base
 
 MIN_SIDE = 9  # below this the relu4_1 map is 1 px wide and its reflection padding is undefined
@@ -43,6 +43,26 @@ def check_image(x: Tensor, what: str = "image") -> Tensor:
     return check_base(x, what, MIN_SIDE, "relu4_1")
 
 
+def load(
+    *,
+    device: str = "auto",
+    precision: str = "auto",
+    vgg: Path | None = None,
+    decoder: Path | None = None,
+    progress: weights.Progress | None = None,
+) -> AdaIN:
+    """Resolve (explicit file, ``$STYLER_WEIGHTS_DIR``, cache; download if missing) and load.
+
+    Each file is checked as soon as it is found, so a bad ``vgg`` is reported before
+    anything is downloaded for the decoder."""
+    rt = runtime(device, precision)
+    vgg_path = weights.resolve(weights.VGG, vgg, progress=progress)
+    enc = load_encoder(weights.load_state_dict(vgg_path), label=str(vgg_path))
+    dec_path = weights.resolve(weights.DECODER, decoder, progress=progress)
+    dec = load_decoder(weights.load_state_dict(dec_path), label=str(dec_path))
+    return AdaIN(enc, dec, rt)
+
+
 class AdaIN(Method):
     """Encoder and decoder on one runtime; stateless after construction."""
 
@@ -54,25 +74,6 @@ class AdaIN(Method):
         fmt, dev, dtype = torch.channels_last, self.runtime.device, self.runtime.dtype
         self.encoder = encoder.eval().to(dev, dtype, memory_format=fmt)
         self.decoder = decoder.eval().to(dev, dtype, memory_format=fmt)
-
-    @classmethod
-    def load(
-        cls,
-        *,
-        vgg: Path | None = None,
-        decoder: Path | None = None,
-        rt: Runtime | None = None,
-        progress: weights.Progress | None = None,
-    ) -> AdaIN:
-        """Resolve (explicit file, ``$STYLER_WEIGHTS_DIR``, cache; download if missing) and load.
-
-        Each file is checked as soon as it is found, so a bad ``vgg`` is reported before
-        anything is downloaded for the decoder."""
-        vgg_path = weights.resolve(weights.VGG, vgg, progress=progress)
-        enc = load_encoder(weights.load_state_dict(vgg_path), label=str(vgg_path))
-        dec_path = weights.resolve(weights.DECODER, decoder, progress=progress)
-        dec = load_decoder(weights.load_state_dict(dec_path), label=str(dec_path))
-        return cls(enc, dec, rt)
 
     # -- networks ----------------------------------------------------------------------
 
@@ -145,6 +146,40 @@ class AdaIN(Method):
             with torch.inference_mode():
                 out = self.decode_target(fc, [style], Mix((1.0,)), alpha=alpha, size=size, tile=tile)
             yield out
+
+    def stylize_batch(
+        self,
+        content: Tensor,
+        styles: Sequence[Sequence[StyleStats]],
+        *,
+        alpha: float,
+        tile: tiling.Setting = "auto",
+        on_start: OnStart | None = None,
+    ) -> Iterator[tuple[Keys, Tensor]]:
+        """The batch is encoded once; round j decodes every image's j-th style in one call, each
+        image with its own style statistics ((n, 512, 1, 1) stacked)."""
+        with torch.inference_mode():
+            size = (content.shape[-2], content.shape[-1])
+            fc = self.encode(check_image(content, "content"), tile)  # (B, 512, h, w)
+        for j in range(max(len(s) for s in styles)):
+            idx = [i for i, s in enumerate(styles) if len(s) > j]
+            stats = StyleStats(
+                torch.cat([styles[i][j].mean for i in idx]),  # (n, 512, 1, 1)
+                torch.cat([styles[i][j].std for i in idx]),
+            )
+            f = fc if len(idx) == len(styles) else fc[idx]
+            with torch.inference_mode():
+                out = self.decode_target(f, [stats], Mix((1.0,)), alpha=alpha, size=size, tile=tile)
+            yield [(i, j) for i in idx], out
+
+    def style_key(self) -> str:
+        return weights_digest(self.encoder, self.runtime.dtype, self.runtime.device)
+
+    def pack(self, rep: StyleStats) -> dict[str, Tensor]:
+        return {"mean": rep.mean.cpu(), "std": rep.std.cpu()}
+
+    def unpack(self, tensors: dict[str, Tensor]) -> StyleStats:
+        return StyleStats(tensors["mean"].to(self.runtime.device), tensors["std"].to(self.runtime.device))
 
     @torch.inference_mode()
     def decode_target(

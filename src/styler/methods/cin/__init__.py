@@ -1,1 +1,2 @@
-"""Conditional instance norm networks (Dumoulin et al. 2017): net, fast inference, tiling, model file, training."""
+"""Conditional instance norm networks (Dumoulin et al. 2017): the method, net, fast inference, tiling, model
+file (``modelfile``) and training (``config``, ``train``)."""

@@ -10,15 +10,12 @@ forward pass stylizes, so it is the fastest method. The controls:
 * ``tile``: exact tiling (``cintiling``): instance-norm statistics are measured over the whole
   image, so tiles agree with the untiled result.
 
-The model file (``torch.save`` of plain containers, read with ``weights_only=True``)::
-
-    {"kind": "cin", "format": 1, "styles": [names], "config": {training config}, "iterations": int,
-     "weights": CINNet state dict}
+The model file is ``modelfile``'s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,67 +24,14 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ... import tiling
-from ...errors import InputError, WeightsError
-from ...media.files import atomic_path
-from ...nets.weights import safe_load
-from ...runtime import Runtime
-from ...runtime import runtime as make_runtime
-from ..base import Method, Mix
+from ...errors import InputError, Param
+from ...runtime import Runtime, runtime
+from ..base import Keys, Method, Mix, OnStart
 from . import tiling as cintiling
+from .modelfile import read_model
 from .net import STRIDE, CINNet
 
-KIND, FORMAT = "cin", 1
 MIN_SIDE = 16  # below this the 1/4-resolution maps are too small to reflect-pad
-FIX = "pass a model.pth written by CIN training"
-
-
-def model_state(net: CINNet, styles: Sequence[str], config: dict, iterations: int) -> dict:
-    """The self-describing model file's contents (CPU tensors, plain containers only)."""
-    return {
-        "kind": KIND,
-        "format": FORMAT,
-        "styles": list(styles),
-        "config": dict(config),
-        "iterations": int(iterations),
-        "weights": {k: v.detach().cpu().float().contiguous() for k, v in net.state_dict().items()},
-    }
-
-
-def save_model(
-    path: Path,
-    net: CINNet,
-    styles: Sequence[str],
-    config: dict,
-    iterations: int,
-    hint: str = "choose a writable output",
-) -> Path:
-    with atomic_path(Path(path), hint) as tmp:
-        torch.save(model_state(net, styles, config, iterations), tmp)
-    return Path(path)
-
-
-def read_model(path: Path) -> tuple[CINNet, dict]:
-    """A CIN model file -> (the net on CPU in float32, its description without the weights)."""
-    path = Path(path).expanduser()
-    state = safe_load(path, f"CIN model {path}", FIX)
-    if not isinstance(state, dict) or state.get("kind") != KIND or "weights" not in state:
-        what = f"kind '{state.get('kind')}'" if isinstance(state, dict) and "kind" in state else "no kind 'cin'"
-        raise WeightsError(f"{path} is not a CIN model ({what}); {FIX}")
-    styles = state.get("styles")
-    if not isinstance(styles, list) or not styles or not all(isinstance(s, str) for s in styles):
-        raise WeightsError(f"{path} has no list of style names; {FIX}")
-    net = CINNet(len(styles))
-    try:
-        net.load_state_dict(state["weights"])
-    except (RuntimeError, TypeError, AttributeError) as e:
-        first = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
-        raise WeightsError(
-            f"{path}: the weights do not fit a {len(styles)}-style CIN network ({first}); {FIX}"
-        ) from None
-    info = {k: v for k, v in state.items() if k != "weights"}
-    info.setdefault("config", {})
-    info.setdefault("iterations", 0)
-    return net, info
 
 
 def pad_to_stride(x: Tensor) -> tuple[Tensor, int, int]:
@@ -97,6 +41,16 @@ def pad_to_stride(x: Tensor) -> tuple[Tensor, int, int]:
     if ph or pw:
         x = F.pad(x, (0, pw, 0, ph), mode="reflect" if x.dim() == 4 and min(h, w) > STRIDE else "replicate")
     return x, h, w
+
+
+def load(*, model: Path | None = None, device: str = "auto", precision: str = "auto", progress: Any = None) -> CIN:
+    """The network in ``model`` (a file written by ``styler train --method cin``) on a runtime."""
+    if model is None:
+        raise InputError(
+            "method cin needs ", Param("model"), "=FILE, a network trained with `styler train --method cin`"
+        )
+    net, info = read_model(Path(model))
+    return CIN(net, info["styles"], runtime(device, precision), info)
 
 
 class CIN(Method):
@@ -112,11 +66,6 @@ class CIN(Method):
         fmt = torch.channels_last
         self.net = net.eval().requires_grad_(False).to(runtime.device, runtime.dtype, memory_format=fmt)
         self.net.prepare_fast()
-
-    @classmethod
-    def load(cls, path: Path, runtime: Runtime | None = None) -> CIN:
-        net, info = read_model(Path(path))
-        return cls(net, info["styles"], runtime or make_runtime(), info)
 
     def represent(self, style: Any) -> int:
         """A style name (file stem) or index (int, or digits) -> its row in the gamma/beta tables."""
@@ -157,16 +106,40 @@ class CIN(Method):
     def stylize(
         self, content: Tensor, styles: Sequence[Any], mix: Mix, *, alpha: float, tile: tiling.Setting = "auto"
     ) -> Tensor:
-        if not 0.0 <= alpha <= 1.0:
-            raise InputError(f"alpha must be in [0, 1], got alpha={alpha}")
-        n, _, h, w = content.shape
+        n, _, h, w = self._check(content)
+        return self._forward(content, self.code([int(s) for s in styles], mix, n, (h, w)), alpha, tile)
+
+    def stylize_batch(
+        self,
+        content: Tensor,
+        styles: Sequence[Sequence[Any]],
+        *,
+        alpha: float,
+        tile: tiling.Setting = "auto",
+        on_start: OnStart | None = None,
+    ) -> Iterator[tuple[Keys, Tensor]]:
+        """Round j runs every image with its own j-th style in one call: one one-hot code row each."""
+        self._check(content)
+        for j in range(max(len(s) for s in styles)):
+            idx = [i for i, s in enumerate(styles) if len(s) > j]
+            code = torch.zeros(len(idx), len(self.styles), device=self.runtime.device)  # (n, S)
+            code[torch.arange(len(idx)), torch.tensor([int(styles[i][j]) for i in idx])] = 1.0
+            x = content if len(idx) == len(styles) else content[idx]
+            with torch.inference_mode():
+                yield [(i, j) for i in idx], self._forward(x, code, alpha, tile)
+
+    def _check(self, content: Tensor) -> torch.Size:
+        h, w = content.shape[-2:]
         if min(h, w) < MIN_SIDE:
             raise InputError(f"the content is {w} x {h} px; the CIN network needs at least {MIN_SIDE} px a side")
-        indices = [int(s) for s in styles]
+        return content.shape
+
+    def _forward(self, content: Tensor, code: Tensor, alpha: float, tile: tiling.Setting) -> Tensor:
+        """content (n, 3, H, W), code (n, S) or (n, S, H', W') -> (n, 3, H, W) in [0, 1]."""
+        n, _, h, w = content.shape
         rt = self.runtime
         x = content.to(rt.device, torch.float32)
         padded, _, _ = pad_to_stride(x)
-        code = self.code(indices, mix, n, (h, w))
         inp = padded.to(rt.dtype).contiguous(memory_format=torch.channels_last)
         size = tiling.choose_tile(tile, n, padded.shape[-2], padded.shape[-1], inp.element_size(), rt.device)
         if size is None:

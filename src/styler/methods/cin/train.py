@@ -20,7 +20,7 @@ and beta rows; the old styles' rows and so their outputs stay bit-identical.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,54 +31,14 @@ from ... import ops
 from ...errors import InputError
 from ...media import images
 from ...nets.vgg import SLICES, run_layers
-from ...training import data
-from ..adain.train import content_stream, load_vgg
-from .method import model_state, read_model
+from ...nets.weights import load_vgg
+from ..trainable import TrainContext
+from .modelfile import model_state, read_model
 from .net import CINNet
 
 if TYPE_CHECKING:
-    from ...training.loop import Loop
+    from .config import CINTrainConfig
 
-
-@dataclass
-class CINConfig:
-    content_dir: str = ""  # content images (MS-COCO), searched recursively
-    style_dir: str = ""  # one style per image file, named by its stem
-    out: str = "runs/cin"  # run folder: checkpoints/, model.pth, log.jsonl, samples/
-    extend: str | None = None  # a trained model.pth: add the new styles, convs frozen
-    max_iter: int = 40_000
-    batch_size: int = 16
-    lr: float = 1e-3
-    lr_decay: float = 0.0  # lr / (1 + lr_decay * iter); the paper keeps it constant
-    content_weight: float = 1.0
-    style_weight: float = 1e3
-    resize: int = 256  # content: shorter side before cropping (0 = keep)
-    crop: int = 256
-    style_size: int = 512  # style images' shorter side (0 = keep)
-    save_every: int = 5_000
-    keep: int = 3
-    log_every: int = 100
-    sample_every: int = 1000
-    workers: int = 4
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "auto"
-    vgg: str | None = None
-    resume: bool = False
-
-
-RECIPE = (
-    "batch_size",
-    "lr",
-    "lr_decay",
-    "content_weight",
-    "style_weight",
-    "resize",
-    "crop",
-    "style_size",
-    "seed",
-    "extend",
-)
 CONTENT_LAYER = "relu3_1"
 SAMPLE_STYLES = 8  # columns in a sample grid at most
 
@@ -105,16 +65,15 @@ class CINObjective:
     """CIN network + frozen encoder; content crops, one Gram target set per style."""
 
     export_name = "model.pth"
-    recipe = RECIPE
 
-    def __init__(self, cfg: CINConfig) -> None:
+    def __init__(self, cfg: CINTrainConfig) -> None:
         self.cfg = cfg
         self.bad: set[int] = set()
 
-    def setup(self, loop: Loop, saved: dict | None) -> nn.Module:
-        cfg = loop.cfg
-        self.contents = data.find_images(Path(cfg.content_dir), "content_dir")
-        self.style_paths = data.find_images(Path(cfg.style_dir), "style_dir")
+    def setup(self, ctx: TrainContext, saved: dict | None) -> nn.Module:
+        cfg = ctx.cfg
+        self.contents = ctx.images(cfg.content_dir, "content_dir")
+        self.style_paths = ctx.images(cfg.style_dir, "style_dir")
         names = style_names(self.style_paths)
         self.frozen = 0
         base: CINNet | None = None
@@ -144,21 +103,21 @@ class CINObjective:
         grad[: self.frozen] = 0  # Adam's moments stay 0 there, so the old rows never move
         return grad
 
-    def to_device(self, loop: Loop) -> list[nn.Parameter]:
-        self.encoder.to(loop.device, memory_format=loop.fmt)
-        self.grams = self._style_grams(loop)
-        self._stream = content_stream(loop, self.contents, 0)
+    def to_device(self, ctx: TrainContext) -> list[nn.Parameter]:
+        self.encoder.to(ctx.device, memory_format=ctx.memory_format)
+        self.grams = self._style_grams(ctx)
+        self._stream = ctx.stream(self.contents, 0)
         return [p for p in self.net.parameters() if p.requires_grad]
 
     @torch.no_grad()
-    def _style_grams(self, loop: Loop) -> list[Tensor]:
+    def _style_grams(self, ctx: TrainContext) -> list[Tensor]:
         """Per encoder level, the Gram matrices of every style: (S, C, C) float32 on the device.
         Extended runs compute only the new styles' (the old ones are never drawn)."""
         per_style: list[list[Tensor]] = []
         for path in self.style_paths:
             img = images.to_tensor(images.prepare(images.open_rgb(path), self.cfg.style_size, size_name="style_size"))
-            with loop.autocast():
-                feats = self.encoder(loop.to_device(img))
+            with ctx.autocast():
+                feats = self.encoder(ctx.to_device(img))
             per_style.append([ops.gram(f.float())[0] for f in feats])
         levels = [torch.stack(g) for g in zip(*per_style)]
         if self.frozen:  # rows for the frozen styles are placeholders: never a target
@@ -170,30 +129,30 @@ class CINObjective:
         extra = f" (+{self.frozen} frozen from {self.cfg.extend})" if self.frozen else ""
         return f"{len(self.contents)} content images and {new} styles{extra}"
 
-    def next_batch(self, loop: Loop, iteration: int) -> tuple:
+    def next_batch(self, ctx: TrainContext, iteration: int) -> tuple:
         content, bad = next(self._stream)
         self.bad.update(bad)
         count = len(self.names) - self.frozen
-        return content, style_draws(loop.cfg.seed, loop.rank, iteration, len(content), self.frozen, count)
+        return content, style_draws(ctx.cfg.seed, ctx.rank, iteration, len(content), self.frozen, count)
 
-    def losses(self, loop: Loop, batch: tuple) -> tuple[Tensor, Tensor, Tensor]:
+    def losses(self, ctx: TrainContext, batch: tuple) -> tuple[Tensor, Tensor, Tensor]:
         """content (B, 3, crop, crop), style indices (B,) -> (Lc, Ls, output); losses in fp32."""
         content, index = batch
         stop = SLICES[CONTENT_LAYER][1]
-        with loop.autocast():
+        with ctx.autocast():
             with torch.no_grad():
                 target = run_layers(list(self.encoder)[:stop], content)  # (B, 256, crop/4, crop/4)
-            output = loop.model(content, index)  # (B, 3, crop, crop)
+            output = ctx.model(content, index)  # (B, 3, crop, crop)
             feats = self.encoder(output)
         lc = ops.feature_loss(getattr(feats, CONTENT_LAYER).float(), target.float())
         ls = ops.gram_loss(tuple(f.float() for f in feats), tuple(g[index] for g in self.grams))
         return lc, ls, output
 
-    def state(self, loop: Loop, iteration: int) -> tuple[dict, object]:
-        model = model_state(self.net, self.names, _plain(loop.cfg), iteration)
+    def state(self, ctx: TrainContext, iteration: int) -> tuple[dict, object]:
+        model = model_state(self.net, self.names, _plain(ctx.cfg), iteration)
         return {"model": model, "frozen_styles": self.frozen}, model
 
-    def sample(self, loop: Loop, batch: tuple, output: Tensor) -> Tensor:
+    def sample(self, ctx: TrainContext, batch: tuple, output: Tensor) -> Tensor:
         """Rows: up to 4 contents; columns: the content, then one output per style (up to 8)."""
         from torchvision.utils import make_grid  # 1.3 s to import: only when a grid is due
 
@@ -201,7 +160,7 @@ class CINObjective:
         first = self.frozen if len(self.names) - self.frozen >= 1 else 0
         shown = list(range(first, len(self.names)))[:SAMPLE_STYLES]
         columns = [content.float()]
-        with loop.autocast():
+        with ctx.autocast():
             for s in shown:
                 index = torch.full((len(content),), s, dtype=torch.long, device=content.device)
                 columns.append(self.net(content, index).float())
@@ -225,7 +184,5 @@ def _grown(old: dict[str, Tensor], new: dict[str, Tensor], n_old: int) -> dict[s
     return out
 
 
-def _plain(cfg: CINConfig) -> dict:
-    from dataclasses import asdict
-
+def _plain(cfg: CINTrainConfig) -> dict:
     return {k: v for k, v in asdict(cfg).items() if isinstance(v, (str, int, float, bool, type(None)))}

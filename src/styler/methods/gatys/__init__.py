@@ -1,1 +1,1 @@
-"""Gatys et al. 2016: optimisation of the image itself."""
+"""Gatys et al. 2016: optimisation of the image itself (``method``; settings in ``config``)."""

@@ -34,7 +34,7 @@ when asked for. fp16 is refused: these mean-normalised losses have gradients bel
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,9 +45,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ... import ops
-from ...errors import DeviceError, InputError, Interrupted
+from ...errors import DeviceError, InputError, Interrupted, Param
 from ...nets import weights
-from ...nets.vgg import DeepEncoder, DeepFeatures, load_decoder, load_deep_encoder, load_encoder
+from ...nets.vgg import DeepEncoder, DeepFeatures, load_deep_encoder
 from ...runtime import Runtime
 from ...tiling import Setting
 from ..base import Method, Mix
@@ -79,6 +79,23 @@ class _Best:
     loss: float = math.inf
 
 
+def load(
+    *,
+    device: str = "auto",
+    precision: str = "auto",
+    vgg: Path | None = None,
+    gatys: GatysConfig | None = None,
+    init_method: Method | None = None,
+    on_step: Callable[[GatysStep], None] | None = None,
+    progress: weights.Progress | None = None,
+) -> Gatys:
+    """Resolve and load the full VGG on this method's runtime (``runtime_for``). ``init_method``
+    renders the starting image for ``init="adain"`` (the registry passes an AdaIN method)."""
+    vgg_path = weights.resolve(weights.VGG, vgg, progress=progress)
+    encoder = load_deep_encoder(weights.load_state_dict(vgg_path), label=str(vgg_path))
+    return Gatys(encoder, runtime_for(device, precision), gatys, adain=init_method, on_step=on_step)
+
+
 class Gatys(Method):
     """The frozen encoder on one runtime; ``stylize`` optimises each content image in turn."""
 
@@ -101,39 +118,13 @@ class Gatys(Method):
             )
         if self.config.init == "adain" and adain is None:
             raise InputError(
-                "init=adain starts from the AdaIN result, which needs the decoder: pass adain "
-                "(an AdaIN method) or use init=content"
+                Param("init", "adain"),
+                " starts from the AdaIN result, which needs the decoder: pass adain (an AdaIN method) or use ",
+                Param("init", "content"),
             )
         self.runtime, self.adain, self.on_step = runtime, adain, on_step
         # Weights stay float32; bf16 runs through autocast so the optimised image stays float32.
         self.encoder = encoder.eval().requires_grad_(False).to(runtime.device, torch.float32)
-
-    @classmethod
-    def load(
-        cls,
-        *,
-        vgg: Path | None = None,
-        decoder: Path | None = None,
-        rt: Runtime | None = None,
-        config: GatysConfig | None = None,
-        on_step: Callable[[GatysStep], None] | None = None,
-        progress: weights.Progress | None = None,
-    ) -> Gatys:
-        """Resolve and load the full VGG (and the decoder, only for init="adain"), each checked
-        as soon as it is found. ``rt`` defaults to ``runtime_for()``."""
-        config = config if config is not None else GatysConfig()
-        runtime = rt if rt is not None else runtime_for()
-        vgg_path = weights.resolve(weights.VGG, vgg, progress=progress)
-        state = weights.load_state_dict(vgg_path)
-        encoder = load_deep_encoder(state, label=str(vgg_path))
-        adain = None
-        if config.init == "adain":
-            from ..adain.method import AdaIN
-
-            dec_path = weights.resolve(weights.DECODER, decoder, progress=progress)
-            dec = load_decoder(weights.load_state_dict(dec_path), label=str(dec_path))
-            adain = AdaIN(load_encoder(state, label=str(vgg_path)), dec, runtime)
-        return cls(encoder, runtime, config, adain=adain, on_step=on_step)
 
     # -- features and losses -------------------------------------------------------------
 
@@ -207,11 +198,14 @@ class Gatys(Method):
         finished so far and the best (lowest-loss) image of the one in progress, resized to H x W."""
         if tile not in ("auto", "off"):
             raise InputError(
-                f"gatys optimises the whole image at once, so tile={tile} cannot apply; use "
-                "tile=auto, and coarse-to-fine scales to spend fewer iterations at full size"
+                "gatys optimises the whole image at once, so ",
+                Param("tile", tile),
+                " cannot apply; use ",
+                Param("tile", "auto"),
+                ", and coarse-to-fine ",
+                Param("scales"),
+                " to spend fewer iterations at full size",
             )
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
-            raise InputError(f"alpha must be a number in [0, 1], got alpha={alpha!r}; 1 = full style, 0 = content")
         check_image(content, "content")
         if not styles or not all(isinstance(s, GatysStyle) for s in styles):
             raise InputError("styles must be one or more representations from Gatys.represent")
@@ -222,13 +216,6 @@ class Gatys(Method):
             )
         with torch.inference_mode(False), torch.enable_grad():
             return self._run(content.to(self.runtime.device, torch.float32).clone(), list(styles), mix, float(alpha))
-
-    def stylize_each(
-        self, content: Tensor, styles: Sequence[Any], *, alpha: float, tile: Setting = "auto"
-    ) -> Iterator[Tensor]:
-        """One optimisation of ``content`` per style, in order (the engine's render_each)."""
-        for style in styles:
-            yield self.stylize(content, [style], Mix((1.0,)), alpha=alpha, tile=tile)
 
     def _init(self, content: Tensor, styles: list[GatysStyle], mix: Mix, alpha: float, size: tuple[int, int]) -> Tensor:
         """The first stage's starting images (N, 3, *size)."""

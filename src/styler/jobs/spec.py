@@ -1,0 +1,164 @@
+"""What a job is: small frozen dataclasses, each validated when it is made (before any weights load).
+
+    Job(inputs=Inputs(content, styles), controls=Controls(...), naming=Naming(output),
+        reading=Reading(...), run=RunOptions(...))
+
+A content file is a job of one content; a content folder is read recursively and its tree is
+mirrored under the output folder. One runner (``runner.run``) does both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from ..controls import Controls
+from ..errors import InputError, Param
+from ..media.files import check_writable
+from ..media.images import MAX_PIXELS, check_budget, output_format
+from .loader import Encoding, check_workers
+from .pairing import DEFAULT_NAME, PairMode, check_ext, check_mode, check_template
+
+Style = Path | str  # a style image file or folder, or (a model's own styles) a name or index
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How input images are read: shorter side in px (0 = as is), centre crop to a square."""
+
+    content_size: int = 512
+    style_size: int = 512
+    crop: bool = False
+    max_pixels: int = MAX_PIXELS  # refused before resizing when over (0 = no limit)
+
+    def __post_init__(self) -> None:
+        for name in ("content_size", "style_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise InputError(Param(name), f" must be a whole number of px >= 0 (0 = keep the size), got {value}")
+        check_budget(self.max_pixels)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Contents (a file or a folder, searched recursively) and styles (files, folders, or names)."""
+
+    content: Path
+    styles: tuple[Style, ...]
+    named_styles: bool = False  # styles are names or indices of the model (CIN), not files
+    pairs: PairMode = PairMode.ALL
+    per_content: int = 1  # pairs=random: styles drawn per content
+    seed: int = 0  # pairs=random: the draw's seed
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "content", Path(self.content).expanduser())
+        styles = (self.styles,) if isinstance(self.styles, (str, Path)) else tuple(self.styles)
+        if not styles:
+            raise InputError("no style given; pass at least one style")
+        object.__setattr__(self, "styles", tuple(str(s) if self.named_styles else Path(s) for s in styles))
+        object.__setattr__(self, "pairs", check_mode(self.pairs))
+        if isinstance(self.per_content, bool) or not isinstance(self.per_content, int) or self.per_content < 1:
+            raise InputError(Param("per_content"), f" must be a whole number >= 1, got {self.per_content}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise InputError(Param("seed"), f" must be a whole number, got {self.seed}")
+
+
+@dataclass(frozen=True)
+class Naming:
+    """Where results go: ``output`` is a folder (None = the current one) or, for one result, an
+    image file. Names are ``name``.``ext`` under the content's mirrored sub-folder."""
+
+    output: Path | None = None
+    name: str | None = None  # template: {content} {style} {alpha} {index}; None = DEFAULT_NAME (+ "_sweep")
+    ext: str = "png"
+    manifest: bool | None = None  # write manifest.jsonl; None = when the content is a folder
+
+    def __post_init__(self) -> None:
+        if self.output is not None:
+            object.__setattr__(self, "output", Path(self.output).expanduser())
+        if self.name is not None:
+            check_template(self.name)
+        object.__setattr__(self, "ext", check_ext(self.ext))
+        if self.to_file:
+            assert self.output is not None
+            output_format(self.output)  # an unknown extension fails here, before any work
+
+    @property
+    def to_file(self) -> bool:
+        """``output`` names one image file: it has an extension and is not an existing folder."""
+        return self.output is not None and self.output.suffix != "" and not self.output.is_dir()
+
+    @property
+    def folder(self) -> Path:
+        if self.output is None:
+            return Path.cwd()
+        return self.output.parent if self.to_file else self.output
+
+    def template(self, sweep: bool) -> str:
+        if self.to_file:
+            assert self.output is not None
+            return self.output.stem.replace("{", "{{").replace("}", "}}")  # a literal name
+        return self.name if self.name is not None else DEFAULT_NAME + ("_sweep" if sweep else "")
+
+    def one(self, stem: str) -> Path:
+        """Where a single result goes: ``output`` when it is a file, else ``stem``.``ext`` in the folder."""
+        path = self.output if self.to_file and self.output is not None else self.folder / f"{stem}.{self.ext}"
+        if self.folder.exists() and not self.folder.is_dir():
+            raise InputError(
+                Param("output", self.folder), " is a file without an image extension; pass a folder or an image name"
+            )
+        check_writable(path, "choose a writable output")
+        return path
+
+    @property
+    def suffix(self) -> str:
+        return self.output.suffix.lstrip(".").lower() if self.to_file and self.output is not None else self.ext
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How the work runs: resume, worker processes, output encoding, the style cache."""
+
+    skip_existing: bool = False  # resume: pairs whose output exists are kept, not redone
+    workers: int | None = None  # decode/encode processes; None = the device's default (threads for a few files)
+    encoding: Encoding = field(default_factory=Encoding)
+    style_cache: bool = True  # keep style representations on disk (methods that support it)
+    cache_dir: Path | None = None  # None = the user cache folder
+
+    def __post_init__(self) -> None:
+        if self.workers is not None:
+            check_workers(self.workers)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One transfer job: every (content, style) pair of ``inputs`` under ``controls``."""
+
+    inputs: Inputs
+    controls: Controls = field(default_factory=Controls)
+    naming: Naming = field(default_factory=Naming)
+    reading: Reading = field(default_factory=Reading)
+    run: RunOptions = field(default_factory=RunOptions)
+
+    @property
+    def manifest(self) -> bool:
+        return self.naming.manifest if self.naming.manifest is not None else self.inputs.content.is_dir()
+
+
+def make_job(content: Path | str, styles: Sequence[Style], output: Path | str | None = None, **settings: Any) -> Job:
+    """A ``Job`` from flat settings: each goes to the part that has a field of that name."""
+    parts: dict[type, dict[str, Any]] = {Inputs: {}, Controls: {}, Naming: {}, Reading: {}, RunOptions: {}}
+    for key, value in settings.items():
+        owner = next((cls for cls in parts if key in {f.name for f in fields(cls)}), None)
+        if owner is None:
+            raise InputError(f"unknown job setting '{key}'; see the fields of styler.jobs.spec's parts")
+        parts[owner][key] = value
+    return Job(
+        Inputs(Path(content), tuple(styles), **parts[Inputs]),
+        Controls(**parts[Controls]),
+        Naming(None if output is None else Path(output), **parts[Naming]),
+        Reading(**parts[Reading]),
+        RunOptions(**parts[RunOptions]),
+    )
