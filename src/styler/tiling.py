@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from .errors import InputError
+from .errors import InputError, Param
 from .runtime import free_bytes
 
 ENC_MARGIN = 48  # input pixels of overlap on each side of an encoder tile (multiple of 8)
@@ -44,8 +44,9 @@ def parse_tile(value: str | int | None) -> Setting:
         return text
     if not text.isdigit() or int(text) < MIN_TILE or int(text) % 8:
         raise InputError(
-            f"tile={value} is not valid; use auto, off or a tile size in pixels that is a "
-            f"multiple of 8 and at least {MIN_TILE} (e.g. 512)"
+            Param("tile", value),
+            f" is not valid; use auto, off or a tile size in pixels that is a multiple of 8 and at least {MIN_TILE} "
+            "(e.g. 512)",
         )
     return int(text)
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
 
-from ..errors import OutputError
+from ..errors import OutputError, Param
 from ..media.files import atomic_path
 from .pairing import Pair
 
@@ -76,8 +76,9 @@ def merge(out: Path, world: int) -> Path:
     missing = [p.name for p in parts if not p.is_file()]
     if missing:
         raise OutputError(
-            f"{', '.join(missing)} missing in {out}: a process did not finish; "
-            "rerun the job with skip_existing=True to complete it"
+            f"{', '.join(missing)} missing in {out}: a process did not finish; rerun the job with ",
+            Param("skip_existing", True),
+            " to complete it",
         )
     records: dict[str, dict[str, object]] = {}
     for p in parts:

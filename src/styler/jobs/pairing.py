@@ -101,19 +101,23 @@ def choose_styles(rel: str, count: int, per_content: int, seed: int) -> list[int
 def check_template(name: str) -> str:
     """Refuse a name template with unknown fields or a folder part, before any work."""
     if not name or not name.strip():
-        raise InputError("name must not be empty; use fields such as name='{content}_{style}'")
+        raise InputError(Param("name"), " must not be empty; use fields such as ", Param("name", "'{content}_{style}'"))
     try:
         fields = [f for _, f, _, _ in string.Formatter().parse(name) if f is not None]
     except ValueError as e:
-        raise InputError(f"name='{name}' is not a valid template ({e}); write fields as {{content}}") from None
+        raise InputError(
+            Param("name", f"'{name}'"), f" is not a valid template ({e}); write fields as {{content}}"
+        ) from None
     for f in fields:
         if f.split(".")[0].split("[")[0] not in FIELDS:
             raise InputError(
-                f"name='{name}' has an unknown field {{{f}}}; use {', '.join('{' + x + '}' for x in FIELDS)}"
+                Param("name", f"'{name}'"),
+                f" has an unknown field {{{f}}}; use {', '.join('{' + x + '}' for x in FIELDS)}",
             )
     if "/" in name or "\\" in name or name in (".", ".."):
         raise InputError(
-            f"name='{name}' must be a file name without folders; outputs already mirror the content's sub-folders"
+            Param("name", f"'{name}'"),
+            " must be a file name without folders; outputs already mirror the content's sub-folders",
         )
     return name
 
@@ -122,8 +126,8 @@ def check_ext(ext: str) -> str:
     ext = ext.lstrip(".").lower()
     if f".{ext}" not in FORMATS:
         raise InputError(
-            f"ext='{ext}' is not an image format we write; use one of "
-            f"{', '.join(sorted(f.lstrip('.') for f in FORMATS))}"
+            Param("ext", f"'{ext}'"),
+            f" is not an image format we write; use one of {', '.join(sorted(f.lstrip('.') for f in FORMATS))}",
         )
     return ext
 
@@ -135,10 +139,13 @@ def output_name(template: str, content: Source, style: Source, alpha: float, ind
             content=PurePosixPath(content.rel).stem, style=PurePosixPath(style.rel).stem, alpha=alpha, index=index
         )
     except (ValueError, KeyError, IndexError, AttributeError) as e:
-        raise InputError(f"name='{template}' cannot be filled in ({e}); check its format specs") from None
+        raise InputError(
+            Param("name", f"'{template}'"), f" cannot be filled in ({e}); check its format specs"
+        ) from None
     if "/" in stem or "\\" in stem or stem in ("", ".", ".."):
         raise InputError(
-            f"name='{template}' gives '{stem}' for {content.rel}, which is not a file name; change the name template"
+            Param("name", f"'{template}'"),
+            f" gives '{stem}' for {content.rel}, which is not a file name; change the name template",
         )
     return str(PurePosixPath(content.rel).parent / f"{stem}.{ext}")
 
@@ -173,14 +180,16 @@ def make_pairs(
         )
     else:
         if isinstance(per_content, bool) or not isinstance(per_content, int) or per_content < 1:
-            raise InputError(f"per_content must be a whole number >= 1, got {per_content}")
+            raise InputError(Param("per_content"), f" must be a whole number >= 1, got {per_content}")
         if per_content > len(styles):
             raise InputError(
-                f"per_content={per_content} but there are only {len(styles)} style image(s); "
-                "lower per_content or add styles"
+                Param("per_content", per_content),
+                f" but there are only {len(styles)} style image(s); lower ",
+                Param("per_content"),
+                " or add styles",
             )
         if isinstance(seed, bool) or not isinstance(seed, int):
-            raise InputError(f"seed must be a whole number, got {seed}")
+            raise InputError(Param("seed"), f" must be a whole number, got {seed}")
         chosen = [(c, styles[i]) for c in contents for i in choose_styles(c.rel, len(styles), per_content, seed)]
     pairs = [Pair(i, c, s, output_name(name, c, s, alpha, i, ext)) for i, (c, s) in enumerate(chosen)]
     check_collisions(pairs, name)

@@ -22,12 +22,12 @@ from pathlib import Path
 
 import torch
 
-from ..errors import InputError, WeightsError
+from ..errors import InputError, Param, WeightsError
 from ..media.files import atomic_path
 from ..nets.weights import safe_load
 
 _NAME = re.compile(r"^iter_(\d+)\.pt$")
-HINT = "choose a writable run folder (out=...)"
+HINT = ("choose a writable run folder (", Param("out"), ")")
 
 
 def checkpoint_dir(run: Path) -> Path:
@@ -69,7 +69,9 @@ def load(path: Path) -> dict:
 def latest(run: Path) -> Path:
     found = checkpoints(run)
     if not found:
-        raise InputError(f"{run} has no checkpoints to resume from; drop resume=True to start a new run there")
+        raise InputError(
+            f"{run} has no checkpoints to resume from; drop ", Param("resume", True), " to start a new run there"
+        )
     return found[-1]
 
 

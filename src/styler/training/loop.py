@@ -175,7 +175,10 @@ class Loop:
         good = checkpoint.checkpoints(self.run)
         where = f"; the last good checkpoint is {good[-1]}" if good else "; no checkpoint was written yet"
         return NonFiniteLoss(
-            f"the loss became {value} at iteration {first_bad or it}{where}; resume with resume=True and a lower lr"
+            f"the loss became {value} at iteration {first_bad or it}{where}; resume with ",
+            Param("resume", True),
+            " and a lower ",
+            Param("lr"),
         )
 
     def train(self) -> TrainResult:

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ...errors import DeviceError, InputError
+from ...errors import DeviceError, InputError, Param
 from ...runtime import PRECISIONS, Runtime, pick_device
 from ..base import check_image as check_base
 
@@ -25,7 +25,7 @@ INITS = ("content", "noise", "adain")
 
 def _number(name: str, value: Any, low: float = 0.0) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < low:
-        raise InputError(f"{name} must be a finite number >= {low:g}, got {name}={value!r}")
+        raise InputError(Param(name), f" must be a finite number >= {low:g}, got ", Param(name, repr(value)))
 
 
 @dataclass(frozen=True)
@@ -50,12 +50,16 @@ class GatysConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < (1 if name == "history" else 0):
                 raise InputError(
-                    f"{name} must be a whole number >= {1 if name == 'history' else 0}, got {name}={value!r}"
+                    Param(name),
+                    f" must be a whole number >= {1 if name == 'history' else 0}, got ",
+                    Param(name, repr(value)),
                 )
         if self.optimizer not in OPTIMIZERS:
-            raise InputError(f"optimizer must be lbfgs or adam, got optimizer={self.optimizer!r}")
+            raise InputError(
+                Param("optimizer"), " must be lbfgs or adam, got ", Param("optimizer", repr(self.optimizer))
+            )
         if self.init not in INITS:
-            raise InputError(f"init must be content, noise or adain, got init={self.init!r}")
+            raise InputError(Param("init"), " must be content, noise or adain, got ", Param("init", repr(self.init)))
         for name in ("content_weight", "style_weight", "tv_weight", "lr"):
             _number(name, getattr(self, name))
         if self.scales is not None:
@@ -66,8 +70,11 @@ class GatysConfig:
                 or any(a >= b for a, b in itertools.pairwise(s))
             ):
                 raise InputError(
-                    f"scales must be increasing shorter sides of at least {MIN_SIDE} px, "
-                    f"e.g. scales=(256, 512), got scales={self.scales!r}"
+                    Param("scales"),
+                    f" must be increasing shorter sides of at least {MIN_SIDE} px, e.g. ",
+                    Param("scales", (256, 512)),
+                    ", got ",
+                    Param("scales", repr(self.scales)),
                 )
 
 
