@@ -149,7 +149,7 @@ def test_mask_hands_regions_and_feather(tmp_path, fake):
     r = run_cli("mask", content, style, other, "--mask", mask, "--feather", "3", "-o", tmp_path / "m_out.png")
     assert r.exit_code == 0, r.output
     ((shape, count, controls, masks),) = fake[0].calls
-    assert count == 2 and controls.feather == 3.0 and masks == (2, *shape[-2:])  # one region per style, at the content's size
+    assert count == 2 and controls.feather == 3.0 and masks == (2, *shape[-2:])  # a region per style, content size
 
 
 def test_color_preserve_hands_the_colour_mode(tmp_path, fake):
