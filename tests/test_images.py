@@ -8,7 +8,7 @@ from PIL import Image
 from conftest import make_image
 from reference import transform as reference_transform
 from styler.errors import InputError, OutputError
-from styler.media import images
+from styler.media import images, sheets
 
 
 def test_resize_matches_the_reference_transform(tmp_path):
@@ -114,16 +114,6 @@ def test_unwritable_output_leaves_nothing(tmp_path):
         images.save_image(torch.rand(1, 3, 4, 4), blocker / "o.png")
 
 
-def test_list_images(tmp_path):
-    make_image(tmp_path / "b.png")
-    make_image(tmp_path / "a.jpg")
-    (tmp_path / "notes.txt").write_text("x")
-    assert [p.name for p in images.list_images(tmp_path)] == ["a.jpg", "b.png"]
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(InputError, match="no image files"):
-        images.list_images(tmp_path / "empty")
-
-
 @pytest.mark.parametrize("ext", [".tif", ".tiff"])
 def test_tiff_keeps_16_bits_per_channel(tmp_path, ext):
     import imageio.v3 as iio
@@ -141,7 +131,7 @@ def test_tiff_keeps_16_bits_per_channel(tmp_path, ext):
 
 def test_contact_sheet_lays_tiles_on_white_with_gaps():
     a, b = torch.rand(1, 3, 5, 6), torch.rand(1, 3, 5, 6)
-    sheet = images.contact_sheet([[a, None, b], [None, b]], gap=4)
+    sheet = sheets.contact_sheet([[a, None, b], [None, b]], gap=4)
     assert sheet.shape == (1, 3, 2 * 5 + 4, 3 * 6 + 2 * 4)
     assert torch.equal(sheet[..., 0:5, 0:6], a) and torch.equal(sheet[..., 0:5, 20:26], b)
     assert torch.equal(sheet[..., 9:14, 10:16], b)

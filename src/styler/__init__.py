@@ -163,12 +163,14 @@ def stylize_video(
     **controls: Any,
 ) -> VideoReport:
     """Every frame of ``source`` stylized into ``output`` (atomic: complete or absent), frame rate,
-    frame count and audio kept. ``styles``: images (1, 3, h, w) or CIN style names; ``controls``:
-    alpha, weights, color, smooth (``Controls``); ``size``: frames' shorter side (0 = as is)."""
+    frame count and audio kept. ``styles``: image files or tensors (1, 3, h, w), or CIN style names;
+    ``controls``: alpha, weights, color, smooth (``Controls``); ``size``: frames' shorter side (0 = as is)."""
     from .controls import Controls
     from .jobs.video import stylize_video as run
     from .media.video import probe
 
+    files = engine.method.takes_images
+    styles = [load_image(s) if files and isinstance(s, (str, Path)) else s for s in styles]
     return run(engine, probe(Path(source)), Path(output), styles, Controls(**controls), size=size, progress=progress)
 
 

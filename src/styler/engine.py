@@ -26,7 +26,7 @@ from torch import Tensor
 from . import colour, ops, temporal, tiling
 from .controls import Controls, check_color, normalize_weights
 from .errors import InputError, Interrupted, Param
-from .media import images
+from .media import images, sheets
 from .methods.base import Keys, Method, Mix, OnStart
 from .names import Color
 from .runtime import Runtime
@@ -195,7 +195,7 @@ class Engine:
     def sweep(self, content: Tensor, style: Any, controls: Controls) -> Tensor:
         """Content (1, 3, H, W) at each alpha of ``controls.sweep`` side by side: (1, 3, H, n * W + gaps)."""
         sweep = controls.sweep or (controls.alpha,)
-        return images.contact_sheet([[self.apply(content, [style], replace(controls, alpha=a)) for a in sweep]])
+        return sheets.contact_sheet([[self.apply(content, [style], replace(controls, alpha=a)) for a in sweep]])
 
     def frames(
         self, batches: Iterable[Tensor], styles: Sequence[Any], controls: Controls, masks: Tensor | None = None

@@ -11,10 +11,11 @@ from ..names import Color
 from . import options as o
 from .common import single_result, stems, style_inputs
 from .console import guarded
+from .signature import command
 
 
 @guarded
-@o.command
+@command
 def color_preserve(
     content: Annotated[Path, typer.Argument(help="Content image.", show_default=False)],
     styles: Annotated[

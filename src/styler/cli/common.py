@@ -88,16 +88,8 @@ def single_result(
     target = Naming(output, ext=ext).one(stem)
     reading = with_scales(reading, gatys)
     image = load_image(content, reading.content_size, reading.crop, max_pixels=reading.budget())
-    files = [s for s in styles if isinstance(s, Path)]
-    inputs = (
-        [
-            load_image(s, reading.style_size, reading.crop, max_pixels=reading.budget(), size_name="style_size")
-            for s in files
-        ]
-        if files
-        else styles
-    )
-    protect = (content, *files, *extra_inputs)
+    inputs = read_styles(styles, reading)
+    protect = (content, *(s for s in styles if isinstance(s, Path)), *extra_inputs)
     with progress_bar() as bar, gatys_steps(bar, model, [target]) as on_step:
         engine = load_engine(model, gatys, on_step=on_step)
         try:
@@ -109,6 +101,18 @@ def single_result(
     out.print(str(target))
     detail = summary if isinstance(summary, str) else "; ".join(summary)
     err.print(f"done: 1 image with {engine.describe()}; {detail}")
+
+
+def read_styles(styles: list, reading) -> list:
+    """Style files read as images (1, 3, h, w) as ``reading`` says; a model's style names pass through."""
+    from ..media.images import load_image
+
+    return [
+        load_image(s, reading.style_size, reading.crop, max_pixels=reading.budget(), size_name="style_size")
+        if isinstance(s, Path)
+        else s
+        for s in styles
+    ]
 
 
 def parse_numbers(text: str, what: str) -> list[float]:

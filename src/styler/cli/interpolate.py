@@ -11,13 +11,14 @@ import typer
 from . import options as o
 from .common import parse_numbers, single_result, stems, style_inputs
 from .console import guarded
+from .signature import command
 
 MAX_GRID = 16
 CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
 
 
 @guarded
-@o.command
+@command
 def interpolate(
     content: Annotated[Path, typer.Argument(help="Content image.", show_default=False)],
     styles: Annotated[
@@ -108,7 +109,7 @@ def _corner_weights(i: int, j: int, n: int) -> list[float]:
 
 def _sheet(rows, style_images, image, grid: int):
     from ..errors import InputError, Param
-    from ..media.images import contact_sheet, fit
+    from ..media.sheets import contact_sheet, fit
 
     if style_images is not None:
         if not all(hasattr(s, "shape") for s in style_images):

@@ -10,10 +10,11 @@ import typer
 from . import options as o
 from .common import region_summary, single_result, stems, style_inputs
 from .console import guarded
+from .signature import command
 
 
 @guarded
-@o.command
+@command
 def mask(
     content: Annotated[Path, typer.Argument(help="Content image.", show_default=False)],
     styles: Annotated[

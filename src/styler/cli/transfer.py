@@ -16,6 +16,7 @@ import typer
 from . import options as o
 from .common import load_engine, parse_numbers, style_inputs
 from .console import err, exit_for_failures, fail, guarded, out, progress_bar, say
+from .signature import command
 from .steps import gatys_steps, save_partial
 
 
@@ -88,7 +89,7 @@ PngLevel = Annotated[
 
 
 @guarded
-@o.command
+@command
 def transfer(
     content: Annotated[
         Path, typer.Argument(help="Content image, or a folder of them (searched recursively).", show_default=False)

@@ -9,12 +9,13 @@ import typer
 from rich.progress import TextColumn
 
 from . import options as o
-from .common import load_engine, parse_numbers, region_summary, stems, style_inputs
+from .common import load_engine, parse_numbers, read_styles, region_summary, stems, style_inputs
 from .console import err, guarded, out, progress_bar
+from .signature import command
 
 
 @guarded
-@o.command
+@command
 def video(
     input: Annotated[Path, typer.Argument(help="Input video (anything ffmpeg reads).", show_default=False)],
     styles: Annotated[
@@ -72,7 +73,6 @@ def video(
     from ..controls import Controls, normalize_weights
     from ..errors import InputError, Param
     from ..jobs.video import stylize_video
-    from ..media.images import load_image
     from ..media.regions import load_regions
     from ..media.video import check_output, frame_size, probe
 
@@ -101,14 +101,7 @@ def video(
     regions = (
         None if mask is None else load_regions(mask, (h, w), len(names), reading.crop, max_pixels=reading.budget())
     )
-    inputs = (
-        names
-        if model.method.value == "cin"
-        else [
-            load_image(s, reading.style_size, reading.crop, max_pixels=reading.budget(), size_name="style_size")
-            for s in names
-        ]
-    )
+    inputs = read_styles(names, reading)
     with progress_bar(TextColumn("{task.fields[fps]} fps")) as bar:
         engine = load_engine(model)
         task = bar.add_task(f"stylizing on {engine.describe()}", total=info.frames, fps="-")
@@ -132,12 +125,18 @@ def video(
             progress=advance,
         )
     out.print(str(report.path))
-    controls = f"; colour kept ({color.value})" if color else ""
+    extra = f"; colour kept ({color.value})" if color else ""
     if regions is not None:
-        controls += "; " + region_summary(names, regions)
-    err.print(
+        extra += "; " + region_summary(names, regions)
+    err.print(_done(report, info, engine.describe(), smooth) + extra)
+
+
+def _done(report, info, where: str, smooth: float) -> str:
+    """The closing line: frames, size, rate, audio, speed and the flicker ratio."""
+    w, h = report.size
+    return (
         f"done: {report.frames} frames, {w}x{h} @ {info.fps} fps, audio: {', '.join(info.audio) or 'none'}, "
-        f"in {report.seconds:.1f} s ({report.fps:.2f} fps with {engine.describe()}); "
+        f"in {report.seconds:.1f} s ({report.fps:.2f} fps with {where}); "
         f"flicker {report.flicker:.3f} (output/input frame-to-frame change"
-        f"{'' if smooth else '; try --smooth 0.8 to lower it'}){controls}"
+        f"{'' if smooth else '; try --smooth 0.8 to lower it'})"
     )

@@ -25,7 +25,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +34,11 @@ from ..dist import dist_env
 from ..engine import Engine
 from ..errors import InputError, Interrupted, Param, StylerError
 from ..media.files import check_writable
-from ..media.images import load_image
 from ..runtime import autotune
 from . import loader, manifest
 from .pairing import Pair, Source, list_tree, list_trees, make_pairs, shard
 from .spec import Job
-from .stylecache import StyleCache
+from .stylecache import represent_styles
 
 CUDA_BATCH = 8  # same-size images per model call on CUDA (CPU: 1, measured faster)
 CUDA_BATCH_PIXELS = 8 * 1024 * 1024  # ... and at most this many pixels in all
@@ -217,7 +215,10 @@ class _Work:
         self.tick()
 
     def run(self, todo: list[Pair], stop: threading.Event) -> None:
-        reps = styles(self.engine, self.job, todo, self.report)
+        reps, failures, cache = represent_styles(self.engine, self.job, dict.fromkeys(p.style for p in todo))
+        self.report.failures += failures
+        if cache is not None:
+            self.report.style_hits, self.report.style_misses = cache.hits, cache.misses
         by_content: dict[str, list[Pair]] = {}
         for p in todo:
             if p.style.rel in reps:
@@ -277,34 +278,3 @@ class _Work:
         except StylerError as e:  # e.g. a content too small for the encoder: the whole batch is that size
             names = ", ".join(ps[0].content.rel for ps in pairs)
             self.fail(type(e)(f"{names}: ", *e.parts), sum(len(ps) for ps in pairs) - submitted)
-
-
-def styles(engine: Engine, job: Job, todo: list[Pair], report: Report) -> dict[str, Any]:
-    """Each style of the job read and represented once (through the on-disk cache where the
-    method keeps one). With colour preservation the image itself is kept: it is adapted to each content."""
-    inputs, reading, controls = job.inputs, job.reading, job.controls
-    key = engine.style_key() if job.run.style_cache and controls.color is None and not inputs.named_styles else None
-    cache = (
-        StyleCache(key, job.run.cache_dir, settings=f"size={reading.style_size}|crop={reading.crop}") if key else None
-    )
-
-    def read(path: Path) -> torch.Tensor:
-        return load_image(path, reading.style_size, reading.crop, max_pixels=reading.max_pixels, size_name="style_size")
-
-    def compute(path: Path) -> dict[str, torch.Tensor]:
-        return engine.pack(engine.represent(read(path)))
-
-    reps: dict[str, Any] = {}
-    for style in dict.fromkeys(p.style for p in todo):
-        try:
-            if inputs.named_styles:
-                reps[style.rel] = engine.represent(style.rel)
-            elif cache is not None:
-                reps[style.rel] = engine.unpack(cache.get(style.path, partial(compute, style.path)))
-            else:
-                reps[style.rel] = read(style.path) if controls.color is not None else engine.represent(read(style.path))
-        except StylerError as e:
-            report.failures.append(e)
-    if cache is not None:
-        report.style_hits, report.style_misses = cache.hits, cache.misses
-    return reps

@@ -11,14 +11,21 @@ weights, dtype and device type). Entries are written atomically and read with
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
 
+from ..engine import Engine
+from ..errors import StylerError
 from ..media.files import atomic_path
+from ..media.images import load_image
 from ..nets.weights import default_dir, sha256_of
+from .pairing import Source
+from .spec import Job
 
 VERSION = 1  # bump when what an entry means changes
 Entry = dict[str, Tensor]
@@ -88,3 +95,36 @@ class StyleCache:
         tensors = compute()
         self.store(key, tensors)
         return tensors
+
+
+def represent_styles(
+    engine: Engine, job: Job, styles: Iterable[Source]
+) -> tuple[dict[str, Any], list[StylerError], StyleCache | None]:
+    """Each style read and represented once: (representation by relative path, the errors of the
+    styles that could not be read, the cache used). Through this cache where the method keeps one;
+    with colour preservation the image itself is kept: it is adapted to each content."""
+    inputs, reading, controls = job.inputs, job.reading, job.controls
+    key = engine.style_key() if job.run.style_cache and controls.color is None and not inputs.named_styles else None
+    cache = (
+        StyleCache(key, job.run.cache_dir, settings=f"size={reading.style_size}|crop={reading.crop}") if key else None
+    )
+
+    def read(path: Path) -> Tensor:
+        return load_image(path, reading.style_size, reading.crop, max_pixels=reading.max_pixels, size_name="style_size")
+
+    def compute(path: Path) -> dict[str, Tensor]:
+        return engine.pack(engine.represent(read(path)))
+
+    reps: dict[str, Any] = {}
+    failures: list[StylerError] = []
+    for style in styles:
+        try:
+            if inputs.named_styles:
+                reps[style.rel] = engine.represent(style.rel)
+            elif cache is not None:
+                reps[style.rel] = engine.unpack(cache.get(style.path, partial(compute, style.path)))
+            else:
+                reps[style.rel] = read(style.path) if controls.color is not None else engine.represent(read(style.path))
+        except StylerError as e:
+            failures.append(e)
+    return reps, failures, cache

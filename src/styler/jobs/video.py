@@ -72,6 +72,52 @@ def _get(q: queue.Queue, stop: threading.Event):
     raise _Stopped
 
 
+class _Stages:
+    """The reader and writer threads' shared state: the two queues, the stop flag, the first failure."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.q_in: queue.Queue = queue.Queue(DEPTH)
+        self.q_out: queue.Queue = queue.Queue(DEPTH)
+        self.failures: list[BaseException] = []
+
+    def thread(self, work: Callable[..., None], *args: Any, name: str) -> threading.Thread:
+        """A daemon thread running ``work``: its failure is kept for the model thread to raise."""
+
+        def guarded() -> None:
+            try:
+                work(*args)
+            except _Stopped:
+                pass
+            except BaseException as e:
+                self.failures.append(e)
+                self.stop.set()
+
+        return threading.Thread(target=guarded, name=name, daemon=True)
+
+    def read(self, frames: Iterator[video.Frame], batch: int) -> None:
+        pending: list[video.Frame] = []
+        for frame in frames:
+            pending.append(frame)
+            if len(pending) == batch:
+                _put(self.q_in, video.to_batch(pending), self.stop)
+                pending = []
+        if pending:
+            _put(self.q_in, video.to_batch(pending), self.stop)
+        _put(self.q_in, _END, self.stop)
+
+    def write(self, send: Callable[[video.Frame], None]) -> None:
+        while (item := _get(self.q_out, self.stop)) is not _END:
+            for frame in video.from_batch(item):
+                send(frame)
+
+    def batches(self, pending: deque) -> Iterator[Tensor]:
+        """The read batches, in order; each is also kept in ``pending`` for the flicker meter."""
+        while (item := _get(self.q_in, self.stop)) is not _END:
+            pending.append(item)
+            yield item
+
+
 def stylize_video(
     engine: Engine,
     info: video.VideoInfo,
@@ -96,74 +142,35 @@ def stylize_video(
     if not isinstance(batch, int) or batch < 1:
         raise InputError(Param("batch"), " must be a whole number >= 1, got ", Param("batch", batch))
     frame_wh = video.frame_size(info, size, max_pixels)
-    stop = threading.Event()
-    q_in: queue.Queue = queue.Queue(DEPTH)
-    q_out: queue.Queue = queue.Queue(DEPTH)
-    failures: list[BaseException] = []
-
-    def read() -> None:
-        frames: list[video.Frame] = []
-        try:
-            for frame in video.read_frames(info, size, max_pixels):
-                frames.append(frame)
-                if len(frames) == batch:
-                    _put(q_in, video.to_batch(frames), stop)
-                    frames = []
-            if frames:
-                _put(q_in, video.to_batch(frames), stop)
-            _put(q_in, _END, stop)
-        except _Stopped:
-            pass
-        except BaseException as e:  # handed to the model thread, which raises it
-            failures.append(e)
-            stop.set()
-
-    def write(send: Callable[[video.Frame], None]) -> None:
-        try:
-            while (item := _get(q_out, stop)) is not _END:
-                for frame in video.from_batch(item):
-                    send(frame)
-        except _Stopped:
-            pass
-        except BaseException as e:
-            failures.append(e)
-            stop.set()
-
-    def batches(pending: deque) -> Iterator[Tensor]:
-        while (item := _get(q_in, stop)) is not _END:
-            pending.append(item)
-            yield item
-
+    stages = _Stages()
     meter, done, start = FlickerMeter(), 0, time.perf_counter()
     # Every frame has one shape, so cuDNN's autotuning pays off (on CUDA; a no-op elsewhere).
     with autotune(engine.runtime), video.open_writer(dest, info, frame_wh, codec=codec, crf=crf) as send:
-        threads = [
-            threading.Thread(target=read, name="styler-read", daemon=True),
-            threading.Thread(target=write, args=(send,), name="styler-write", daemon=True),
-        ]
-        for t in threads:
-            t.start()
+        reader = stages.thread(stages.read, video.read_frames(info, size, max_pixels), batch, name="styler-read")
+        writer = stages.thread(stages.write, send, name="styler-write")
+        reader.start()
+        writer.start()
         try:
             pending: deque = deque()
-            for out in engine.frames(batches(pending), styles, controls, masks):
+            for out in engine.frames(stages.batches(pending), styles, controls, masks):
                 meter.update(pending.popleft(), out)
-                _put(q_out, out, stop)
+                _put(stages.q_out, out, stages.stop)
                 done += out.shape[0]
                 if progress is not None:
                     progress(done)
-            _put(q_out, _END, stop)
-            threads[1].join()
+            _put(stages.q_out, _END, stages.stop)
+            writer.join()
         except _Stopped:
             pass
         except BaseException:
-            stop.set()
+            stages.stop.set()
             raise
         finally:
-            stop.set()  # on success both stages are done already; otherwise this ends them
-            for t in threads:
-                t.join(timeout=5)
-        if failures:
-            raise failures[0]
+            stages.stop.set()  # on success both stages are done already; otherwise this ends them
+            reader.join(timeout=5)
+            writer.join(timeout=5)
+        if stages.failures:
+            raise stages.failures[0]
         if done == 0:
             raise InputError(f"{info.path} has no video frames that could be decoded; the file may be corrupt")
     return VideoReport(

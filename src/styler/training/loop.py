@@ -199,18 +199,11 @@ class Loop:
                         break
                     raise
                 lr = learning_rate(cfg, it)
-                for group in self.optimizer.param_groups:
-                    group["lr"] = lr
                 batch = tuple(self.ctx.to_device(x) if isinstance(x, Tensor) else x for x in batch)
-                lc, ls, output = obj.losses(self.ctx, batch)
-                total = cfg.content_weight * lc + cfg.style_weight * ls
-                losses = torch.stack([total, lc, ls]).detach().float()
+                losses, output = self._step(batch, lr)
                 sums += losses
-                bad = ~torch.isfinite(total.detach())
+                bad = ~torch.isfinite(losses[0])
                 first_bad = torch.where(bad & (first_bad == 0), torch.full_like(first_bad, it + 1), first_bad)
-                self.optimizer.zero_grad(set_to_none=True)
-                total.backward()
-                self.optimizer.step()
                 done, window = it + 1, window + 1
                 logging = done % cfg.log_every == 0 or done == cfg.max_iter
                 saving = done % cfg.save_every == 0
@@ -228,20 +221,13 @@ class Loop:
                         raise self._nonfinite(bad_value, int(first_bad.item()), done)
                     info._host = [v / self.world for v in host[3:6]]
                     if self.rank == 0 and logging:
-                        now = time.perf_counter()
-                        mean = [v / self.world / window for v in host[:3]]
-                        self.records.append(
-                            {
-                                "iter": done,
-                                "loss": mean[0],
-                                "content": mean[1],
-                                "style": mean[2],
-                                "lr": lr,
-                                "it_s": window / (now - tick),
-                                "skipped": info.skipped,
-                            }
+                        self._log(
+                            done,
+                            [v / self.world / window for v in host[:3]],
+                            lr,
+                            window / (time.perf_counter() - tick),
+                            info.skipped,
                         )
-                        checkpoint.write_log(self.run, self.records)
                     if logging:
                         sums.zero_()
                         window, tick = 0, time.perf_counter()
@@ -261,6 +247,23 @@ class Loop:
                     raise self._nonfinite(next(v for v in host if not math.isfinite(v)), int(first_bad.item()), done)
             self._save(done)  # still under the flag: a signal now cannot cut the final save short
         return self.result(done)
+
+    def _step(self, batch: tuple, lr: float) -> tuple[Tensor, Tensor]:
+        """One optimiser step at ``lr`` on a device batch -> ((3,) total, content, style losses, output)."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        lc, ls, output = self.objective.losses(self.ctx, batch)
+        total = self.cfg.content_weight * lc + self.cfg.style_weight * ls
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        self.optimizer.step()
+        return torch.stack([total, lc, ls]).detach().float(), output
+
+    def _log(self, iteration: int, mean: list[float], lr: float, rate: float, skipped: int) -> None:
+        """One log.jsonl record: the window's mean losses (over ranks), lr, speed, files skipped."""
+        record = {"iter": iteration, "loss": mean[0], "content": mean[1], "style": mean[2], "lr": lr}
+        self.records.append({**record, "it_s": rate, "skipped": skipped})
+        checkpoint.write_log(self.run, self.records)
 
     def result(self, iteration: int) -> TrainResult:
         export = self.run / self.objective.export_name if self.last_saved else None

@@ -22,13 +22,7 @@ own size, each stage starting from the previous result upsampled. The style imag
 by the same factor as the content at each stage, so the style's patterns keep their size
 relative to the content and each stage is a smaller copy of the final problem.
 
-Precision: ``pick_precision`` is this method's own; build Gatys's runtime with ``runtime_for``.
-The runtime's ``auto`` means bf16 on CPUs with AVX512-BF16 (right for AdaIN inference), but for
-this forward + backward loop bf16 autocast, though faster on such a CPU when it is quiet (256 px,
-20 L-BFGS iterations: 1.81 vs 2.53 s/it; no faster under load), did not reach fp32's loss (0.00824
-vs 0.00779 after those 20, both scored in fp32). So ``auto`` is fp32 everywhere,
-and bf16 (autocast: convolutions in bf16; Gram matrices, losses and the image in fp32) runs only
-when asked for. fp16 is refused: these mean-normalised losses have gradients below its range.
+Precision is the method's own (``config.pick_precision``): fp32 unless bf16 is asked for.
 """
 
 from __future__ import annotations
@@ -306,25 +300,6 @@ class Gatys(Method):
                 x.clamp_(0, 1)
             counter[0] += 1
             if self.on_step is not None:
-                item, items, k, scales, size = where
                 snap = x.detach().clone() if cfg.save_every and i % cfg.save_every == 0 else None
-                total, content, style, tv = parts
-                self.on_step(
-                    GatysStep(
-                        item,
-                        items,
-                        k,
-                        scales,
-                        size,
-                        i,
-                        cfg.iters,
-                        counter[0],
-                        counter[1],
-                        total,
-                        content,
-                        style,
-                        tv,
-                        snap,
-                    )
-                )
+                self.on_step(GatysStep(*where, i, cfg.iters, *counter, *parts, snap))  # type: ignore[arg-type]
         return x.detach()
