@@ -145,16 +145,17 @@ def cpu_time(console: Console) -> None:
 def video(console: Console, rt: Runtime) -> None:
     """Frames through ``Engine.frames`` (the path ``styler video`` takes) from memory: model and
     engine time, without the codec's decode/encode."""
+    from styler.controls import Controls
     from styler.engine import Engine
 
     engine = Engine(cin_method(rt), tile="off")
     n = 3 if QUICK else 20
     frames = [torch.rand(1, 3, 360, 640) for _ in range(n + 2)]
-    for _ in engine.frames(frames[:2], ["style0"]):  # warm-up
+    for _ in engine.frames(frames[:2], ["style0"], Controls()):  # warm-up
         pass
     _sync(rt)
     t = time.perf_counter()
-    for _ in engine.frames(frames[2:], ["style0"], smooth=0.0):
+    for _ in engine.frames(frames[2:], ["style0"], Controls()):
         pass
     _sync(rt)
     fps = n / (time.perf_counter() - t)

@@ -26,8 +26,9 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from helpers import random_layout
 from styler.engine import Engine
-from styler.jobs import dataset, loader
-from styler.jobs.stylecache import StyleCache, model_identity
+from styler.jobs import loader, runner
+from styler.jobs.spec import make_job
+from styler.jobs.stylecache import StyleCache
 from styler.media import images
 from styler.methods.adain.method import AdaIN
 from styler.methods.base import Mix
@@ -86,16 +87,16 @@ def run(console: Console) -> None:
         console.print(f"  model only: {model[0]:.3f} images/s", style="dim")
         rows = []
         for workers in WORKERS:
-            job = dataset.DatasetJob(
+            job = make_job(
                 root / "c",
-                root / "style.jpg",
+                [root / "style.jpg"],
                 root / f"out{workers}",
                 content_size=SIZE,
                 style_size=SIZE,
                 workers=workers,
                 style_cache=False,
             )
-            report = dataset.run(engine, job)
+            report = runner.run(engine, job)
             assert report.written == COUNT and not report.failures, report
             rows.append((workers, COUNT / report.seconds))
             console.print(f"  workers={workers}: {rows[-1][1]:.3f} images/s end to end", style="dim")
@@ -103,15 +104,10 @@ def run(console: Console) -> None:
         reference = sum(model) / len(model)
 
         # Style cache: encoding one 512 px style vs reading its statistics back.
-        cache = StyleCache(
-            model_identity(engine.method.encoder, engine.runtime.dtype, engine.runtime.device),
-            root / "cache",
-            settings=f"size={SIZE}",
-        )
+        cache = StyleCache(engine.style_key(), root / "cache", settings=f"size={SIZE}")
 
         def compute() -> dict[str, torch.Tensor]:
-            s = engine.represent(images.load_image(root / "style.jpg", SIZE))
-            return {"mean": s.mean, "std": s.std}
+            return engine.pack(engine.represent(images.load_image(root / "style.jpg", SIZE)))
 
         t0 = time.perf_counter()
         cache.get(root / "style.jpg", compute)
@@ -141,7 +137,7 @@ def run(console: Console) -> None:
         f"style cache, one {SIZE} px style: encode {miss * 1000:.0f} ms (miss, incl. hashing and "
         f"storing), cached {hit * 1000:.1f} ms (hit): {miss - hit:.3f} s saved per style per run"
     )
-    console.print(f"default workers on CPU: {loader.default_workers(torch.device('cpu'))}")
+    console.print(f"default workers on CPU: {loader.default_workers(torch.device('cpu'), COUNT)}")
 
 
 def main() -> None:

@@ -18,8 +18,8 @@ from rich.table import Table
 
 from conftest import make_image
 from helpers import random_layout
-from styler.nets.vgg import vgg_normalised_layers
 from styler.methods.adain.config import AdaINTrainConfig
+from styler.nets.vgg import vgg_normalised_layers
 from styler.training.loop import train
 
 WARMUP, TIMED = 1, 3

@@ -20,6 +20,8 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+from styler.controls import Controls
+
 HERE = Path(__file__).resolve().parent
 SAMPLES = Path(os.environ.get("STYLER_SAMPLES", HERE.parent.parent / "shared" / "samples"))
 CLIP = SAMPLES / "video" / "cutBunny.mp4"
@@ -60,11 +62,11 @@ def trimmed(clip: Path, frames: int, folder: Path) -> Path:
 def model_fps(engine, x: torch.Tensor, stats, batch: int) -> float:
     """Frames/s of Engine.frames on frames already in memory (after one warm-up batch)."""
     cuda = engine.runtime.device.type == "cuda"
-    list(engine.frames([x[:batch]], [stats]))
+    list(engine.frames([x[:batch]], [stats], Controls()))
     if cuda:
         torch.cuda.synchronize()
     start = time.perf_counter()
-    for _ in engine.frames((x[i : i + batch] for i in range(0, len(x), batch)), [stats]):
+    for _ in engine.frames((x[i : i + batch] for i in range(0, len(x), batch)), [stats], Controls()):
         pass
     if cuda:
         torch.cuda.synchronize()
@@ -141,7 +143,7 @@ def flicker_table(info, vgg: Path, dec: Path) -> Table:
         meter, outs = FlickerMeter(), []
         for xb, yb in zip(
             (x[i : i + 4] for i in range(0, len(x), 4)),
-            engine.frames((x[i : i + 4] for i in range(0, len(x), 4)), [stats], smooth=smooth),
+            engine.frames((x[i : i + 4] for i in range(0, len(x), 4)), [stats], Controls(smooth=smooth)),
         ):
             meter.update(xb, yb)
             outs.append(yb)
