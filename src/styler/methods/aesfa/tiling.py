@@ -1,0 +1,125 @@
+"""Exact tiling for AesFA, so any resolution runs in bounded memory (``cintiling``'s scheme).
+
+A conv net's output pixel depends only on a window of its input: a tile that carries a margin
+of real pixels computes its core exactly, and only cores are kept (``styler.tiling``). Tile
+origins are multiples of 8, so every tile sees the untiled grids of the strided convs, the
+average pools (1/2, 1/4, 1/8) and the upsamples.
+
+* The encoders have no normalisation: they run tile by tile and their last maps (the content
+  code, 1/4 and 1/8 of the image) are stitched whole (at 4K: 330 MB in float32).
+* The generator's adaptive blocks start with instance norms, which need the mean and variance
+  of their input over the *whole* image. Block 1's input is the stitched content code itself,
+  so its statistics are direct; for block k > 1, a pass runs every tile up to block k (with the
+  statistics already known) and sums the cores; the last pass runs every tile to the end and
+  stitches the cores. Four passes of growing depth, about 2.5x the untiled generator.
+
+Margins (pixels at the image's resolution, on each side). Reflection padding at a tile's edge
+corrupts a band of growing width as the layers stack: in the encoders 3 (the 7 x 7 stem) + 2
+(stride-2, high) or 4 (low) + 8 (the 1/4 map's 3 x 3) + 8 (stride-2 depthwise on it) + 8 (the
+1/8 map's 3 x 3), rounded up to whole cells: under 40. In the generator (in output pixels)
+3 convs in block 1 at 1/8 (24) + 4 (aftup at 1/4) + 12 (block 2 at 1/4) + 2 + 6 (block 3 at
+1/2), plus pooling rounding: under 56. Both margins are 64, and ``test_aesfa`` checks tiled
+against untiled in float32.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import Tensor
+
+from ...tiling import spans
+from .layers import Oct, Stats, instance_stats
+from .net import BlockKernels, Generator, Masks
+
+ENC_MARGIN = 32  # image pixels of overlap around an encoder tile (a multiple of 8)
+GEN_MARGIN = 64  # output pixels of overlap around a generator tile (a multiple of 8)
+
+Window = tuple[int, int, int, int, int, int, int, int]  # core y0, y1, input ylo, yhi; then x
+
+
+def windows(h: int, w: int, tile: int, margin: int) -> list[Window]:
+    return [
+        (y0, y1, ylo, yhi, x0, x1, xlo, xhi)
+        for y0, y1, ylo, yhi in spans(h, tile, margin)
+        for x0, x1, xlo, xhi in spans(w, tile, margin)
+    ]
+
+
+def _cut(x: Tensor, win: Window, scale: float, core: bool = False) -> Tensor:
+    """The part of ``x`` (a map at ``scale`` x the full resolution) under ``win``'s input window,
+    or with ``core`` the core's part of a map computed on that window."""
+    y0, y1, ylo, yhi, x0, x1, xlo, xhi = win
+    if core:
+        y0, y1, x0, x1 = y0 - ylo, y1 - ylo, x0 - xlo, x1 - xlo
+    else:
+        y0, y1, x0, x1 = ylo, yhi, xlo, xhi
+    return x[..., int(y0 * scale) : int(y1 * scale), int(x0 * scale) : int(x1 * scale)]
+
+
+def encode_tiled(run: Callable[[Tensor], Oct], x: Tensor, tile: int) -> Oct:
+    """``run``: an image tile (N, 3, h, w) -> its last encoder maps (1/4 and 1/8); applied tile by
+    tile to ``x`` (N, 3, H, W), H and W multiples of 8, and stitched into one ``Oct``."""
+    n, _, h, w = x.shape
+    out: list[Tensor] = []
+    for win in windows(h, w, tile, ENC_MARGIN):
+        code = run(_cut(x, win, 1.0))
+        if not out:
+            out = [code.high.new_empty(n, code.high.shape[1], h // 4, w // 4)]
+            out.append(code.low.new_empty(n, code.low.shape[1], h // 8, w // 8))
+        for band, scale in ((0, 0.25), (1, 0.125)):
+            y0, y1, _, _, x0, x1, _, _ = win
+            s = slice(int(y0 * scale), int(y1 * scale)), slice(int(x0 * scale), int(x1 * scale))
+            out[band][..., s[0], s[1]] = _cut(code[band], win, scale, core=True)
+        del code
+    return Oct(out[0], out[1])
+
+
+def _window_inputs(code: Oct, masks: Masks | None, win: Window, size: tuple[int, int]) -> tuple[Oct, Masks | None]:
+    piece = Oct(_cut(code.high, win, 0.25), _cut(code.low, win, 0.125))
+    if masks is None:
+        return piece, None
+    height = size[0]
+    cut = [Oct(*(_cut(m, win, m.shape[-2] / height) for m in grid)) for grid in masks]
+    return piece, cut
+
+
+def _moments(parts: list[tuple[Tensor, Tensor, int]]) -> tuple[Tensor, Tensor]:
+    """Sums, sums of squares (float64) and counts of the cores -> mean, biased variance (float32)."""
+    total = sum(p[0] for p in parts)
+    sq = sum(p[1] for p in parts)
+    count = sum(p[2] for p in parts)
+    mean = total / count
+    var = (sq / count - mean * mean).clamp_min(0)
+    return mean.float(), var.float()  # type: ignore[union-attr]
+
+
+def generate_tiled(
+    net: Generator, code: Oct, kernels: Sequence[BlockKernels], masks: Masks | None, tile: int
+) -> Tensor:
+    """``net.run(code, kernels, masks)`` tile by tile with whole-image statistics: code (N, C, H/4,
+    W/4) and (N, C, H/8, W/8) -> (N, 3, H, W) float32 (still ImageNet-normalised)."""
+    n = code.high.shape[0]
+    size = (code.high.shape[-2] * 4, code.high.shape[-1] * 4)
+    wins = windows(size[0], size[1], tile, GEN_MARGIN)
+    stats: list[Stats] = [(instance_stats(code.high), instance_stats(code.low))]
+    for k in range(1, len(net.blocks())):
+        parts: tuple[list, list] = ([], [])
+        for win in wins:
+            piece, grid = _window_inputs(code, masks, win, size)
+            pre = net.run(piece, kernels, grid, stats, upto=k)
+            for band in (0, 1):
+                scale = pre[band].shape[-2] / (win[3] - win[2])
+                core = _cut(pre[band], win, scale, core=True).double()
+                parts[band].append((core.sum((2, 3)), core.pow(2).sum((2, 3)), core.shape[-2] * core.shape[-1]))
+            del pre
+        stats.append((_moments(parts[0]), _moments(parts[1])))
+    out = torch.empty(n, 3, *size, device=code.high.device)
+    for win in wins:
+        piece, grid = _window_inputs(code, masks, win, size)
+        img = net.run(piece, kernels, grid, stats)
+        y0, y1, _, _, x0, x1, _, _ = win
+        out[..., y0:y1, x0:x1] = _cut(img, win, 1.0, core=True).float()
+        del img
+    return out
