@@ -181,6 +181,13 @@ def test_tiled_equals_untiled_with_every_control(aesfa):
         assert (tiled - whole).abs().max().item() < min(1 / 255, 1e-4)
 
 
+def test_style_code_tiled_sums_each_pooling_bin_exactly(aesfa):
+    image = smooth(2, 131, 97, 25)  # odd sides: PyTorch's overlapping adaptive bins, cropped cells
+    with torch.inference_mode():
+        whole, tiled = aesfa.code_of(image, None), aesfa.code_of(image, 64)
+    assert all((a - b).abs().max() < 1e-5 for a, b in zip(whole, tiled, strict=True))
+
+
 def test_bf16_is_close_to_fp32(main_pth, aesfa):
     half = AesFA.load(main_pth, runtime("cpu", "bf16"))
     content, style = smooth(1, 64, 64, 23), smooth(1, 64, 64, 24)

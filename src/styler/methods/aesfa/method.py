@@ -46,7 +46,7 @@ from ..base import Method, Mix, check_image
 from .layers import Oct
 from .modelfile import read_model
 from .net import STRIDE, AesFANet, BlockKernels, Encoder, Masks, style_code
-from .tiling import encode_tiled, generate_tiled
+from .tiling import code_tiled, encode_tiled, generate_tiled
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
@@ -131,8 +131,10 @@ class AesFA(Method):
 
     def code_of(self, image: Tensor, tile: int | None = None) -> Oct:
         """An image (N, 3, h, w) in [0, 1] of any size -> its style code, (N, 128, 3, 3) float32 each."""
-        maps = self.encode(self.model.netS, pad8(image.to(self.runtime.device)), tile)
-        return Oct(*(c.float() for c in style_code(maps, tuple(image.shape[-2:]))))
+        x, size = pad8(image.to(self.runtime.device)), tuple(image.shape[-2:])
+        if tile is not None:
+            return code_tiled(lambda t: self.model.netS(self._net_input(t)).stage2, x, tile, size)
+        return Oct(*(c.float() for c in style_code(self.encode(self.model.netS, x, None), size)))
 
     # -- the method --------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ import torch
 from torch import Tensor
 
 from ...tiling import spans
-from .layers import Oct, Stats, instance_stats
+from .layers import CODE, Oct, Stats, instance_stats
 from .net import BlockKernels, Generator, Masks
 
 ENC_MARGIN = 32  # image pixels of overlap around an encoder tile (a multiple of 8)
@@ -74,6 +74,39 @@ def encode_tiled(run: Callable[[Tensor], Oct], x: Tensor, tile: int) -> Oct:
             out[band][..., s[0], s[1]] = _cut(code[band], win, scale, core=True)
         del code
     return Oct(out[0], out[1])
+
+
+def bins(length: int, count: int = CODE) -> list[tuple[int, int]]:
+    """PyTorch's adaptive-pooling bins over ``length`` cells: [floor(i L / n), ceil((i + 1) L / n))."""
+    return [(i * length // count, -(-(i + 1) * length // count)) for i in range(count)]
+
+
+def code_tiled(run: Callable[[Tensor], Oct], x: Tensor, tile: int, size: tuple[int, int]) -> Oct:
+    """The style code (``net.style_code`` of the maps over the cells covering ``size``, the real
+    image in the padded ``x``) computed tile by tile: each core adds its share of every 3 x 3 bin's
+    sum, so the last maps are never stitched (at 4K they would be 330 MB more). Float32 (N, C, 3, 3)."""
+    n = x.shape[0]
+    sums: list[Tensor] = []
+    cells = [(-(-size[0] // f), -(-size[1] // f)) for f in (4, 8)]  # cells covering the image, per band
+    for win in windows(x.shape[-2], x.shape[-1], tile, ENC_MARGIN):
+        maps = run(_cut(x, win, 1.0))
+        for band, f in enumerate((4, 8)):
+            core = _cut(maps[band], win, 1 / f, core=True).float()  # (N, C, h, w)
+            if len(sums) <= band:
+                sums.append(core.new_zeros(n, core.shape[1], CODE, CODE))
+            top, left = win[0] // f, win[4] // f  # the core's origin on the band's grid
+            for i, (a, b) in enumerate(bins(cells[band][0])):
+                rows = slice(max(a - top, 0), max(min(b - top, core.shape[-2]), 0))
+                for j, (c, d) in enumerate(bins(cells[band][1])):
+                    cols = slice(max(c - left, 0), max(min(d - left, core.shape[-1]), 0))
+                    sums[band][:, :, i, j] += core[..., rows, cols].sum((2, 3))
+        del maps
+    codes = []
+    for band in (0, 1):
+        h, w = bins(cells[band][0]), bins(cells[band][1])
+        area = torch.tensor([[(b - a) * (d - c) for c, d in w] for a, b in h], device=x.device)
+        codes.append(sums[band] / area)
+    return Oct(codes[0], codes[1])
 
 
 def _window_inputs(code: Oct, masks: Masks | None, win: Window, size: tuple[int, int]) -> tuple[Oct, Masks | None]:
