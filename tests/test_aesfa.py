@@ -9,9 +9,9 @@ import torch.nn.functional as F
 
 import reference_aesfa as R
 from styler.errors import InputError, WeightsError
-from styler.methods.aesfa.layers import Kernels, adaptive_conv
 from styler.methods.aesfa.method import AesFA, Bands, StyleCode, combine
 from styler.methods.aesfa.modelfile import NETS, read_model, save_model
+from styler.methods.aesfa.ops import Kernels, adaptive_conv
 from styler.methods.base import Mix
 from styler.runtime import runtime
 

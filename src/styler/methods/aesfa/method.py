@@ -43,9 +43,9 @@ from ... import tiling as shared_tiling
 from ...errors import InputError
 from ...runtime import Runtime, runtime
 from ..base import Method, Mix, check_image
-from .layers import Oct
 from .modelfile import read_model
 from .net import STRIDE, AesFANet, BlockKernels, Encoder, Masks, style_code
+from .ops import Oct
 from .tiling import code_tiled, encode_tiled, generate_tiled
 
 MEAN = (0.485, 0.456, 0.406)

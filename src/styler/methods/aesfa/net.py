@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .layers import CODE, AdaOctConv, Depthwise, First, Kernels, Last, Normal, Oct, Pair, Stats, lrelu, up
+from .layers import AdaOctConv, Depthwise, First, Last, Normal, Pair
+from .ops import CODE, Kernels, Oct, Stats, lrelu, up
 
 
 class Layer(NamedTuple):

@@ -30,8 +30,8 @@ import torch
 from torch import Tensor
 
 from ...tiling import spans
-from .layers import CODE, Oct, Stats, instance_stats
 from .net import BlockKernels, Generator, Masks
+from .ops import CODE, Oct, Stats, instance_stats
 
 ENC_MARGIN = 32  # image pixels of overlap around an encoder tile (a multiple of 8)
 GEN_MARGIN = 64  # output pixels of overlap around a generator tile (a multiple of 8)
