@@ -244,3 +244,21 @@ def test_optimiser_states_are_ignored_and_styler_files_keep_the_release_layout(w
         assert all(torch.equal(state[net][k], weights[net][k]) for k in weights[net])
     assert state["styler"] == {"kind": "aesfa", "format": 1, "iterations": 7, "config": {"lr": 1e-4}}
     assert read_model(out)[1]["iterations"] == 7
+
+
+def test_the_engine_drives_every_shared_control(aesfa):
+    from styler.engine import Engine
+
+    engine = Engine(aesfa, tile="off")
+    content, a, b = smooth(1, 40, 56, 26), smooth(1, 48, 48, 27), smooth(1, 48, 48, 28)
+    plain = engine.render(content, [a])
+    assert torch.equal(plain, run(aesfa, content, [aesfa.represent(a)]))
+    for color in ("coral", "luminance"):
+        out = engine.render(content, [a], color=color, alpha=0.7)
+        assert out.shape == content.shape and not torch.equal(out, plain)
+    masks = torch.zeros(2, 20, 28)
+    masks[0, :, :14], masks[1, :, 14:] = 1, 1
+    assert engine.render(content, [a, b], masks=masks, feather=4).shape == content.shape
+    assert engine.render(content, [a, Bands(a, b)], weights=[1, 3]).shape == content.shape
+    frames = list(engine.frames([content, content], [a], smooth=0.5))
+    assert torch.equal(frames[0], plain)

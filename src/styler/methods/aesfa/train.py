@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor, nn
 
-from ... import data
+from ... import data, weights
 from ...errors import InputError
-from ...train_adain import load_vgg
+from ...model import Encoder, load_encoder
 from .losses import content_loss, contrastive_loss, hard_negatives, style_loss, vgg_features
 from .modelfile import load_state, model_state, read_model
 from .net import AesFANet
@@ -88,6 +88,12 @@ RECIPE = (
     "seed",
     "init",
 )
+
+
+def load_vgg(path: str | None) -> Encoder:
+    """The frozen ``vgg_normalised`` encoder of the perceptual losses (resolved like ``transfer``'s)."""
+    found = weights.resolve(weights.VGG, Path(path) if path else None)
+    return load_encoder(weights.load_state_dict(found), label=str(found)).eval()
 
 
 def normalise(x: Tensor) -> Tensor:
