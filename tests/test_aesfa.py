@@ -158,8 +158,10 @@ def test_stylize_each_equals_stylize_per_style(aesfa):
 
 def test_user_errors_are_one_line(aesfa):
     rep = aesfa.represent(smooth(1, 32, 32, 18))
-    with pytest.raises(InputError, match="at least 16 px"):
-        run(aesfa, smooth(1, 12, 40, 19), [rep])
+    with pytest.raises(InputError, match="at least 9 px"):
+        run(aesfa, smooth(1, 8, 40, 19), [rep])
+    tiny = run(aesfa, smooth(1, 9, 11, 19), [aesfa.represent(smooth(1, 9, 9, 20))])  # padded to 16: runs
+    assert tiny.shape == (1, 3, 9, 11)
     with pytest.raises(InputError, match=r"\{alpha\} must be in \[0, 1\]"):
         run(aesfa, smooth(1, 32, 32, 19), [rep], alpha=1.5)
     with pytest.raises(InputError, match="StyleCode or Bands"):

@@ -50,7 +50,7 @@ from .tiling import code_tiled, encode_tiled, generate_tiled
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
-MIN_SIDE = 16  # the 1/8 code must be 2 cells wide for its reflection padding
+MIN_SIDE = 9  # padded to 16: the 1/8 code is then 2 cells wide, as its reflection padding needs
 SCALES = ((4, 8), (2, 4), (1, 2))  # each adaptive block's (high, low) downsampling from the image
 
 
