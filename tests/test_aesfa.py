@@ -11,7 +11,7 @@ import reference_aesfa as R
 from styler.errors import InputError, WeightsError
 from styler.methods.aesfa.method import AesFA, Bands, StyleCode, combine
 from styler.methods.aesfa.modelfile import NETS, read_model, save_model
-from styler.methods.aesfa.ops import Kernels, adaptive_conv
+from styler.methods.aesfa.ops import Kernels, adaptive_conv, conv_reflect
 from styler.methods.base import Mix
 from styler.runtime import runtime
 
@@ -84,6 +84,17 @@ def test_one_grouped_conv_equals_the_release_loop_over_samples():
         fast = adaptive_conv(x, k)
     trained = adaptive_conv(x, k)  # the autograd path: var_mean statistics
     assert (fast - want).abs().max() < 1e-4 and (trained - want).abs().max() < 1e-4
+
+
+@pytest.mark.parametrize(("stride", "groups"), [(1, 1), (2, 1), (1, 4)])
+def test_border_only_reflect_padding_equals_padding_the_whole_map(stride, groups):
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(1, 4, 256, 264, generator=g).contiguous(memory_format=torch.channels_last)
+    w, b = torch.randn(4, 4 // groups, 3, 3, generator=g), torch.randn(4, generator=g)
+    want = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), w, b, stride, groups=groups)
+    with torch.inference_mode():
+        got = conv_reflect(x, w, b, stride, groups)
+    assert got.shape == want.shape and (got - want).abs().max() < 1e-5
 
 
 # -- the controls -------------------------------------------------------------------------------

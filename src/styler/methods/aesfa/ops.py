@@ -20,7 +20,7 @@ EPS = 1e-5  # instance norm, as F.instance_norm
 SLOPE = 0.01  # LeakyReLU on both bands
 CODE = 3  # style codes are pooled to CODE x CODE
 STAT_ELEMENTS = 1 << 20  # per strip of ``instance_stats``: 4 MB of float32, small enough to be reused
-FAST_PIXELS = 64 * 64  # inference maps at least this large skip the padded copy (``conv_reflect``)
+FAST_PIXELS = 256 * 256  # inference maps at least this large skip the padded copy (``conv_reflect``)
 
 
 class Oct(NamedTuple):
