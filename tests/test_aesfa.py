@@ -9,10 +9,10 @@ import torch.nn.functional as F
 
 import reference_aesfa as R
 from styler.errors import InputError, WeightsError
-from styler.methods.aesfa.method import AesFA, Bands, StyleCode, combine
+from styler.methods.aesfa.method import AesFA, StyleCode, combine
 from styler.methods.aesfa.modelfile import NETS, read_model, save_model
 from styler.methods.aesfa.ops import Kernels, adaptive_conv, conv_reflect
-from styler.methods.base import Mix
+from styler.methods.base import Bands, Mix
 from styler.runtime import runtime
 
 TOL = 1e-5  # against the reference, on [0, 1] images
@@ -156,7 +156,7 @@ def test_frequency_blending_takes_each_band_from_its_own_style(weights, aesfa):
 def test_style_codes_pack_for_the_cache_and_pass_through(aesfa):
     rep = aesfa.represent(smooth(1, 40, 40, 14))
     assert rep.high.shape == rep.low.shape == (1, 128, 3, 3) and rep.high.dtype == torch.float32
-    again = StyleCode.unpack(rep.pack())
+    again = aesfa.unpack(aesfa.pack(rep))
     assert aesfa.represent(again) is again and torch.equal(again.low, rep.low)
 
 
@@ -173,7 +173,7 @@ def test_user_errors_are_one_line(aesfa):
         run(aesfa, smooth(1, 8, 40, 19), [rep])
     tiny = run(aesfa, smooth(1, 9, 11, 19), [aesfa.represent(smooth(1, 9, 9, 20))])  # padded to 16: runs
     assert tiny.shape == (1, 3, 9, 11)
-    with pytest.raises(InputError, match=r"\{alpha\} must be in \[0, 1\]"):
+    with pytest.raises(InputError, match=r"alpha must be in \[0, 1\]"):
         run(aesfa, smooth(1, 32, 32, 19), [rep], alpha=1.5)
     with pytest.raises(InputError, match="StyleCode or Bands"):
         aesfa.represent("style.jpg")
@@ -260,6 +260,7 @@ def test_optimiser_states_are_ignored_and_styler_files_keep_the_release_layout(w
 
 
 def test_the_engine_drives_every_shared_control(aesfa):
+    from styler.controls import Controls
     from styler.engine import Engine
 
     engine = Engine(aesfa, tile="off")
@@ -273,5 +274,5 @@ def test_the_engine_drives_every_shared_control(aesfa):
     masks[0, :, :14], masks[1, :, 14:] = 1, 1
     assert engine.render(content, [a, b], masks=masks, feather=4).shape == content.shape
     assert engine.render(content, [a, Bands(a, b)], weights=[1, 3]).shape == content.shape
-    frames = list(engine.frames([content, content], [a], smooth=0.5))
+    frames = list(engine.frames([content, content], [a], Controls(smooth=0.5)))
     assert torch.equal(frames[0], plain)

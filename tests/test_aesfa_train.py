@@ -11,7 +11,7 @@ from PIL import Image
 
 from conftest import make_image
 from helpers import random_weights
-from styler import checkpoint, data
+from styler.methods.aesfa.config import AesFATrainConfig
 from styler.methods.aesfa.losses import (
     content_loss,
     contrastive_loss,
@@ -24,8 +24,10 @@ from styler.methods.aesfa.losses import (
 )
 from styler.methods.aesfa.modelfile import NETS, read_model
 from styler.methods.aesfa.net import AesFANet
-from styler.methods.aesfa.train import AesFAConfig, denormalise, normalise, train_aesfa
-from styler.model import load_encoder
+from styler.methods.aesfa.train import denormalise, normalise
+from styler.nets.vgg import load_encoder
+from styler.training import checkpoint, data
+from styler.training.loop import train
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -145,8 +147,8 @@ def folders(tmp_path):
 
 def test_training_writes_a_release_layout_main_pth_and_resumes(folders, tmp_path):
     tiny = dict(batch_size=2, crop=32, resize=40, save_every=2, log_every=1, sample_every=2, workers=0)
-    cfg = AesFAConfig(content_dir=str(folders[0]), style_dir=str(folders[1]), out=str(tmp_path / "run"), **tiny)
-    first = train_aesfa(AesFAConfig(**{**cfg.__dict__, "max_iter": 2}))
+    cfg = AesFATrainConfig(content_dir=str(folders[0]), style_dir=str(folders[1]), out=str(tmp_path / "run"), **tiny)
+    first = train(AesFATrainConfig(**{**cfg.__dict__, "max_iter": 2}))
     assert first.iter == 2 and first.decoder == tmp_path / "run" / "main.pth"
     state = torch.load(first.decoder, map_location="cpu", weights_only=True)
     assert sorted(state) == ["netE", "netG", "netS", "styler"] and state["styler"]["iterations"] == 2
@@ -154,7 +156,7 @@ def test_training_writes_a_release_layout_main_pth_and_resumes(folders, tmp_path
     assert info["config"]["contrast_weight"] == 5.0
     saved = checkpoint.load(checkpoint.latest(tmp_path / "run"))
     assert [g["betas"] for g in saved["optimizer"]["param_groups"]] == [(0.0, 0.99)] * 3
-    again = train_aesfa(AesFAConfig(**{**cfg.__dict__, "max_iter": 3, "resume": True}))
+    again = train(AesFATrainConfig(**{**cfg.__dict__, "max_iter": 3, "resume": True}))
     assert again.iter == 3
     moved = read_model(again.decoder)[0]
     assert any(

@@ -2,8 +2,10 @@
 
 ``adain`` (Huang & Belongie 2017, arbitrary styles, fast), ``gatys`` (Gatys et al. 2016,
 optimisation, best quality, slow), ``cin`` (Dumoulin et al. 2017, many fixed styles in one
-fast network). Each method is a package whose ``method`` module has a ``load(**options)`` function; ``load``
-here finds it by name (imported on first use) and says in one line which options do not apply.
+fast network), ``aesfa`` (Kwon, Kim et al. 2024, arbitrary styles, octave features and
+style-predicted kernels, cheapest at high resolution). Each method is a package whose ``method``
+module has a ``load(**options)`` function; ``load`` here finds it by name (imported on first
+use) and says in one line which options do not apply.
 """
 
 from __future__ import annotations
@@ -16,16 +18,19 @@ from ..errors import InputError, Param
 from ..names import MethodName
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ..nets.download import KnownWeights
     from .base import Method
 
-__all__ = ["MethodName", "load"]
+__all__ = ["MethodName", "check_weights", "load"]
 
 
 def load(name: str | MethodName = "adain", **options: Any) -> Method:
     """A method by name with its weights resolved (and downloaded on first use).
 
     ``options`` are the method's ``load`` keywords: always ``device``, ``precision`` and
-    ``progress``; ``vgg``/``decoder`` (adain, gatys), ``model`` (cin), ``gatys`` (a
+    ``progress``; ``vgg``/``decoder`` (adain, gatys), ``model`` (cin, aesfa), ``gatys`` (a
     ``GatysConfig``) and ``on_step`` (gatys). Options left at None are not passed on."""
     try:
         kind = MethodName(name)
@@ -44,10 +49,24 @@ def load(name: str | MethodName = "adain", **options: Any) -> Method:
     if extra and extra[0] == "model":
         raise InputError(
             Param("model"),
-            f" is a CIN network file; it does not apply to method {kind.value} (use ",
+            f" is a CIN or AesFA network file; it does not apply to method {kind.value} (use ",
             Param("method", "cin"),
+            " or ",
+            Param("method", "aesfa"),
             ")",
         )
     if extra:
         raise InputError(Param(extra[0]), f" does not apply to method {kind.value}; drop it or choose another method")
     return loader(**given)
+
+
+def check_weights(known: KnownWeights, path: Path) -> None:
+    """Raise ``WeightsError`` unless ``path`` has ``known``'s layout: a method's model file is
+    checked by that method's ``modelfile.check_file``, the shared files by ``nets.weights``."""
+    if known.method is None:
+        from ..nets.weights import check_file
+
+        check_file(known, path)
+        return
+    MethodName(known.method)  # only the registry's own packages are imported
+    importlib.import_module(f"{__name__}.{known.method}.modelfile").check_file(path)

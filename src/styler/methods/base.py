@@ -11,7 +11,9 @@ with any number of those under the shared controls:
 
 What jobs need beyond that is a capability of the method, never a check of its type:
 ``stylize_batch`` (several contents, each with its own styles, in as few calls as the method
-can), and ``style_key``/``pack``/``unpack`` (representations kept in the on-disk style cache).
+can), ``style_key``/``pack``/``unpack`` (representations kept in the on-disk style cache) and
+``takes_bands`` (a style may be ``Bands``: fine texture from one input, colour and broad strokes
+from another, for methods whose networks split features by frequency).
 
 Colour preservation, validation and video streams are the engine's: a method sees content that
 may already be luminance-only, styles already colour-adapted, and controls already checked.
@@ -55,6 +57,19 @@ def check_image(x: Any, what: str, min_side: int, deepest: str) -> Tensor:
 
 
 @dataclass(frozen=True)
+class Bands:
+    """A frequency-blended style: the high band (fine texture) of ``high``, the low band (colour,
+    broad strokes) of ``low``; each a style image (1, 3, h, w) in [0, 1] or a representation.
+    Only methods with ``takes_bands`` accept it; the engine adapts each member for colour."""
+
+    high: Any
+    low: Any
+
+    def map(self, fn: Callable[[Any], Any]) -> Bands:
+        return Bands(fn(self.high), fn(self.low))
+
+
+@dataclass(frozen=True)
 class Mix:
     """How several styles combine on each content image."""
 
@@ -67,6 +82,7 @@ class Method(ABC):
 
     name: ClassVar[str]
     takes_images: ClassVar[bool] = True  # False: styles are names or indices (CIN), not images
+    takes_bands: ClassVar[bool] = False  # True: ``represent`` accepts ``Bands`` (frequency blending)
     runtime: Runtime
 
     @abstractmethod

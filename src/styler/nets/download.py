@@ -35,12 +35,13 @@ Check = Callable[[Path], None]  # raises WeightsError if the file is not usable 
 
 @dataclass(frozen=True)
 class KnownWeights:
-    name: str  # "vgg" or "decoder": the parameter that overrides it
+    name: str  # the table's key: "vgg", "decoder" (also the parameters that override them), "aesfa"
     filename: str
     url: str  # the release URL; ``download_url`` applies $STYLER_WEIGHTS_MIRROR
     sha256: str | None  # the release file's hash; None = unpinned (structural checks only)
     size: int | None = None  # the release file's size in bytes
     meta: dict = field(default_factory=dict)
+    method: str | None = None  # a method's model file: that method checks its layout
 
 
 def sha256_of(path: Path) -> str:

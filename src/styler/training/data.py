@@ -54,9 +54,9 @@ def find_images(root: Path, param: str) -> list[Path]:
 
 
 def random_crop(img: Image.Image, resize: int, crop: int, rng: np.random.Generator, square: bool = False) -> Tensor:
-    """Shorter side to ``resize`` (0 = keep; ``square``: both sides, as AesFA's release does),
-    upscaled further if still under ``crop``, then a random ``crop`` x ``crop`` window ->
-    (3, crop, crop) float in [0, 1]."""
+    """Shorter side to ``resize`` (0 = keep; ``square``: both sides, the aspect distorted, as
+    some recipes do), upscaled further if still under ``crop``, then a random ``crop`` x ``crop``
+    window -> (3, crop, crop) float in [0, 1]."""
     w, h = (resize, resize) if square and resize else resized_size(*img.size, resize)
     if min(w, h) < crop:  # small images are upscaled, never padded
         w, h = resized_size(w, h, crop)

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ...model import SLICES
+from ...nets.vgg import SLICES
 from .net import Pass
 
 # Sequential index just before each of relu1_1..relu4_1 in the vgg_normalised encoder: its
@@ -36,7 +36,7 @@ CONTENT_LEVEL = 2  # conv3_1
 
 
 def vgg_features(layers: Sequence[nn.Module], x: Tensor) -> tuple[Tensor, ...]:
-    """The VGG (``model.Encoder``'s modules) on x (N, 3, H, W) in [0, 1] -> conv1_1, conv2_1,
+    """The VGG (``nets.vgg.Encoder``'s modules) on x (N, 3, H, W) in [0, 1] -> conv1_1, conv2_1,
     conv3_1, conv4_1 before their ReLUs: (N, 64, H, W), (N, 128, H/2, W/2), ... (N, 512, H/8, W/8).
     The ReLUs run out of place, so the taps stay pre-activation."""
     feats = []

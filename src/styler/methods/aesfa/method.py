@@ -17,8 +17,9 @@ kernels with layers that are affine in the code, so mixing codes mixes the kerne
 * ``Mix.masks``: each region is decoded with its own style's kernels; at each adaptive block the
   regions' adaptive convs are composited in feature space with the masks (normalised over the
   regions, area-averaged to the block's grids), so seams are smoothed by the convs that follow;
-* frequency blending, the release's own control: ``Bands(high=A, low=B)`` is a style whose high
-  band code (fine texture) comes from A and low band code (colour, broad strokes) from B;
+* frequency blending, the release's own control: ``Bands(high=A, low=B)`` (``methods.base``) is a
+  style whose high band code (fine texture) comes from A and low band code (colour, broad
+  strokes) from B;
   ``combine(code_a, code_b)`` does the same for codes already computed;
 * ``tile``: exact tiling (``aesfa.tiling``) with whole-image instance-norm statistics.
 
@@ -33,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -40,10 +42,11 @@ from torch import Tensor
 
 from ... import ops
 from ... import tiling as shared_tiling
-from ...errors import InputError
+from ...errors import InputError, Param, WeightsError
+from ...nets import weights
 from ...runtime import Runtime, runtime
-from ..base import Method, Mix, check_image
-from .modelfile import read_model
+from ..base import Bands, Keys, Method, Mix, OnStart, check_image, weights_digest
+from .modelfile import MODEL_FILE, check_file, read_model
 from .net import STRIDE, AesFANet, BlockKernels, Encoder, Masks, style_code
 from .ops import Oct
 from .tiling import code_tiled, encode_tiled, generate_tiled
@@ -54,29 +57,39 @@ MIN_SIDE = 9  # padded to 16: the 1/8 code is then 2 cells wide, as its reflecti
 SCALES = ((4, 8), (2, 4), (1, 2))  # each adaptive block's (high, low) downsampling from the image
 
 
+def load(
+    *,
+    model: Path | None = None,
+    device: str = "auto",
+    precision: str = "auto",
+    progress: weights.Progress | None = None,
+) -> AesFA:
+    """The networks of ``model`` (a ``main.pth``, or a folder holding one: the release's or a
+    training run's) on a runtime; by default the weights table's ``main.pth`` (fetched on first use)."""
+    rt = runtime(device, precision)
+    return AesFA.load(model_path(model, progress), rt)
+
+
+def model_path(model: Path | None, progress: weights.Progress | None = None) -> Path:
+    """``model`` itself, its folder's ``main.pth``, or the weights directory's (downloaded if missing)."""
+    if model is None:
+        return weights.resolve(weights.AESFA, progress=progress, check=check_file)
+    path = Path(model).expanduser()
+    if path.is_dir():
+        if not (path / MODEL_FILE).is_file():
+            raise WeightsError(
+                Param("model", path), f" is a folder without {MODEL_FILE}; pass the {MODEL_FILE} file or its folder"
+            )
+        return path / MODEL_FILE
+    return path
+
+
 @dataclass(frozen=True)
 class StyleCode:
     """A style as AesFA sees it: netS's last maps pooled to 3 x 3, each (1, 128, 3, 3) float32."""
 
     high: Tensor  # fine texture
     low: Tensor  # colour and broad strokes
-
-    def pack(self) -> dict[str, Tensor]:
-        """Plain tensors for the on-disk style cache."""
-        return {"high": self.high, "low": self.low}
-
-    @classmethod
-    def unpack(cls, entry: dict[str, Tensor]) -> StyleCode:
-        return cls(entry["high"], entry["low"])
-
-
-@dataclass(frozen=True)
-class Bands:
-    """A frequency-blended style input: the high band's code from ``high``, the low band's from
-    ``low``; each a style image (1, 3, h, w) in [0, 1] or a ``StyleCode``."""
-
-    high: Tensor | StyleCode
-    low: Tensor | StyleCode
 
 
 def combine(high: StyleCode, low: StyleCode) -> StyleCode:
@@ -95,6 +108,7 @@ class AesFA(Method):
     """The three released networks on one runtime; stateless after construction."""
 
     name = "aesfa"
+    takes_bands = True
 
     def __init__(self, model: AesFANet, rt: Runtime | None = None, info: dict | None = None) -> None:
         self.runtime = rt if rt is not None else runtime()
@@ -154,7 +168,18 @@ class AesFA(Method):
         high, low = self.code_of(image, tile)
         return StyleCode(high, low)
 
-    def _codes(self, styles: Sequence, own: Oct | None, alpha: float) -> list[Oct]:
+    def style_key(self) -> str:
+        """A code depends on netS only (its weights, dtype and device type)."""
+        return "aesfa-" + weights_digest(self.model.netS, self.runtime.dtype, self.runtime.device)
+
+    def pack(self, rep: StyleCode) -> dict[str, Tensor]:
+        return {"high": rep.high.cpu(), "low": rep.low.cpu()}
+
+    def unpack(self, tensors: dict[str, Tensor]) -> StyleCode:
+        dev = self.runtime.device
+        return StyleCode(tensors["high"].to(dev, torch.float32), tensors["low"].to(dev, torch.float32))
+
+    def _codes(self, styles: Sequence[Any], own: Oct | None, alpha: float) -> list[Oct]:
         """Each style's code on the device, blended with the content's own code when alpha < 1."""
         codes = []
         for s in styles:
@@ -172,45 +197,77 @@ class AesFA(Method):
         assert tuple(m.shape[-2:]) == size
         return [Oct(F.avg_pool2d(m, hi) if hi > 1 else m, F.avg_pool2d(m, lo)) for hi, lo in SCALES]
 
-    @torch.inference_mode()
-    def stylize(
-        self, content: Tensor, styles: Sequence, mix: Mix, *, alpha: float, tile: shared_tiling.Setting = "auto"
-    ) -> Tensor:
+    def _content(
+        self, content: Tensor, alpha: float, tile: shared_tiling.Setting
+    ) -> tuple[Oct, Oct | None, int | None]:
+        """content (N, 3, H, W) -> (its code, its own style code when alpha < 1, the tile size)."""
         if not 0.0 <= alpha <= 1.0:
-            raise InputError(f"{{alpha}} must be in [0, 1], got {alpha}")
+            raise InputError(Param("alpha"), f" must be in [0, 1], got {alpha}")
         content = check_image(content, "content", MIN_SIDE, "1/8 code")
-        n, _, h, w = content.shape
         x = pad8(content.to(self.runtime.device))
-        tile_px = self.tile_for(tile, n, *x.shape[-2:])
+        tile_px = self.tile_for(tile, x.shape[0], *x.shape[-2:])
         code = self.encode(self.model.netE, x, tile_px)
         own = self.code_of(content, tile_px) if alpha < 1 else None
+        return code, own, tile_px
+
+    @torch.inference_mode()
+    def stylize(
+        self, content: Tensor, styles: Sequence[Any], mix: Mix, *, alpha: float, tile: shared_tiling.Setting = "auto"
+    ) -> Tensor:
+        size = (content.shape[-2], content.shape[-1])
+        code, own, tile_px = self._content(content, alpha, tile)
         codes = self._codes(styles, own, alpha)
         if mix.masks is None:
             mixed = Oct(*(sum(wt * c[band] for wt, c in zip(mix.weights, codes, strict=True)) for band in (0, 1)))
             kernels, grids = [self.model.netG.predict(mixed)], None  # type: ignore[arg-type]
         else:
             kernels = [self.model.netG.predict(c) for c in codes]
-            grids = self._grids(mix.masks, tuple(x.shape[-2:]))
-        del x
-        return self.generate(code, kernels, grids, (h, w), tile_px)
+            padded = (code.high.shape[-2] * 4, code.high.shape[-1] * 4)
+            grids = self._grids(mix.masks, padded)
+        return self.generate(code, kernels, grids, size, tile_px)
 
     def stylize_each(
-        self, content: Tensor, styles: Sequence, *, alpha: float, tile: shared_tiling.Setting = "auto"
+        self, content: Tensor, styles: Sequence[Any], *, alpha: float, tile: shared_tiling.Setting = "auto"
     ) -> Iterator[Tensor]:
         """The content is encoded once (and its own code computed once) for all the styles."""
         with torch.inference_mode():
-            content = check_image(content, "content", MIN_SIDE, "1/8 code")
-            n, _, h, w = content.shape
-            x = pad8(content.to(self.runtime.device))
-            tile_px = self.tile_for(tile, n, *x.shape[-2:])
-            code = self.encode(self.model.netE, x, tile_px)
-            own = self.code_of(content, tile_px) if alpha < 1 else None
-            del x, content
+            size = (content.shape[-2], content.shape[-1])
+            code, own, tile_px = self._content(content, alpha, tile)
+        del content
         for style in styles:
             with torch.inference_mode():
                 (c,) = self._codes([style], own, alpha)
-                out = self.generate(code, [self.model.netG.predict(c)], None, (h, w), tile_px)
+                out = self.generate(code, [self.model.netG.predict(c)], None, size, tile_px)
             yield out
+
+    def stylize_batch(
+        self,
+        content: Tensor,
+        styles: Sequence[Sequence[Any]],
+        *,
+        alpha: float,
+        tile: shared_tiling.Setting = "auto",
+        on_start: OnStart | None = None,
+    ) -> Iterator[tuple[Keys, Tensor]]:
+        """The batch is encoded once; round j runs every image with its own j-th style in one
+        generator call: the kernels are predicted per sample ((n, 128, 3, 3) codes stacked)."""
+        with torch.inference_mode():
+            size = (content.shape[-2], content.shape[-1])
+            code, own, tile_px = self._content(content, alpha, tile)
+        del content
+        for j in range(max(len(s) for s in styles)):
+            idx = [i for i, s in enumerate(styles) if len(s) > j]
+            every = len(idx) == len(styles)
+            with torch.inference_mode():
+                part = code if every else Oct(code.high[idx], code.low[idx])
+                mine = None if own is None or every else Oct(own.high[idx], own.low[idx])
+                per = [self._codes([styles[i][j]], None, 1.0)[0] for i in idx]
+                stacked = Oct(torch.cat([c.high for c in per]), torch.cat([c.low for c in per]))  # (n, 128, 3, 3)
+                if own is not None:
+                    base = own if mine is None else mine
+                    stacked = Oct(*(alpha * c + (1 - alpha) * o for c, o in zip(stacked, base, strict=True)))
+                out = self.generate(part, [self.model.netG.predict(stacked)], None, size, tile_px)
+            yield [(i, j) for i in idx], out
 
     @torch.inference_mode()
     def generate(

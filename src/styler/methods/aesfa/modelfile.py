@@ -21,11 +21,12 @@ import torch
 from torch import Tensor
 
 from ...errors import WeightsError
-from ...files import atomic_path
-from ...weights import safe_load
+from ...media.files import atomic_path
+from ...nets.weights import safe_load
 from .net import AesFANet
 
 KIND, FORMAT = "aesfa", 1
+MODEL_FILE = "main.pth"  # the release's name; training runs export the same
 NETS = ("netE", "netS", "netG")
 META = "styler"  # styler's own entry; the release's loader never reads it
 FIX = "pass the AesFA release's main.pth or one written by `styler train --method aesfa`"
