@@ -77,16 +77,20 @@ class Engine:
         """A style input -> the method's representation; representations pass through. ``Bands``
         (frequency blending) go to methods that take them, each member represented first."""
         if isinstance(style, Bands):
-            if not self.method.takes_bands:
-                raise InputError(
-                    Param("low_style"),
-                    f" takes the low frequency band from another style; method {self.method.name} does not split "
-                    "styles into bands (aesfa does): drop it or choose such a method",
-                )
+            self.check_bands()
             return self.method.represent(style.map(self.represent))
         if self.method.takes_images and not isinstance(style, Tensor):
             return style
         return self.method.represent(style)
+
+    def check_bands(self) -> None:
+        """Frequency-blended styles (``Bands``) only for methods that split styles into bands."""
+        if not self.method.takes_bands:
+            raise InputError(
+                Param("low_style"),
+                f" takes the low frequency band from another style; method {self.method.name} does not split "
+                "styles into bands (aesfa does): drop it or choose such a method",
+            )
 
     def mix(
         self, count: int, size: tuple[int, int], controls: Controls = Controls(), masks: Tensor | None = None

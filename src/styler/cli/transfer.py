@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from . import options as o
-from .common import load_engine, parse_numbers, style_inputs
+from .common import check_low_style, load_engine, parse_numbers, style_inputs
 from .console import err, exit_for_failures, fail, guarded, out, progress_bar, say
 from .signature import command
 from .steps import gatys_steps, save_partial
@@ -98,6 +98,7 @@ def transfer(
         list[Path] | None, typer.Argument(help="Style images or folders (or use --style).", show_default=False)
     ] = None,
     style: o.Styles = None,
+    low_style: o.LowStyle = None,
     output: o.Output = None,
     alpha: Annotated[
         float | None,
@@ -135,6 +136,7 @@ def transfer(
     from ..jobs import loader
     from ..jobs.spec import Inputs, Job, Naming, RunOptions
 
+    check_low_style(model, low_style)
     sweep = None
     if alpha_sweep is not None:
         if alpha is not None:
@@ -152,6 +154,7 @@ def transfer(
             pairs=(pairs or Pairs.all).value,
             per_content=per_content or 1,
             seed=gatys.seed or 0,
+            low_style=low_style,
         ),
         Controls(1.0 if alpha is None else alpha, color, sweep=sweep),
         Naming(output, name, ext, manifest=True if any(v is not None for v in dataset) else None),
