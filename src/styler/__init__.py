@@ -62,9 +62,9 @@ __all__ = [
 ]
 
 _CLASSES = {
-    "AdaINTrainConfig": "methods.adain.train",
+    "AdaINTrainConfig": "methods.adain.config",
     "AesFATrainConfig": "methods.aesfa.config",
-    "CINTrainConfig": "methods.cin.train",
+    "CINTrainConfig": "methods.cin.config",
     "Controls": "controls",
     "DeviceError": "errors",
     "Engine": "engine",
