@@ -3,13 +3,17 @@ objective on the shared loop (run folder, main.pth in the release layout, resume
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from conftest import make_image
+from conftest import make_image, process_env, torchrun_styler
 from helpers import random_weights
 from styler.methods.aesfa.config import AesFATrainConfig
 from styler.methods.aesfa.losses import (
@@ -156,6 +160,10 @@ def test_training_writes_a_release_layout_main_pth_and_resumes(folders, tmp_path
     assert info["config"]["contrast_weight"] == 5.0
     saved = checkpoint.load(checkpoint.latest(tmp_path / "run"))
     assert [g["betas"] for g in saved["optimizer"]["param_groups"]] == [(0.0, 0.99)] * 3
+    records = checkpoint.read_log(tmp_path / "run", 2)
+    assert [r["iter"] for r in records] == [1, 2]
+    for r in records:  # the loop adds the objective's extra term with its config weight, and logs it
+        assert r["loss"] == pytest.approx(r["content"] + 10 * r["style"] + 5 * r["contrast"], rel=1e-5)
     again = train(AesFATrainConfig(**{**cfg.__dict__, "max_iter": 3, "resume": True}))
     assert again.iter == 3
     moved = read_model(again.decoder)[0]
@@ -165,3 +173,49 @@ def test_training_writes_a_release_layout_main_pth_and_resumes(folders, tmp_path
         for a, b in zip(getattr(model, net).state_dict().values(), getattr(moved, net).state_dict().values())
     )
     assert (tmp_path / "run" / "samples").is_dir()
+
+
+def cli_args(folders, run, *extra) -> list[str]:
+    content, style = folders
+    tiny = ["--batch-size", "2", "--crop", "32", "--resize", "40", "--workers", "0", "--device", "cpu"]
+    return [
+        "train",
+        "--method",
+        "aesfa",
+        "--coco",
+        str(content),
+        "--wikiart",
+        str(style),
+        "-o",
+        str(run),
+        *tiny,
+        *extra,
+    ]
+
+
+@pytest.mark.slow
+def test_two_process_gloo_run(folders, tmp_path):
+    """torchrun: DDP over the three networks (every parameter gets a gradient each step)."""
+    run = tmp_path / "run"
+    cmd = [*torchrun_styler(2), *cli_args(folders, run, "--max-iter", "2", "--save-every", "1")]
+    proc = subprocess.run(cmd, env=process_env(), capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "2 process(es)" in proc.stderr and read_model(run / "main.pth")[1]["iterations"] == 2
+    assert checkpoint.load(run / "checkpoints" / "iter_0000002.pt")["world_size"] == 2
+
+
+def test_sigterm_saves_a_checkpoint_that_resumes(folders, tmp_path):
+    """SIGTERM (sent here by the step callback, in process) stops the run with a checkpoint and a
+    loadable main.pth; --resume continues from it."""
+    tiny = dict(batch_size=2, crop=32, resize=40, log_every=1, save_every=100, sample_every=0, workers=0)
+    cfg = AesFATrainConfig(content_dir=str(folders[0]), style_dir=str(folders[1]), out=str(tmp_path / "run"), **tiny)
+
+    def terminate(info) -> None:
+        if info.iter == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    stopped = train(AesFATrainConfig(**{**cfg.__dict__, "max_iter": 50}), on_step=terminate)
+    assert stopped.interrupted and stopped.iter == 1  # the flag is read before the next iteration
+    assert checkpoint.load(checkpoint.latest(tmp_path / "run"))["iter"] == 1 and read_model(stopped.decoder)
+    done = train(AesFATrainConfig(**{**cfg.__dict__, "max_iter": 3, "resume": True}))
+    assert done.iter == 3 and not done.interrupted
