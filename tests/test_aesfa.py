@@ -276,3 +276,64 @@ def test_the_engine_drives_every_shared_control(aesfa):
     assert engine.render(content, [a, Bands(a, b)], weights=[1, 3]).shape == content.shape
     frames = list(engine.frames([content, content], [a], Controls(smooth=0.5)))
     assert torch.equal(frames[0], plain)
+
+
+def test_colour_preservation_adapts_each_member_of_bands(aesfa):
+    from styler import colour
+    from styler.engine import Engine
+
+    engine = Engine(aesfa, tile="off")
+    content, a, b = smooth(1, 40, 48, 29), smooth(1, 40, 40, 30), smooth(1, 36, 44, 31)
+    target = colour.rgb_stats(content[0])
+    adapted = Bands(*(colour.coral(s[0], target)[None] for s in (a, b)))
+    want = run(aesfa, content, [aesfa.represent(adapted)], alpha=0.8)
+    assert torch.equal(engine.render(content, [Bands(a, b)], color="coral", alpha=0.8), want)
+    out = engine.render(content, [Bands(a, b)], color="luminance")
+    assert out.shape == content.shape and not torch.equal(out, engine.render(content, [Bands(a, b)]))
+
+
+def test_bands_are_refused_by_a_method_without_them(engine):
+    x = smooth(1, 32, 32, 32)
+    with pytest.raises(InputError, match=r"low_style takes the low frequency band .* method adain does not split"):
+        engine.render(x, [Bands(x, x)])
+
+
+def test_jobs_blend_by_band_through_the_style_cache(aesfa, tmp_path):
+    """`transfer` with low_style: each style's cached code combined with the low style's; the same
+    image as rendering ``Bands`` directly; the manifest names the low style."""
+    import json
+
+    import styler
+    from styler.engine import Engine
+    from styler.media.images import load_image, save_image
+
+    engine = Engine(aesfa, tile="off")
+    paths = [tmp_path / n for n in ("content.png", "a.png", "low.png")]
+    for p, x in zip(paths, (smooth(1, 40, 56, 33), smooth(1, 48, 40, 34), smooth(1, 40, 40, 35)), strict=True):
+        save_image(x, p)
+    content, a, low = (load_image(p, 0) for p in paths)
+    settings = dict(low_style=paths[2], content_size=0, style_size=0, manifest=True, cache_dir=tmp_path / "cache")
+    for _ in range(2):  # the second run reads both codes from the cache
+        report = styler.transfer(engine, paths[0], [paths[1]], tmp_path / "out", **settings)
+    assert report.written == 1 and (report.style_hits, report.style_misses) == (2, 0)
+    got = load_image(tmp_path / "out" / "content_stylized_a_low_low.png", 0)
+    want = (engine.render(content, [Bands(a, low)]) * 255).round() / 255
+    assert (got - want).abs().max() < 1e-6
+    (line,) = (json.loads(x) for x in (tmp_path / "out" / "manifest.jsonl").read_text().splitlines())
+    assert line["low_style"] == str(paths[2]) and line["style"] == "a.png"
+
+
+@pytest.mark.parametrize("alpha", [1.0, 0.6])
+def test_stylize_batch_runs_each_image_with_its_own_style(aesfa, alpha):
+    content = torch.cat([smooth(1, 40, 48, s) for s in (36, 37, 38)])
+    reps = [aesfa.represent(smooth(1, 40, 40, s)) for s in (39, 40)]
+    rows = [[reps[0], reps[1]], [reps[1]], [reps[0], reps[0]]]
+    got = {
+        key: out
+        for keys, outs in aesfa.stylize_batch(content, rows, alpha=alpha, tile="off")
+        for key, out in zip(keys, outs)
+    }
+    assert sorted(got) == [(0, 0), (0, 1), (1, 0), (2, 0), (2, 1)]
+    for (i, j), out in got.items():
+        want = run(aesfa, content[i : i + 1], [rows[i][j]], alpha=alpha)
+        assert (out - want).abs().max() < 1e-5
