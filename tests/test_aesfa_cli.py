@@ -369,3 +369,19 @@ def test_confirmation_url_reads_forms_and_links():
     link = '<a href="/uc?export=download&amp;confirm=Zz&amp;id=X">go</a>'
     assert download.confirmation_url(link, base) == "https://drive.google.com/uc?export=download&confirm=Zz&id=X"
     assert download.confirmation_url("<p>no link</p>", base) is None
+
+
+def test_download_by_name_from_a_mirror_checks_the_layout(tmp_path, monkeypatch, main_pth):
+    monkeypatch.setenv("STYLER_WEIGHTS_MIRROR", str(main_pth.parent))  # a local folder serving main.pth
+    monkeypatch.setenv("STYLER_WEIGHTS_DIR", str(tmp_path / "w"))
+    r = run_cli("weights", "download", "aesfa")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "w" / "main.pth").read_bytes() == main_pth.read_bytes()
+    assert sorted(p.name for p in (tmp_path / "w").iterdir()) == [".main.pth.lock", "main.pth", "main.pth.sha256"]
+    torch.save({"netE": {}}, tmp_path / "bad.pth")
+    monkeypatch.setenv("STYLER_WEIGHTS_MIRROR", str(tmp_path / "m"))
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "main.pth").write_bytes((tmp_path / "bad.pth").read_bytes())
+    one_line_error(run_cli("weights", "download", "aesfa", "--force"), "missing key 'netS'")
+    assert (tmp_path / "w" / "main.pth").read_bytes() == main_pth.read_bytes()  # the good file is untouched
+    one_line_error(run_cli("weights", "download", "nope"), "no weights named 'nope'", "vgg, decoder, aesfa")

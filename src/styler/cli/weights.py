@@ -44,12 +44,21 @@ def list_() -> None:
 
 @weights_app.command()
 @guarded
-def download(force: Annotated[bool, typer.Option(help="Download again even if present.")] = False) -> None:
-    """Download missing weights into the weights directory (size and SHA-256 checked, resumable,
-    one download at a time per directory)."""
+def download(
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(help="Which: vgg, decoder, aesfa (default: all of them).", show_default=False),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Download again even if present.")] = False,
+) -> None:
+    """Download missing weights into the weights directory (size and SHA-256 checked where a hash
+    is published, the layout always; resumable, one download at a time per directory)."""
+    from ..errors import InputError
     from ..nets import weights
 
-    for known in weights.KNOWN.values():
+    if unknown := [n for n in names or [] if n not in weights.KNOWN]:
+        raise InputError(f"no weights named '{unknown[0]}'; the table has {', '.join(weights.KNOWN)}")
+    for known in [weights.KNOWN[n] for n in names] if names else weights.KNOWN.values():
         path = weights.default_dir() / known.filename
         if path.is_file() and not force:
             err.print(f"{known.filename}: already in {path.parent}")
