@@ -119,7 +119,8 @@ class Engine:
     ) -> Tensor:
         """Stylize ``content`` (N, 3, H, W) in [0, 1] -> (N, 3, H, W) float32 in [0, 1].
 
-        ``styles``: images (1, 3, h, w), names/indices (CIN) or representations. With several
+        ``styles``: images (1, 3, h, w), names/indices (CIN), representations or (methods with
+        ``takes_bands``) ``Bands`` of two images for frequency blending. With several
         styles: ``weights`` interpolate (normalised; equal when None) or ``masks`` (R, H', W')
         give region r style r. ``color``: None, "coral" or "luminance"."""
         controls = Controls(alpha, check_color(color), None if weights is None else tuple(weights), feather)
