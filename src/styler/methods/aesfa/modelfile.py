@@ -29,7 +29,7 @@ KIND, FORMAT = "aesfa", 1
 MODEL_FILE = "main.pth"  # the release's name; training runs export the same
 NETS = ("netE", "netS", "netG")
 META = "styler"  # styler's own entry; the release's loader never reads it
-FIX = "pass the AesFA release's main.pth or one written by `styler train --method aesfa`"
+FIX = "pass the AesFA release's main.pth or one written by AesFA training"
 
 
 def _check_net(state: object, net: str, expected: dict[str, Tensor], label: str) -> dict[str, Tensor]:
