@@ -29,6 +29,10 @@ def _isolated(monkeypatch, weights_dir, tmp_path):
     """Weights come from the test directory; any download attempt fails as offline."""
     monkeypatch.setenv("STYLER_WEIGHTS_DIR", str(weights_dir))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    (tmp_path / "run").mkdir(exist_ok=True)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))  # download locks
+    monkeypatch.delenv("STYLER_CACHE_DIR", raising=False)
+    monkeypatch.setenv("STYLER_PROGRESS_SECONDS", "5")
     monkeypatch.delenv("STYLER_DEBUG", raising=False)
     monkeypatch.delenv("STYLER_WEIGHTS_MIRROR", raising=False)
     real = urllib.request.urlopen

@@ -20,8 +20,8 @@ import numpy as np
 
 from ..errors import InputError, Param
 from ..media.images import FORMATS, IMAGE_SUFFIXES
+from .naming import DEFAULT_NAME
 
-DEFAULT_NAME = "{content}_stylized_{style}"
 FIELDS = ("content", "style", "alpha", "index")
 
 
@@ -50,6 +50,7 @@ class Pair:
     content: Source
     style: Source
     output: str  # relative to the output folder, posix
+    replaces: bool = False  # an existing file is under that name (set by ``runner.plan``)
 
 
 def list_tree(root: Path) -> list[Source]:
