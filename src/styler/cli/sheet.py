@@ -63,7 +63,7 @@ def sheet(
     controls = Controls(alpha, color, labels=labels)
 
     def render(engine, image, styles_in, tick):
-        from ..media.sheets import columns_for, contact_sheet, inset
+        from ..media.sheets import columns_for, contact_sheet, font_size, inset
 
         chosen = list(styles_in) or engine.method.own_styles()
         if not chosen:
@@ -75,7 +75,8 @@ def sheet(
                 out = inset(out, chosen[i])
             tiles.append(out.float().cpu())
             tick(i + 1)
-        cols = columns or columns_for(len(tiles), image.shape[-1] / image.shape[-2])
+        h, w = image.shape[-2:]
+        cols = columns or columns_for(len(tiles), w / (h + (int(font_size(w) * 1.6) if labels else 0)))
         rows = [tiles[k : k + cols] for k in range(0, len(tiles), cols)]
         text = [captions[k : k + cols] for k in range(0, len(captions), cols)] if labels else None
         return contact_sheet(rows, labels=text)

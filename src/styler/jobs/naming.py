@@ -16,7 +16,7 @@ so runs with different settings never share a name. The tags (``setting_tags``):
     iterations, dec-NAME = a custom decoder, ...), a0.3 (alpha), sweep0-0.5-1 (an alpha
     sweep), coral / luminance (colour), w... (interpolation weights, normalised, when not
     equal), f8 (feather), sm0.8 (video smoothing), c1024 / s256 (content / style size when
-    not the command's default), crop, nolabels.
+    not the command's default; cfull / sfull for 0, the image's own size), crop, nolabels.
 
 An existing file is replaced, and the run says so; ``keep_existing`` (``--no-clobber``) keeps
 it and writes to the first free numbered name instead (``name_2.png``, ``name_3.png``, ...).
@@ -113,9 +113,9 @@ def setting_tags(
             tags.append("nolabels")
     if reading is not None:
         if reading.content_size != content_size:
-            tags.append(f"c{reading.content_size}")
+            tags.append(f"c{reading.content_size or 'full'}")
         if reading.style_size != style_size:
-            tags.append(f"s{reading.style_size}")
+            tags.append(f"s{reading.style_size or 'full'}")
         if reading.crop:
             tags.append("crop")
     return tuple(tags)

@@ -78,11 +78,13 @@ def contact_sheet(rows: list[list[Tensor | None]], gap: int = 4, labels: Labels 
 
 def columns_for(count: int, aspect: float = 1.0) -> int:
     """Columns that lay ``count`` tiles of width/height ``aspect`` out nearest to a 4:3 sheet."""
+    import math
+
     best, score = 1, float("inf")
     for cols in range(1, count + 1):
         rows = -(-count // cols)
         ratio = cols * aspect / rows
-        s = abs(ratio - 4 / 3) + 0.05 * (rows * cols - count)
+        s = abs(math.log(ratio / (4 / 3))) + 0.05 * (rows * cols - count)
         if s < score:
             best, score = cols, s
     return best

@@ -93,7 +93,7 @@ def trim(info: VideoInfo, start: str | None = None, duration: str | None = None)
             raise InputError(Param("duration", duration), " is shorter than one frame; give more")
     from dataclasses import replace
 
-    return replace(info, start=first / info.fps, frames=count, duration=count / info.fps, trimmed=True)
+    return replace(info, start=float(first / info.fps), frames=count, duration=float(count / info.fps), trimmed=True)
 
 
 def ffmpeg_exe() -> str:
