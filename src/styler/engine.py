@@ -88,7 +88,7 @@ class Engine:
                 raise InputError(Param("feather"), " only applies to region masks; pass masks or drop feather")
             return Mix(tuple(normalize_weights(controls.weights, count)))
         if controls.weights is not None:
-            raise InputError("pass interpolation weights or region masks, not both")
+            raise InputError("pass interpolation ", Param("weights"), " or region ", Param("masks"), ", not both")
         return Mix((1.0 / count,) * count, region_masks(masks, count, size, controls.feather, self.runtime.device))
 
     # -- the render path ---------------------------------------------------------------

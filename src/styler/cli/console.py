@@ -37,7 +37,13 @@ out = Console(highlight=False, soft_wrap=True)
 # The core's parameter -> this CLI's flag, where the flag is not "--" + the name with dashes.
 # Keys "COMMAND" or "COMMAND METHOD" hold what one command (run with one method) says differently.
 FLAGS: dict[str, dict[str, str]] = {
-    "": {"sweep": "--alpha-sweep", "encoding": "--png-level", "json_out": "--json", "keep_existing": "--no-clobber"},
+    "": {
+        "sweep": "--alpha-sweep",
+        "encoding": "--png-level",
+        "json_out": "--json",
+        "keep_existing": "--no-clobber",
+        "masks": "--mask",
+    },
     "train": {
         "content_dir": "--coco",
         "style_dir": "--wikiart",

@@ -201,7 +201,7 @@ def check_mode(mode: PairMode | str) -> PairMode:
     try:
         return PairMode(mode.value if isinstance(mode, PairMode) else mode)
     except ValueError:
-        raise InputError(f"pairs='{mode}' is not a pairing mode; use all, random or zip") from None
+        raise InputError(Param("pairs", repr(mode)), " is not a pairing mode; use all, random or zip") from None
 
 
 def check_collisions(pairs: list[Pair], name: str = DEFAULT_NAME) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from ..errors import WeightsError
+from ..errors import Param, WeightsError
 from ..media.files import atomic_path
 from ..paths import cache_root
 from . import download
@@ -86,9 +86,9 @@ def resolve(
     if explicit is not None:
         path = Path(explicit).expanduser()
         if path.is_dir():
-            raise WeightsError(f"{known.name}={path} is a directory; pass the {known.filename} file itself")
+            raise WeightsError(Param(known.name, path), f" is a directory; pass the {known.filename} file itself")
         if not path.is_file():
-            raise WeightsError(f"{known.name}={path} does not exist; check the path")
+            raise WeightsError(Param(known.name, path), " does not exist; check the path")
         return path
     path = default_dir() / known.filename
     if path.is_file():
