@@ -102,7 +102,8 @@ def test_alpha_sweep_names_its_strips_and_conflicts_with_alpha(tmp_path, fake, j
     r = run_cli("transfer", content, style, "-o", tmp_path / "o", "--alpha-sweep", "0,0.5,1")
     assert r.exit_code == 0, r.output
     ((job, pairs),) = jobs
-    assert job.controls.sweep == (0.0, 0.5, 1.0) and [p.output for p in pairs] == ["content_stylized_style_sweep0-0.5-1.png"]
+    assert job.controls.sweep == (0.0, 0.5, 1.0)
+    assert [p.output for p in pairs] == ["content_stylized_style_sweep0-0.5-1.png"]
     both = run_cli("transfer", content, style, "--alpha", "0.5", "--alpha-sweep", "0,1")
     one_line_error(both, "--alpha and --alpha-sweep both set the style strength")
 

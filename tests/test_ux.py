@@ -225,10 +225,10 @@ def test_image_commands_have_a_gatys_panel_and_one_spelling_everywhere():
 
 
 def test_the_help_defaults_of_gatys_are_the_methods():
+    import typing
+
     from styler.cli import options
     from styler.methods.gatys.config import GatysConfig
-
-    import typing
 
     hints = typing.get_type_hints(options.Gatys, include_extras=True)
     cfg = GatysConfig()

@@ -206,7 +206,7 @@ def plain_line(task: Any) -> str:
     line += f", {_clock(task.elapsed)} elapsed"
     if total and task.time_remaining is not None and done < total:
         line += f", eta {_clock(task.time_remaining)}"
-    extra = [str(v) for k, v in task.fields.items() if k not in ("unit",) and isinstance(v, str) and v and v != "-"]
+    extra = [v for k, v in task.fields.items() if k != "unit" and isinstance(v, str) and v and not v.startswith("-")]
     return line + ("; " + "; ".join(extra) if extra else "")
 
 

@@ -135,13 +135,13 @@ def video(
         None if mask is None else load_regions(mask, (h, w), len(names), reading.crop, max_pixels=reading.budget())
     )
     inputs = read_styles(names, reading)
-    with progress_bar(TextColumn("{task.fields[fps]} fps")) as bar:
+    with progress_bar(TextColumn("{task.fields[fps]}")) as bar:
         engine = load_engine(model)
-        task = bar.add_task(f"stylizing with {engine.describe()}", total=clip.frames, fps="-", unit="frames")
+        task = bar.add_task(f"stylizing with {engine.describe()}", total=clip.frames, fps="- fps", unit="frames")
 
         def advance(done: int) -> None:
             speed = bar.tasks[task].speed
-            bar.update(task, completed=done, fps=f"{speed:.1f}" if speed else "-")
+            bar.update(task, completed=done, fps=f"{speed:.1f} fps" if speed else "- fps")
 
         report = stylize_video(
             engine,
