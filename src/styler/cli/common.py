@@ -212,7 +212,7 @@ def single_result(
                 styles=[str(s) for s in styles],
                 kind=kind,
                 method=model.method,
-                seconds=round(time.perf_counter() - start, 3),
+                elapsed=round(time.perf_counter() - start, 3),
                 replaced=replaces,
                 size=list(result.shape[-2:][::-1]),
             )

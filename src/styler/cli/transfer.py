@@ -238,7 +238,7 @@ def _run(job, model, gatys, results, *, stdout: bool = False) -> None:
                     alpha=list(job.controls.sweep) if job.controls.sweep else job.controls.alpha,
                     color=job.controls.color,
                     replaced=bool(pair and pair.replaces),
-                    seconds=round(time.perf_counter() - start, 3),
+                    elapsed=round(time.perf_counter() - start, 3),
                 )
             elif not job.manifest:
                 say_path(path)

@@ -248,7 +248,7 @@ def safe_load(path: Path, label: str, fix: str) -> object:
     """``torch.load`` that never executes pickled code; any failure is one ``WeightsError``
     line naming ``label`` and ending with ``fix`` (what the user should do)."""
     if Path(path).is_file() and (kind := sniff(Path(path))) is not None:
-        raise WeightsError(f"{label} cannot be read ({kind}, not weights); {fix}")
+        raise WeightsError(f"{label} cannot be read ({kind}, not weights); pass a weights file written by torch.save")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
