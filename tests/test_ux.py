@@ -502,6 +502,10 @@ def test_sweep_and_grid_tiles_are_labelled():
     assert band.min() < 0.3 and band.max() == 1.0  # dark letters on white
     sheet = contact_sheet([[tile, tile]], labels=[["a", "b"]])
     assert sheet.shape[-2:] == (32 + int(10 * 1.6), 2 * 64 + 4)
+    from styler.media.sheets import inset
+
+    marked = inset(tile, torch.full((1, 3, 20, 20), 0.5))  # --show-styles: the style in the corner
+    assert marked.shape == tile.shape and marked[0, 0, 0, 0] == 0 and abs(marked[0, 0, -5, -5] - 0.5) < 0.01
 
 
 def test_video_start_and_duration_reach_the_pipeline(tmp_path, pics, fake, monkeypatch):

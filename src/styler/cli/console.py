@@ -43,6 +43,7 @@ FLAGS: dict[str, dict[str, str]] = {
         "json_out": "--json",
         "keep_existing": "--no-clobber",
         "masks": "--mask",
+        "no_labels": "--no-labels",
     },
     "train": {
         "content_dir": "--coco",

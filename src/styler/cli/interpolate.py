@@ -75,7 +75,7 @@ def interpolate(
         kind = f"grid{grid}"
         used = f"{grid} x {grid} grid, " + ", ".join(f"{_name(s)} {c}" for s, c in zip(names, CORNERS))
     else:
-        for flag, given in (("show_styles", show_styles), ("labels", not labels)):
+        for flag, given in (("show_styles", show_styles), ("no_labels", not labels)):
             if given:
                 raise InputError(
                     Param(flag), " only applies to a grid; add ", Param("grid", "N"), " or drop ", Param(flag)

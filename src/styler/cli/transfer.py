@@ -163,7 +163,7 @@ def transfer(
             )
         sweep = tuple(parse_numbers(alpha_sweep, "alpha_sweep"))
     elif not labels:
-        raise InputError(Param("labels"), " only applies to ", Param("alpha_sweep"), "; drop it")
+        raise InputError(Param("no_labels"), " only applies to ", Param("alpha_sweep"), "; drop it")
     dataset = (pairs, per_content, name, skip_existing, workers, jpeg_quality, png_level)
     encoding = loader.Encoding(png_level if png_level is not None else 6, jpeg_quality or 95)
     check_gatys(model, gatys)  # before the content is read (stdin too)
