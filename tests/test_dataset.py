@@ -504,7 +504,7 @@ def test_cli_cin_folder_job_pairs_contents_with_style_names(tree, tmp_path):
     )
     assert r.exit_code == 0, r.output
     got = files(tmp_path / "out")
-    names = [f"{c}_stylized_{s}_cin_c16.png" for c in ("a", "sub/b", "sub/deep/c") for s in ("0", "wave")]
+    names = [f"{c}_stylized_{s}_cin_m_c16.png" for c in ("a", "sub/b", "sub/deep/c") for s in ("0", "wave")]
     assert got == sorted(["manifest.jsonl", *names])
     records = [json.loads(line) for line in (tmp_path / "out" / "manifest.jsonl").read_text().splitlines()]
     assert {r["style"] for r in records} == {"0", "wave"} and len(records) == 6

@@ -91,7 +91,9 @@ def test_tags_say_every_setting_that_differs_from_its_default():
     assert naming.setting_tags(Controls(feather=8, smooth=0.8)) == ("f8", "sm0.8")
     assert naming.method_tags("adain") == () and naming.method_tags("cin") == ("cin",)
     tags = naming.method_tags("gatys", {"iters": 100, "init": "adain", "decoder": Path("runs/x/decoder.pth")})
-    assert tags == ("gatys", "i100", "init-adain", "dec-decoder")
+    assert tags == ("gatys", "i100", "init-adain", "dec-x")  # a generic file name: its folder's
+    assert naming.method_tags("cin", {"model": Path("runs/cin/model.pth")}) == ("cin",)
+    assert naming.method_tags("cin", {"model": Path("runs/portraits/model.pth")}) == ("cin", "portraits")
     assert naming.result_stem("a", ["x", "y z"], "interpolated", ("w0.25-0.75",)) == "a_interpolated_x+y-z_w0.25-0.75"
 
 
@@ -113,7 +115,8 @@ def test_trying_settings_never_reuses_a_name(tmp_path, pics, monkeypatch):
         "sailboat_stylized_sketch_luminance.png",
         "sailboat_stylized_sketch.png",
     ]
-    model = tmp_path / "model.pth"
+    model = tmp_path / "runs" / "cin" / "model.pth"
+    model.parent.mkdir(parents=True)
     model.write_bytes(b"")
     monkeypatch.setattr(importlib.import_module("styler.methods"), "check_options", lambda *a, **k: None)
     r = run_cli("transfer", pics["photo"], "--model", model, "-s", "sketch")
@@ -483,13 +486,14 @@ def test_sheet_of_a_cin_model_takes_every_style(tmp_path, pics, monkeypatch):
     engine = FakeEngine(styles=["la_muse", "wave", "udnie"])
     monkeypatch.setattr(importlib.import_module("styler.cli.common"), "load_engine", lambda *a, **k: engine)
     monkeypatch.setattr(importlib.import_module("styler.methods"), "check_options", lambda *a, **k: None)
-    model = tmp_path / "model.pth"
+    model = tmp_path / "runs" / "portraits" / "model.pth"
+    model.parent.mkdir(parents=True)
     model.write_bytes(b"")
     monkeypatch.chdir(tmp_path)
     r = run_cli("sheet", pics["photo"], "--model", model)
     assert r.exit_code == 0, r.output
     assert [c[1] for c in engine.calls] == ["la_muse", "wave", "udnie"]
-    assert r.stdout.strip() == str(tmp_path / "sailboat_sheet_model_cin.png")
+    assert r.stdout.strip() == str(tmp_path / "sailboat_sheet_all_cin_portraits.png")
 
 
 def test_sweep_and_grid_tiles_are_labelled():

@@ -249,7 +249,7 @@ class Model:
         given = {k: v for k, v in (gatys.given() if gatys is not None else {}).items() if k != "save_every"}
         if given.get("init") != "noise":
             given.pop("seed", None)  # the seed changes the picture only from noise
-        return method_tags(self.method.value, {"decoder": self.decoder, **given})
+        return method_tags(self.method.value, {"model": self.model, "decoder": self.decoder, **given})
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ def sheet(
         if show_styles:
             raise InputError(Param("show_styles"), " draws the style images; a CIN model's styles have none")
         names: list = [str(s) for s in given]  # none: every style of the model
-        label = model.model.stem if not names and model.model is not None else None
+        label = "all" if not names else None  # the model's name is among the name's tags
     else:
         if not given:
             raise InputError("no style given; pass style images or a folder of them (or ", Param("model"), ")")
@@ -81,7 +81,8 @@ def sheet(
         text = [captions[k : k + cols] for k in range(0, len(captions), cols)] if labels else None
         return contact_sheet(rows, labels=text)
 
-    summary = f"{len(names) or 'every'} style(s) of {label or 'the given files'}"
+    source = model.model if model.method.value == "cin" else label
+    summary = f"{len(names) or 'every'} style(s) of {source or 'the given files'}"
     single_result(
         content,
         names,

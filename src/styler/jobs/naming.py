@@ -13,7 +13,7 @@ tag for every setting that changes the picture and differs from its default, in 
 so runs with different settings never share a name. The tags (``setting_tags``):
 
     the method (when not adain) and the method options given (``method_tags``: i100 = 100
-    iterations, dec-NAME = a custom decoder, ...), a0.3 (alpha), sweep0-0.5-1 (an alpha
+    iterations, dec-NAME = a custom decoder, the CIN model's name, ...), a0.3 (alpha), sweep0-0.5-1 (an alpha
     sweep), coral / luminance (colour), w... (interpolation weights, normalised, when not
     equal), f8 (feather), sm0.8 (video smoothing), c1024 / s256 (content / style size when
     not the command's default; cfull / sfull for 0, the image's own size), crop, nolabels.
@@ -48,7 +48,10 @@ SHORT = {
     "seed": "seed",
     "decoder": "dec-",
     "vgg": "vgg-",
+    "model": "",
 }
+# File stems that say nothing of their file: its folder names it instead (runs/portraits/model.pth).
+GENERIC = {"model", "decoder", "vgg_normalised", "checkpoint", "weights"}
 UNSAFE = re.compile(r"[^A-Za-z0-9.+-]+")
 
 
@@ -57,9 +60,15 @@ def number(value: float) -> str:
     return f"{value:.4g}"
 
 
+def file_tag(path: Path) -> str:
+    """A file as a tag: its stem, or its folder's name when the stem is generic (``GENERIC``)."""
+    path = Path(path)
+    return path.parent.name if path.stem in GENERIC and path.parent.name else path.stem
+
+
 def _value(value: Any) -> str:
     if isinstance(value, Path):
-        return value.stem
+        return file_tag(value)
     if isinstance(value, bool):
         return ""
     if isinstance(value, float):
@@ -81,7 +90,9 @@ def method_tags(method: str = DEFAULT_METHOD, options: Mapping[str, Any] | None 
         if value is None or value is False:
             continue
         prefix = SHORT.get(name, name.replace("_", ""))
-        tags.append(tag(f"{prefix}{_value(value)}"))
+        token = tag(f"{prefix}{_value(value)}")
+        if token not in tags:  # runs/cin/model.pth with method cin: "cin" once
+            tags.append(token)
     return tuple(tags)
 
 
