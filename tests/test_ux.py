@@ -206,7 +206,8 @@ def test_help_panels_defaults_choices_and_usage(command):
     panels = sections(r.stdout)
     for title, lines in panels.items():
         assert len(lines) <= 40, f"{command}: panel {title} has {len(lines)} lines"
-    assert set(panels) <= {"Arguments", *PANEL_TITLES}, set(panels) - {"Arguments", *PANEL_TITLES}
+    if command in (*IMAGE_COMMANDS, "train"):  # every option in a panel; the catch-all holds -h alone
+        assert [ln.split()[0] for ln in panels["Options"] if ln.lstrip().startswith("-")] == ["-h,"]
     if command in IMAGE_COMMANDS:
         assert {"Inputs and outputs", "Style controls", "Method", "Performance", "Weights"} <= set(panels)
     for entry in options_of(r.stdout):
@@ -238,22 +239,6 @@ def test_the_help_defaults_of_gatys_are_the_methods():
     for name in ("iters", "init", "optimizer", "content_weight", "style_weight", "tv_weight", "seed"):
         shown = typing.get_args(hints[name])[1].show_default
         assert shown == f"{getattr(cfg, name):g}" if isinstance(getattr(cfg, name), float) else str(getattr(cfg, name))
-
-
-PANEL_TITLES = [
-    "Inputs and outputs",
-    "Style controls",
-    "Method",
-    "Gatys (--method gatys)",
-    "Dataset jobs (content folders)",
-    "Video",
-    "Training data",
-    "Training recipe",
-    "Run folder",
-    "Performance",
-    "Weights",
-    "Options",
-]
 
 
 def options_of(text: str) -> list[str]:
