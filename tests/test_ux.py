@@ -188,7 +188,7 @@ def test_styler_alone_prints_the_help_and_exits_0():
 def test_the_command_list_gives_whole_summaries_in_panels():
     r = run_cli("--help")
     text = sections(r.stdout)
-    assert list(text) == ["Options", "Images and video", "Training and models", "Setup"]
+    assert {"Images and video", "Training and models", "Setup"} <= set(text) and "Commands" not in text
     body = r.stdout.split("\n", 1)[1]  # (the usage line ends with ARGS...)
     assert "...\n" not in body and "…" not in body
     joined = " ".join(" ".join(text["Images and video"]).split())
