@@ -24,11 +24,20 @@ def weights_dir(tmp_path_factory) -> Path:
     return d
 
 
+@pytest.fixture(scope="session")
+def runtime_dir(tmp_path_factory) -> Path:
+    """$XDG_RUNTIME_DIR of the tests: where download locks go (outside each test's tmp_path)."""
+    return tmp_path_factory.mktemp("run")
+
+
 @pytest.fixture(autouse=True)
-def _isolated(monkeypatch, weights_dir, tmp_path):
+def _isolated(monkeypatch, weights_dir, runtime_dir, tmp_path):
     """Weights come from the test directory; any download attempt fails as offline."""
     monkeypatch.setenv("STYLER_WEIGHTS_DIR", str(weights_dir))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime_dir))  # download locks
+    monkeypatch.delenv("STYLER_CACHE_DIR", raising=False)
+    monkeypatch.setenv("STYLER_PROGRESS_SECONDS", "5")
     monkeypatch.delenv("STYLER_DEBUG", raising=False)
     monkeypatch.delenv("STYLER_WEIGHTS_MIRROR", raising=False)
     real = urllib.request.urlopen

@@ -316,7 +316,7 @@ def test_jobs_blend_by_band_through_the_style_cache(aesfa, tmp_path):
     for _ in range(2):  # the second run reads both codes from the cache
         report = styler.transfer(engine, paths[0], [paths[1]], tmp_path / "out", **settings)
     assert report.written == 1 and (report.style_hits, report.style_misses) == (2, 0)
-    got = load_image(tmp_path / "out" / "content_stylized_a_low_low.png", 0)
+    got = load_image(tmp_path / "out" / "content_stylized_a_low-low_cfull_sfull.png", 0)
     want = (engine.render(content, [Bands(a, low)]) * 255).round() / 255
     assert (got - want).abs().max() < 1e-6
     (line,) = (json.loads(x) for x in (tmp_path / "out" / "manifest.jsonl").read_text().splitlines())

@@ -177,7 +177,7 @@ def test_training_writes_a_release_layout_main_pth_and_resumes(folders, tmp_path
 
 def cli_args(folders, run, *extra) -> list[str]:
     content, style = folders
-    tiny = ["--batch-size", "2", "--crop", "32", "--resize", "40", "--workers", "0", "--device", "cpu"]
+    tiny = ["--batch-size", "2", "--crop-size", "32", "--content-size", "40", "--workers", "0", "--device", "cpu"]
     return [
         "train",
         "--method",

@@ -65,7 +65,7 @@ def test_default_name_in_the_current_folder(images, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     r = run("transfer", images["content"], images["style"], "--ext", "jpg", "--content-size", 32)
     assert r.exit_code == 0, r.output
-    assert (tmp_path / "content_stylized_style.jpg").is_file()
+    assert (tmp_path / "content_stylized_style_c32.jpg").is_file()  # the name says the non-default size
 
 
 @pytest.mark.slow
@@ -76,7 +76,7 @@ def test_folders_do_every_pair_and_skip_bad_files(tmp_path):
     (tmp_path / "c" / "broken.jpg").write_bytes(b"nope")
     r = run("transfer", tmp_path / "c", tmp_path / "s", "-o", tmp_path / "out", "--content-size", 32)
     assert r.exit_code == 1
-    want = [f"c{i}_stylized_s{j}.png" for i in range(2) for j in range(2)]
+    want = [f"c{i}_stylized_s{j}_c32.png" for i in range(2) for j in range(2)]
     assert files_in(tmp_path / "out") == sorted([*want, "manifest.jsonl"])  # a folder job lists its outputs
     assert "broken.jpg" in r.stderr and "skipped" in r.stderr and "1 input(s) failed" in r.stderr
 
@@ -112,7 +112,7 @@ def test_error_paths_are_one_line_and_write_nothing(images, tmp_path, weights_di
         (("transfer", tmp_path / "missing.jpg", s, "-o", o), ["missing.jpg", "does not exist"]),
         (("transfer", c, tmp_path / "empty", "-o", o), ["no image files"]),
         (("transfer", c, s, "-o", tmp_path / "o.gif2"), ["unknown image extension"]),
-        (("transfer", c, s, "-o", o, "--vgg", bad), ["bad.pth", "not a readable weights file"]),
+        (("transfer", c, s, "-o", o, "--vgg", bad), ["bad.pth", "cannot be read", "not a file torch.save wrote"]),
         (("transfer", c, s, "-o", o, "--decoder", weights_dir / "vgg_normalised.pth"), ["layout"]),
         (("transfer", c, s, "-o", o, "--vgg", tmp_path), ["directory"]),
         (("transfer", c, s, "-o", o, "--device", "tpu"), ["--device", "unknown device 'tpu'"]),
@@ -120,8 +120,15 @@ def test_error_paths_are_one_line_and_write_nothing(images, tmp_path, weights_di
         (("transfer", c, s, "-o", o, "--method", "adian"), ["--method", "'adian' is not one of"]),
         (("transfer", c, "-o", o), ["no style given"]),
         (("transfer", c, s, "-o", o, "--iters", "5"), ["--iters 5 only apply to --method gatys"]),
-        (("transfer", c, "-o", o, "--model", s, "-s", "x"), ["CIN model", "style.jpg", "cannot be read"]),
-        (("transfer", c, s, "-o", o, "--model", s, "--method", "gatys"), ["CIN or AesFA network file", "--method cin"]),
+        (("transfer", c, "-o", o, "--model", s, "-s", "x"), ["CIN model", "style.jpg", "it is a JPEG image"]),
+        (
+            ("transfer", c, s, "-o", o, "--model", s, "--method", "gatys"),
+            ["CIN or AesFA network file", "--method gatys"],
+        ),
+        (
+            ("transfer", c, s, "-o", o, "--model", s, "--method", "adain"),
+            ["--model is a CIN or AesFA", "--method adain"],
+        ),
         (("transfer", c, s, "-o", o, "--content-size", "100000"), ["after resizing", "use --content-size 0"]),
         (("transfer", c, s, "-o", o, "--alpha", "lots"), ["--alpha"]),
         (("transfer", c, s, "-o", blocker / "o.png"), ["cannot write"]),
@@ -187,15 +194,22 @@ def test_a_bad_vgg_is_reported_before_any_decoder_download(images, tmp_path, mon
     one_line_error(
         run("transfer", images["content"], images["style"], "-o", tmp_path / "o.png", "--vgg", images["content"]),
         "content.png",
-        "not a readable weights file",
+        "it is a PNG image, not weights",
     )
 
 
-def test_offline_without_weights(images, tmp_path, monkeypatch):
+def test_offline_without_weights_lists_every_file_and_both_ways_to_install(images, tmp_path, monkeypatch):
     monkeypatch.setenv("STYLER_WEIGHTS_DIR", str(tmp_path / "w"))
     r = run("transfer", images["content"], images["style"], "-o", tmp_path / "o.png")
-    one_line_error(r, "vgg_normalised.pth", "https://github.com/naoto0804/pytorch-AdaIN/releases", str(tmp_path / "w"))
-    assert not (tmp_path / "o.png").exists()
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    lines = r.stderr.strip().splitlines()
+    assert lines[0].startswith(f"error: 2 weights file(s) missing from {tmp_path / 'w'}")
+    release = "https://github.com/naoto0804/pytorch-AdaIN/releases/download/v0.0.0/"
+    assert lines[1].split() == ["vgg_normalised.pth", "80.1", "MB", release + "vgg_normalised.pth"]
+    assert lines[2].split() == ["decoder.pth", "14.0", "MB", release + "decoder.pth"]
+    text = "\n".join(lines)
+    assert "export STYLER_WEIGHTS_DIR=" in text and "styler weights import vgg_normalised.pth decoder.pth" in text
+    assert not (tmp_path / "o.png").exists() and not (tmp_path / "w").exists()  # nothing left, no lock file
 
 
 def test_debug_shows_the_traceback(images, tmp_path):
@@ -225,7 +239,8 @@ def test_weights_commands(weights_dir, tmp_path, monkeypatch):
     torch.save({"x": torch.zeros(1)}, junk)
     one_line_error(run("weights", "import", junk), "neither")
     kept = (tmp_path / "w" / "vgg_normalised.pth").read_bytes()
-    one_line_error(run("weights", "download", "--force"), "cannot download")  # offline
+    r = run("weights", "download", "--force")  # offline
+    assert r.exit_code == 1 and "cannot download" in r.stderr
     assert (tmp_path / "w" / "vgg_normalised.pth").read_bytes() == kept  # the old file is untouched
 
 

@@ -75,7 +75,7 @@ def test_design_card_transfer_line(tmp_path, fake, jobs, monkeypatch):
     assert job.controls == Controls(alpha=0.75)
     assert job.inputs.content == Path("content.jpg") and job.inputs.styles == (Path("style.jpg"),)
     assert not job.manifest and job.naming.folder == tmp_path  # a content file: no manifest, the current folder
-    assert [p.output for p in pairs] == ["content_stylized_style.png"]
+    assert [p.output for p in pairs] == ["content_stylized_style_a0.75.png"]  # the name says the setting
     ((model, gatys),) = fake[1]
     assert model.method.value == "adain" and model.device == "auto" and gatys.given() == {}
 
@@ -102,7 +102,8 @@ def test_alpha_sweep_names_its_strips_and_conflicts_with_alpha(tmp_path, fake, j
     r = run_cli("transfer", content, style, "-o", tmp_path / "o", "--alpha-sweep", "0,0.5,1")
     assert r.exit_code == 0, r.output
     ((job, pairs),) = jobs
-    assert job.controls.sweep == (0.0, 0.5, 1.0) and [p.output for p in pairs] == ["content_stylized_style_sweep.png"]
+    assert job.controls.sweep == (0.0, 0.5, 1.0)
+    assert [p.output for p in pairs] == ["content_stylized_style_sweep0-0.5-1.png"]
     both = run_cli("transfer", content, style, "--alpha", "0.5", "--alpha-sweep", "0,1")
     one_line_error(both, "--alpha and --alpha-sweep both set the style strength")
 
@@ -180,5 +181,5 @@ def test_design_card_video_line(tmp_path, fake, monkeypatch):
     r = run_cli("video", "in.mp4", "--style", "art.jpg", "--smooth", "0.5")
     assert r.exit_code == 0, r.output
     ((dest, styles, controls, kw),) = seen
-    assert dest == tmp_path / "in_stylized_art.mp4" and len(styles) == 1 and controls == Controls(smooth=0.5)
+    assert dest == tmp_path / "in_stylized_art_sm0.5.mp4" and len(styles) == 1 and controls == Controls(smooth=0.5)
     assert kw["size"] == 0 and kw["batch"] == 4 and kw["masks"] is None

@@ -311,14 +311,15 @@ def test_cli_grid_and_alpha_sweep_write_one_sheet(three_styles, tmp_path):
     )
     assert r.exit_code == 0, r.output
     sheet = Image.open(tmp_path / "gs.png")
-    assert sheet.size == (5 * 24 + 4 * 4, 5 * 16 + 4 * 4)  # 3 x 3 cells + a ring for the styles
+    band = int(10 * 1.6)  # a caption band under each cell (font 10 px at 24 px wide tiles)
+    assert sheet.size == (5 * 24 + 4 * 4, 5 * (16 + band) + 4 * 4)  # 3 x 3 cells + a ring for the styles
     assert sheet.getpixel((24 + 2, 0)) == (255, 255, 255)  # blank between the corner styles
     r = run(
         "transfer", small, three_styles[0], "--alpha-sweep", "0,0.5,1", "--color", "luminance", "-o", tmp_path, *FAST
     )
     assert r.exit_code == 0, r.output
-    strip = Image.open(tmp_path / "small_stylized_s0_sweep.png")
-    assert strip.size == (3 * 24 + 2 * 4, 16)
+    strip = Image.open(tmp_path / "small_stylized_s0_sweep0-0.5-1_luminance_cfull_sfull.png")
+    assert strip.size == (3 * 24 + 2 * 4, 16 + band)
 
 
 @pytest.mark.slow
@@ -373,7 +374,7 @@ def test_cli_mask_label_map_and_feather(images, three_styles, tmp_path):
 def test_cli_color_preserve(images, tmp_path, method):
     r = run("color-preserve", images["content"], "-s", images["style"], "--color", method, "-o", tmp_path, *FAST)
     assert r.exit_code == 0, r.output
-    assert Image.open(tmp_path / f"content_stylized_style_{method}.png").size == (48, 40)
+    assert Image.open(tmp_path / f"content_stylized_style_{method}_cfull_sfull.png").size == (48, 40)
 
 
 BAD = [

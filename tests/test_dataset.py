@@ -52,6 +52,7 @@ def job(tree, out, **kw) -> Job:
     kw.setdefault("style_size", 16)
     kw.setdefault("workers", 0)
     kw.setdefault("style_cache", False)
+    kw.setdefault("name", "{content}_stylized_{style}")  # the default name would add _c16_s16
     return make_job(tree[0], [tree[1]], out, **kw)
 
 
@@ -365,10 +366,12 @@ def test_cli_alpha_sweep_is_a_dataset_job_too(tree, tmp_path):
         "--style-size",
         16,
         "--skip-existing",
+        "--no-labels",
     )
     r = run_cli(*args)
     assert r.exit_code == 0, r.output
-    strips = ["a_stylized_s0_sweep.png", "sub/b_stylized_s0_sweep.png", "sub/deep/c_stylized_s0_sweep.png"]
+    tags = "_sweep0-1_nolabels_c16_s16.png"  # the name says every setting that is not the default
+    strips = [f"{c}_stylized_s0{tags}" for c in ("a", "sub/b", "sub/deep/c")]
     assert files(tmp_path / "out") == sorted([*strips, "manifest.jsonl"])
     w, h = Image.open(tmp_path / "out" / strips[0]).size
     assert (w, h) == (2 * 20 + 4, 16)  # a.png is 40 x 32 -> 20 x 16 at content size 16; two tiles, one gap
@@ -501,9 +504,8 @@ def test_cli_cin_folder_job_pairs_contents_with_style_names(tree, tmp_path):
     )
     assert r.exit_code == 0, r.output
     got = files(tmp_path / "out")
-    assert got == sorted(
-        ["manifest.jsonl", *(f"{c}_stylized_{s}.png" for c in ("a", "sub/b", "sub/deep/c") for s in ("0", "wave"))]
-    )
+    names = [f"{c}_stylized_{s}_cin_m_c16.png" for c in ("a", "sub/b", "sub/deep/c") for s in ("0", "wave")]
+    assert got == sorted(["manifest.jsonl", *names])
     records = [json.loads(line) for line in (tmp_path / "out" / "manifest.jsonl").read_text().splitlines()]
     assert {r["style"] for r in records} == {"0", "wave"} and len(records) == 6
 

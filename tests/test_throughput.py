@@ -33,13 +33,13 @@ def test_a_folder_through_the_cli_equals_each_image_rendered_alone(tmp_path, eng
     stats = engine.represent(load_image(style, 0))
     for name in ["same0", "same1", "same2", "other"]:
         want = engine.render(load_image(tmp_path / "c" / f"{name}.png", 0), [stats])
-        got = load_image(tmp_path / "out" / f"{name}_stylized_style.png", 0)
+        got = load_image(tmp_path / "out" / f"{name}_stylized_style_cfull_sfull.png", 0)  # sizes 0: cfull, sfull
         assert got.shape == want.shape and (got - want).abs().max() <= 0.5 / 255 + 1e-4
 
 
 def test_a_folder_job_in_three_lines(tmp_path, engine):
     """The library's folder job, as its docs show it: every content x style pair, named
-    {content}_stylized_{style}.png in the mirrored tree, bad inputs reported, not fatal."""
+    {content}_stylized_{style}_{settings}.png in the mirrored tree, bad inputs reported, not fatal."""
     for i in range(2):
         make_image(tmp_path / "photos" / f"p{i}.png", (40, 32), i)
     make_image(tmp_path / "photos" / "sub" / "deep.png", (24, 36), 5)  # another size, a sub-folder
@@ -55,12 +55,12 @@ def test_a_folder_job_in_three_lines(tmp_path, engine):
     assert report.written == 3 and report.failed == 1
     assert len(report.failures) == 1 and "bad.png" in str(report.failures[0])
     written = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*.png"))
-    assert written == sorted(f"{n}_stylized_paint.png" for n in names)
+    assert written == sorted(f"{n}_stylized_paint_a0.7_cfull_sfull.png" for n in names)
     assert (tmp_path / "out" / "manifest.jsonl").read_text().count("\n") == 3
     stats = engine.represent(load_image(style, 0))
     for n in names:
         want = engine.render(load_image(tmp_path / "photos" / f"{n}.png", 0), [stats], alpha=0.7)
-        got = load_image(tmp_path / "out" / f"{n}_stylized_paint.png", 0)
+        got = load_image(tmp_path / "out" / f"{n}_stylized_paint_a0.7_cfull_sfull.png", 0)
         assert got.shape == want.shape and (got - want).abs().max() <= 0.5 / 255 + 1e-4
 
 
@@ -79,11 +79,12 @@ def test_a_file_job_names_its_results_and_reports_each_task(tmp_path, engine):
         on_result=lambda path, error: done.append((path.name, error is None)),
     )
     assert report.written == 2 and report.manifest is None  # a content file: no manifest
-    assert sorted(done) == [("photo_stylized_s0.png", True), ("photo_stylized_s1.png", True)]
+    names = ["photo_stylized_s0_cfull_sfull.png", "photo_stylized_s1_cfull_sfull.png"]
+    assert sorted(done) == [(n, True) for n in names]
     assert len(report.failures) == 1 and "bad.png" in str(report.failures[0])
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["photo_stylized_s0.png", "photo_stylized_s1.png"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == names
     want = engine.render(load_image(content, 0), [load_image(styles[1], 0)])
-    got = load_image(tmp_path / "out" / "photo_stylized_s1.png", 0)
+    got = load_image(tmp_path / "out" / names[1], 0)
     assert (got - want).abs().max() <= 0.5 / 255 + 1e-4
 
 

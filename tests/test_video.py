@@ -150,7 +150,7 @@ def test_silent_clip_default_name_and_size(tmp_path, style, monkeypatch):
     monkeypatch.chdir(tmp_path)
     res = run(["video", src, style, "--content-size", "33", *CPU])  # the style positional, as image commands
     assert res.exit_code == 0, res.output
-    got = video.probe(tmp_path / f"clip_stylized_{style.stem}.mp4")
+    got = video.probe(tmp_path / f"clip_stylized_{style.stem}_c33_s64.mp4")  # the sizes differ from the defaults
     # shorter side 33 -> 44x33, then even for yuv420p -> 44x32
     assert (got.frames, got.fps, got.width, got.height, got.audio) == (4, 24, 44, 32, ())
 
@@ -395,3 +395,16 @@ def test_a_short_encode_never_takes_the_output_name(tmp_path):
     (tmp_path / "junk.mp4").write_bytes(b"\x00" * 100)
     with pytest.raises(OutputError, match="wrote 0 of 3 frames"):
         video._check_written(tmp_path / "junk.mp4", 3, tmp_path / "out.mp4")
+
+
+def test_a_stretch_is_frame_exact_and_keeps_its_audio(tmp_path, style):
+    """--start 4f --duration 5f: frames 4..8 of the whole run (lossless, so equal), audio trimmed alike."""
+    src = make_clip(tmp_path / "in.mp4", 12, fps=Fraction(24), audio=True)
+    whole, part = tmp_path / "whole.mp4", tmp_path / "part.mp4"
+    for dest, extra in ((whole, []), (part, ["--start", "4f", "--duration", "5f"])):
+        res = run(["video", src, style, "-o", dest, "--crf", "0", *extra, *CPU])
+        assert res.exit_code == 0, res.output
+    got = video.probe(part)
+    assert (got.frames, got.fps, got.audio) == (5, 24, ("aac",)) and abs(got.duration - 5 / 24) < 0.1
+    for a, b in zip(decoded(part), decoded(whole)[4:9], strict=True):
+        assert np.abs(a.astype(int) - b.astype(int)).max() <= 1

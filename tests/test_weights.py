@@ -32,10 +32,23 @@ def test_offline_error_names_url_and_directory(tmp_path, monkeypatch):
     with pytest.raises(WeightsError) as e:
         weights.resolve(weights.VGG)
     msg = str(e.value)
-    assert weights.VGG.url in msg and str(tmp_path / "w") in msg and "\n" not in msg
-    assert weights.ENV_MIRROR in msg
-    # nothing half-written; only the (empty) download lock stays
-    assert [p.name for p in (tmp_path / "w").iterdir()] == [".vgg_normalised.pth.lock"]
+    assert weights.VGG.url in msg and str(tmp_path / "w") in msg
+    assert weights.ENV_MIRROR in msg and weights.ENV_DIR in msg and "styler weights import vgg_normalised.pth" in msg
+    assert not (tmp_path / "w").exists()  # a refused download leaves nothing, not even a lock file
+
+
+def test_offline_error_lists_every_missing_file_at_once(weights_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("STYLER_WEIGHTS_DIR", str(tmp_path / "w"))
+    with pytest.raises(WeightsError) as e:
+        weights.resolve_all([(weights.VGG, None), (weights.DECODER, None)])
+    lines = str(e.value).splitlines()
+    assert lines[0].startswith(f"2 weights file(s) missing from {tmp_path / 'w'}")
+    assert [ln.split()[0] for ln in lines[1:3]] == ["vgg_normalised.pth", "decoder.pth"]
+    assert weights.VGG.url in lines[1] and weights.DECODER.url in lines[2]
+    # an explicit file counts as found; only the missing one is listed
+    with pytest.raises(WeightsError) as e:
+        weights.resolve_all([(weights.VGG, weights_dir / "vgg_normalised.pth"), (weights.DECODER, None)])
+    assert str(e.value).startswith("1 weights file(s) missing") and "vgg_normalised" not in str(e.value).split("\n")[1]
 
 
 def test_fetch_is_atomic_checked_and_records_the_hash(weights_dir, tmp_path):
@@ -51,11 +64,7 @@ def test_fetch_is_atomic_checked_and_records_the_hash(weights_dir, tmp_path):
     assert dest.read_bytes() == src.read_bytes()
     assert weights.recorded_hash(dest) == weights.sha256_of(src)
     assert seen and seen[-1][0] == src.stat().st_size
-    assert sorted(p.name for p in (tmp_path / "w").iterdir()) == [
-        ".decoder.pth.lock",
-        "decoder.pth",
-        "decoder.pth.sha256",
-    ]
+    assert sorted(p.name for p in (tmp_path / "w").iterdir()) == ["decoder.pth", "decoder.pth.sha256"]  # no lock
 
 
 def test_fetch_rejects_a_wrong_hash_and_a_wrong_layout(weights_dir, tmp_path):

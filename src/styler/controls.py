@@ -86,6 +86,7 @@ class Controls:
     feather: float = 0.0  # soften region-mask edges over about this many content pixels
     sweep: tuple[float, ...] | None = None  # an alpha sweep: one tile per alpha (replaces alpha)
     smooth: float = 0.0  # video: temporal smoothing strength in [0, 1)
+    labels: bool = True  # label each tile of an alpha sweep with its alpha
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalise the given values once, here
@@ -99,3 +100,5 @@ class Controls:
                 raise InputError(Param("alpha_sweep"), " needs at least one alpha, e.g. 0,0.5,1")
             set_(self, "sweep", tuple(check_alpha(a, "alpha_sweep") for a in self.sweep))
         set_(self, "smooth", check_smooth(self.smooth))
+        if not isinstance(self.labels, bool):
+            raise InputError(Param("labels"), f" must be True or False, got {self.labels!r}")

@@ -101,7 +101,7 @@ class Engine:
                 raise InputError(Param("feather"), " only applies to region masks; pass masks or drop feather")
             return Mix(tuple(normalize_weights(controls.weights, count)))
         if controls.weights is not None:
-            raise InputError("pass interpolation weights or region masks, not both")
+            raise InputError("pass interpolation ", Param("weights"), " or region ", Param("masks"), ", not both")
         return Mix((1.0 / count,) * count, region_masks(masks, count, size, controls.feather, self.runtime.device))
 
     # -- the render path ---------------------------------------------------------------
@@ -212,9 +212,12 @@ class Engine:
                 yield [(i, j)], self.sweep(c, style, controls) if controls.sweep else self.apply(c, [style], controls)
 
     def sweep(self, content: Tensor, style: Any, controls: Controls) -> Tensor:
-        """Content (1, 3, H, W) at each alpha of ``controls.sweep`` side by side: (1, 3, H, n * W + gaps)."""
+        """Content (1, 3, H, W) at each alpha of ``controls.sweep`` side by side: (1, 3, H, n * W + gaps),
+        each tile captioned with its alpha in a band below when ``controls.labels``."""
         sweep = controls.sweep or (controls.alpha,)
-        return sheets.contact_sheet([[self.apply(content, [style], replace(controls, alpha=a)) for a in sweep]])
+        tiles = [self.apply(content, [style], replace(controls, alpha=a)) for a in sweep]
+        labels = [[f"alpha {a:g}" for a in sweep]] if controls.labels else None
+        return sheets.contact_sheet([tiles], labels=labels)
 
     def frames(
         self, batches: Iterable[Tensor], styles: Sequence[Any], controls: Controls, masks: Tensor | None = None

@@ -1,7 +1,8 @@
 """The ``styler`` command: a thin Typer layer over the engine.
 
 Each subcommand lives in its own module (Typer's one-file-per-command); they share the
-option vocabulary (``options``) and the error edge (``console``). Only this package prints or exits.
+option vocabulary (``options``), the help layout (``help``) and the error edge (``console``).
+Only this package prints or exits.
 """
 
 from __future__ import annotations
@@ -10,27 +11,40 @@ import os
 import sys
 
 import typer
-from typer.core import TyperGroup
 
 from .. import __version__
+from .cache import cache_app
 from .color import color_preserve
 from .console import err, fail
+from .help import Command, Group, context_settings
 from .interpolate import interpolate
 from .mask import mask
 from .models import models_app
+from .sheet import sheet
 from .train import train
 from .transfer import transfer
 from .video import video
 from .weights import weights_app
 
+IMAGES = "Images and video"
+TRAINING = "Training and models"
+SETUP = "Setup"
 
-class OneLineErrors(TyperGroup):
-    """Usage errors (unknown option, a word where a number goes) as one line, not a panel."""
+
+class Root(Group):
+    """Usage errors (unknown option, a word where a number goes) as one line, not a panel; a
+    group run without a command prints its help and exits 0."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
-            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            code = super().main(args, prog_name or "styler", complete_var, standalone_mode=False, **extra)
         except Exception as e:
+            if type(e).__name__ == "NoArgsIsHelpError":  # `styler`, `styler weights`: the help, no error
+                typer.echo(e.ctx.get_help())  # type: ignore[attr-defined]
+                code = 0
+                if standalone_mode:
+                    sys.exit(0)
+                return 0
             # Click's usage errors carry format_message/exit_code; others are ours to re-raise.
             if not (hasattr(e, "format_message") and hasattr(e, "exit_code")):
                 raise
@@ -44,12 +58,14 @@ class OneLineErrors(TyperGroup):
 
 
 app = typer.Typer(
-    cls=OneLineErrors,
+    cls=Root,
     name="styler",
-    help="Neural style transfer: AdaIN (any style, fast), Gatys optimisation (best quality) and "
-    "multi-style CIN networks, for images, folders, datasets and video.",
+    help="Neural style transfer: repaint photos, folders, datasets and videos in the style of any painting. "
+    "AdaIN (any style, fast), Gatys optimisation (best quality) and multi-style CIN networks.",
+    epilog="Start with: styler transfer photo.jpg painting.jpg   (weights download on first use; offline: "
+    "styler weights --help). Every command has -h.",
     no_args_is_help=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings=context_settings(),
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -73,18 +89,24 @@ def _root(
         os.environ["STYLER_DEBUG"] = "1"
 
 
-app.command()(transfer)
-app.command()(interpolate)
-app.command()(mask)
-app.command("color-preserve")(color_preserve)
-app.command()(train)
-app.command()(video)
-app.add_typer(weights_app, name="weights")
-app.add_typer(models_app, name="models")
+def _add(fn, name: str | None = None, panel: str = IMAGES) -> None:
+    app.command(name, cls=Command, rich_help_panel=panel, context_settings=context_settings())(fn)
+
+
+_add(transfer)
+_add(interpolate)
+_add(mask)
+_add(color_preserve, "color-preserve")
+_add(sheet)
+_add(video)
+_add(train, panel=TRAINING)
+app.add_typer(models_app, name="models", rich_help_panel=TRAINING)
+app.add_typer(weights_app, name="weights", rich_help_panel=SETUP)
+app.add_typer(cache_app, name="cache", rich_help_panel=SETUP)
 
 
 def main() -> None:
-    app()
+    app(prog_name="styler")
 
 
 __all__ = ["app", "fail", "main"]

@@ -9,7 +9,7 @@ import typer
 
 from ..names import Color
 from . import options as o
-from .common import single_result, stems, style_inputs
+from .common import single_result, style_inputs
 from .console import guarded
 from .signature import command
 
@@ -17,7 +17,7 @@ from .signature import command
 @guarded
 @command
 def color_preserve(
-    content: Annotated[Path, typer.Argument(help="Content image.", show_default=False)],
+    content: Annotated[Path, typer.Argument(help="Content image (- reads it from stdin).", show_default=False)],
     styles: Annotated[
         list[Path] | None, typer.Argument(help="Style image (or use --style).", show_default=False)
     ] = None,
@@ -30,16 +30,15 @@ def color_preserve(
             "luminance: stylize the luminance only (Gatys et al. 2016).",
         ),
     ] = Color.coral,
-    output: o.Output = None,
     alpha: o.Alpha = 1.0,
-    ext: o.Ext = "png",
+    results: o.Results = o.Results(),
     reading: o.Reading = o.Reading(),
     model: o.Model = o.Model(),
     gatys: o.Gatys = o.Gatys(),
 ) -> None:
     """Stylize CONTENT with STYLE but keep the content's colours (--color coral or luminance).
 
-    Written as {content}_stylized_{style}_{color}.{ext}, or as -o says.
+    Written as {content}_stylized_{style}_{color}_{settings}.{ext} (the name `transfer --color` gives), or as -o says.
     """
     from ..errors import InputError
 
@@ -51,18 +50,9 @@ def color_preserve(
 
     controls = Controls(alpha, color)
 
-    def render(engine, image, styles_in):
+    def render(engine, image, styles_in, tick):
         return engine.apply(image, styles_in, controls)
 
     single_result(
-        content,
-        names,
-        f"{content.stem}_stylized_{stems(names)}_{color.value}",
-        ext,
-        output,
-        reading,
-        model,
-        gatys,
-        render,
-        f"colour kept by {color.value}",
+        content, names, "stylized", results, reading, model, gatys, controls, render, f"colour kept by {color.value}"
     )

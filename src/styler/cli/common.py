@@ -1,11 +1,19 @@
-"""What the image commands share: engine loading, style inputs, the one-image flow, small parsers."""
+"""What the image commands share: engine loading, style inputs, pipes, JSON records, the
+one-image flow, small parsers."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from .console import download_progress, err, out, progress_bar
+import typer
+
+from .console import download_progress, err, progress_bar
 
 # -- model loading ------------------------------------------------------------------------
 
@@ -15,18 +23,12 @@ def load_engine(model, gatys=None, *, on_step=None):
     with ``gatys`` (``options.Gatys``) for that method. Commands name the device and precision
     in their progress bar and closing line, so an error stays a single line."""
     from ..engine import Engine
-    from ..errors import InputError, Param
     from ..methods import load
 
     config = None
     given = gatys.given() if gatys is not None else {}
-    if model.method.value != "gatys":
-        extra = [Param(k, v) for k, v in given.items() if k != "seed"]  # --seed also seeds dataset pairing
-        if extra:
-            listed = [part for p in extra for part in (", ", p)][1:]
-            gatys_ = Param("method", "gatys")
-            raise InputError(*listed, " only apply to ", gatys_, "; add ", gatys_, " or drop them")
-    else:
+    check_gatys(model, gatys)
+    if model.method.value == "gatys":
         from ..methods.gatys.config import GatysConfig
 
         config = GatysConfig(**given)
@@ -43,6 +45,18 @@ def load_engine(model, gatys=None, *, on_step=None):
             progress=cb,
         )
     return Engine(method, tile=model.tile)
+
+
+def check_gatys(model, gatys) -> None:
+    """The Gatys options apply to --method gatys only (--seed also seeds dataset pairing)."""
+    from ..errors import InputError, Param
+
+    given = gatys.given() if gatys is not None else {}
+    extra = [Param(k, v) for k, v in given.items() if k != "seed"]
+    if extra and model.method.value != "gatys":
+        listed = [part for p in extra for part in (", ", p)][1:]
+        gatys_ = Param("method", "gatys")
+        raise InputError(*listed, " only apply to ", gatys_, "; add ", gatys_, " or drop them")
 
 
 def style_inputs(model, positional, options) -> list:
@@ -86,54 +100,166 @@ def with_low_style(inputs: list, low) -> list:
     return [Bands(s, low) for s in inputs]
 
 
-def low_suffix(low_style: Path | None) -> str:
-    """The default output names' mark of frequency blending: '_low_b' for --low-style b.jpg."""
-    return "" if low_style is None else f"_low_{low_style.stem}"
+# -- pipes and records --------------------------------------------------------------------
+
+
+@contextmanager
+def stdin_image(content: Path) -> Iterator[Path]:
+    """``content`` itself, or for ``-`` the image piped to stdin, spooled to a temporary
+    ``stdin.<format>`` (so default names start with ``stdin``) that is gone afterwards."""
+    import io
+    import tempfile
+
+    from PIL import Image, UnidentifiedImageError
+
+    from ..errors import InputError
+
+    if str(content) != "-":
+        yield content
+        return
+    if sys.stdin is None or sys.stdin.isatty():
+        raise InputError(
+            "- reads the content image from stdin, but nothing is piped in; e.g. cat photo.jpg | styler ..."
+        )
+    data = getattr(sys.stdin, "buffer", sys.stdin).read()
+    if not data:
+        raise InputError("- reads the content image from stdin, but stdin was empty")
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            kind = (img.format or "png").lower()
+    except (UnidentifiedImageError, OSError):
+        raise InputError("stdin does not hold an image Pillow can read; pipe a PNG or JPEG") from None
+    with tempfile.TemporaryDirectory(prefix="styler-stdin-") as folder:
+        path = Path(folder) / f"stdin.{'jpg' if kind == 'jpeg' else kind}"
+        path.write_bytes(data)
+        yield path
+
+
+@contextmanager
+def stdout_folder(results) -> Iterator[Path | None]:
+    """For ``-o -`` a temporary folder to write the one result into (``send_stdout`` pipes it
+    out); None otherwise. ``--json`` needs stdout too, so the two are refused together."""
+    import tempfile
+
+    from ..errors import InputError, Param
+
+    if not results.to_stdout:
+        yield None
+        return
+    if results.json_out:
+        raise InputError(
+            Param("output", "-"), " writes the image to stdout, where ", Param("json_out"), " writes too; drop one"
+        )
+    with tempfile.TemporaryDirectory(prefix="styler-stdout-") as folder:
+        yield Path(folder)
+
+
+def send_stdout(path: Path) -> None:
+    """The bytes of ``path`` to stdout (the image of ``-o -``)."""
+    sys.stdout.flush()
+    stream = getattr(sys.stdout, "buffer", sys.stdout)
+    stream.write(Path(path).read_bytes())
+    stream.flush()
+
+
+def record(**fields: Any) -> None:
+    """One JSON line on stdout (``--json``): paths as strings, enums as their values."""
+    typer.echo(json.dumps(fields, default=lambda v: getattr(v, "value", str(v))))
+
+
+def say_path(path: Path) -> None:
+    typer.echo(str(path))
+
+
+# -- the one-image flow -------------------------------------------------------------------
 
 
 def single_result(
     content: Path,
     styles: list,
-    stem: str,
-    ext: str,
-    output: Path | None,
+    kind: str,
+    results,
     reading,
     model,
     gatys,
+    controls,
     render: Callable,
     summary,
     *,
     extra_inputs: tuple[Path, ...] = (),
+    steps: int = 0,
+    sizes: tuple[int, int] = (512, 512),
+    style_label: str | None = None,
     low_style: Path | None = None,
 ) -> None:
-    """The flow of the one-image commands (interpolate, mask, color-preserve): check the output,
-    read the inputs, load the engine, ``render(engine, content, styles)``, write, report.
-    ``summary``: the closing line's detail, a string or a list the render fills. ``low_style``:
-    each style becomes ``Bands`` with that image's low band (``check_low_style`` first)."""
+    """The flow of the one-image commands (interpolate, mask, color-preserve, sheet): name and
+    check the output, read the inputs, load the engine, ``render(engine, content, styles, tick)``,
+    write, report. ``kind`` is the default name's middle word ('interpolated', 'grid5', ...);
+    ``summary``: the closing line's detail, a string or a list the render fills; ``steps``: how
+    many ticks the render makes (a progress row; 0 = none); ``sizes``: the command's default
+    content and style sizes (names tag others); ``style_label``: the styles' part of the name;
+    ``low_style``: each style becomes ``Bands`` with that image's low band (``check_low_style`` first)."""
     from ..errors import Interrupted
-    from ..jobs.spec import Naming
+    from ..jobs.naming import low_tags
     from ..media.images import load_image, save_image
     from .options import with_scales
     from .steps import gatys_steps, save_partial
 
-    target = Naming(output, ext=ext).one(stem)
+    start = time.perf_counter()
     reading = with_scales(reading, gatys)
-    image = load_image(content, reading.content_size, reading.crop, max_pixels=reading.budget())
-    inputs = read_styles(styles, reading)
-    low = None if low_style is None else read_styles([low_style], reading)[0]
-    inputs = with_low_style(inputs, low)
-    protect = (content, *(s for s in styles if isinstance(s, Path)), *extra_inputs, *([low_style] if low_style else []))
-    with progress_bar() as bar, gatys_steps(bar, model, [target]) as on_step:
-        engine = load_engine(model, gatys, on_step=on_step)
-        try:
-            result = render(engine, image, inputs)
-        except Interrupted as e:
-            save_partial(e.partial, target, protect)
-            raise
-    save_image(result, target, protect=protect)
-    out.print(str(target))
-    detail = summary if isinstance(summary, str) else "; ".join(summary)
-    err.print(f"done: 1 image with {engine.describe()}; {detail}")
+    with stdin_image(content) as source, stdout_folder(results) as tmp:
+        naming = results.naming(tmp, tags=model.name_tags(gatys) + low_tags(low_style))
+        label = [style_label] if style_label else [style_name(s) for s in styles]
+        target = naming.result("stdin" if str(content) == "-" else source.stem, label, kind, controls, reading, sizes)
+        replaces = target.exists()
+        image = load_image(source, reading.content_size, reading.crop, max_pixels=reading.budget())
+        inputs = read_styles(styles, reading)
+        inputs = with_low_style(inputs, None if low_style is None else read_styles([low_style], reading)[0])
+        protect = (
+            source,
+            *(s for s in styles if isinstance(s, Path)),
+            *extra_inputs,
+            *([low_style] if low_style else []),
+        )
+        with progress_bar() as bar, gatys_steps(bar, model, [target]) as on_step:
+            engine = load_engine(model, gatys, on_step=on_step)
+            task = bar.add_task(f"{kind} with {engine.describe()}", total=steps, unit="tiles") if steps else None
+
+            def tick(done: int) -> None:
+                if task is not None:
+                    bar.update(task, completed=done)
+
+            try:
+                result = render(engine, image, inputs, tick)
+            except Interrupted as e:
+                save_partial(e.partial, target, protect)
+                raise
+        save_image(result, target, protect=protect)
+        if tmp is not None:
+            send_stdout(target)
+        detail = summary if isinstance(summary, str) else "; ".join(summary)
+        if results.json_out:
+            record(
+                output=target,
+                content=content,
+                styles=[str(s) for s in styles],
+                kind=kind,
+                method=model.method,
+                elapsed=round(time.perf_counter() - start, 3),
+                replaced=replaces,
+                size=list(result.shape[-2:][::-1]),
+            )
+        elif tmp is None:
+            say_path(target)
+        if replaces and tmp is None:
+            err.print(
+                f"replaced {target} (it existed; --no-clobber keeps it and writes {target.stem}_2{target.suffix})"
+            )
+        err.print(f"done: 1 image with {engine.describe()}; {detail}")
+
+
+def style_name(style) -> str:
+    return style.stem if isinstance(style, Path) else str(style)
 
 
 def read_styles(styles: list, reading) -> list:
@@ -164,8 +290,8 @@ def parse_numbers(text: str, what: str) -> list[float]:
 
 
 def stems(styles: list) -> str:
-    """Style stems (or CIN names) joined for output names: a.jpg, b.png -> 'a+b'."""
-    return "+".join(s.stem if isinstance(s, Path) else str(s) for s in styles)
+    """Style stems (or CIN names) joined: a.jpg, b.png -> 'a+b'."""
+    return "+".join(style_name(s) for s in styles)
 
 
 def region_summary(styles: list, regions) -> str:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from . import options as o
-from .common import region_summary, single_result, stems, style_inputs
+from .common import region_summary, single_result, style_inputs
 from .console import guarded
 from .signature import command
 
@@ -16,7 +16,7 @@ from .signature import command
 @guarded
 @command
 def mask(
-    content: Annotated[Path, typer.Argument(help="Content image.", show_default=False)],
+    content: Annotated[Path, typer.Argument(help="Content image (- reads it from stdin).", show_default=False)],
     styles: Annotated[
         list[Path] | None, typer.Argument(help="A style per region, in order (or use --style).", show_default=False)
     ] = None,
@@ -26,22 +26,20 @@ def mask(
             "--mask",
             help="Mask or label image, any size (resized to the content). Binary mask: white takes the first "
             "style, black the second; label image: brightest colour first.",
-            show_default=False,
         ),
     ] = ...,
     style: o.Styles = None,
     feather: o.Feather = 0.0,
-    output: o.Output = None,
     alpha: o.Alpha = 1.0,
     color: o.ColorOpt = None,
-    ext: o.Ext = "png",
+    results: o.Results = o.Results(),
     reading: o.Reading = o.Reading(),
     model: o.Model = o.Model(),
     gatys: o.Gatys = o.Gatys(),
 ) -> None:
     """Spatial control: each region of --mask takes its own style (one style per region, in order).
 
-    Written as {content}_masked_{styles}.{ext}, or as -o says.
+    Written as {content}_masked_{styles}_{settings}.{ext}, or as -o says.
     """
     from ..controls import Controls
     from ..media.regions import load_regions
@@ -50,21 +48,11 @@ def mask(
     names = style_inputs(model, styles, style)
     shares = []
 
-    def render(engine, image, styles_in):
+    def render(engine, image, styles_in, tick):
         regions = load_regions(mask, tuple(image.shape[-2:]), len(styles_in), reading.crop, max_pixels=reading.budget())
         shares.append(region_summary(names, regions))
         return engine.apply(image, styles_in, controls, regions)
 
     single_result(
-        content,
-        names,
-        f"{content.stem}_masked_{stems(names)}",
-        ext,
-        output,
-        reading,
-        model,
-        gatys,
-        render,
-        shares,
-        extra_inputs=(mask,),
+        content, names, "masked", results, reading, model, gatys, controls, render, shares, extra_inputs=(mask,)
     )

@@ -9,11 +9,12 @@ import typer
 from rich.markup import escape
 
 from .console import guarded, out
+from .help import Command, sub_app
 
-models_app = typer.Typer(help="Inspect trained multi-style (CIN) model files.", no_args_is_help=True)
+models_app = sub_app("Inspect trained multi-style (CIN) model files.")
 
 
-@models_app.command()
+@models_app.command(cls=Command)
 @guarded
 def show(
     file: Annotated[

@@ -5,6 +5,13 @@ Options that several commands share are grouped in dataclasses (``Model``, ``Rea
 signature, so Typer lists them in ``--help`` and the function receives the group as one object.
 Choices are enums (listed in ``--help``, rejected at parse time); ``--device`` and ``--tile``
 are checked at parse time too, before any weights are resolved.
+
+Help panels: an option shows under the panel its ``typer.Option(rich_help_panel=...)`` names;
+otherwise ``command`` gives it its group's panel (the group's ``PANELS`` entry for the field, else
+its ``PANEL``), or for a plain parameter ``PANEL_OF[name]``. A new group only declares ``PANEL``
+(e.g. "Speed" or "AesFA (--method aesfa)"); panels not in ``PANEL_ORDER`` are method panels and
+show right after "Method". Every option shows a default: give ``show_default="..."`` text where
+the default is None.
 """
 
 from __future__ import annotations
@@ -13,13 +20,41 @@ import dataclasses
 from dataclasses import dataclass, fields
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import typer
 
 from ..names import Color, MethodName
 
 AESFA_FILE = "main.pth"  # the AesFA release's model file name (training runs export the same)
+INPUTS = "Inputs and outputs"
+STYLE = "Style controls"
+METHOD = "Method"
+GATYS = "Gatys (--method gatys)"
+DATASET = "Dataset jobs (content folders)"
+VIDEO = "Video"
+DATA = "Training data"
+RECIPE = "Training recipe"
+RUN = "Run folder"
+PERFORMANCE = "Performance"
+WEIGHTS = "Weights"
+OTHER = "Options"
+# Panels in the order help shows them; any other panel is a method's and goes right after METHOD.
+PANEL_ORDER = ["Arguments", INPUTS, STYLE, METHOD, DATASET, VIDEO, DATA, RECIPE, RUN, PERFORMANCE, WEIGHTS, OTHER]
+# The panel of a command's own parameters, by name, where the option does not name one.
+PANEL_OF = {
+    **dict.fromkeys(("style", "output", "ext", "no_clobber", "json_out", "mask"), INPUTS),
+    **dict.fromkeys(("alpha", "alpha_sweep", "color", "weights", "grid", "show_styles", "labels", "low_style"), STYLE),
+    **dict.fromkeys(("feather", "smooth", "columns"), STYLE),
+    **dict.fromkeys(("pairs", "per_content", "name", "skip_existing", "jpeg_quality", "png_level"), DATASET),
+    **dict.fromkeys(("crf", "codec", "start", "duration"), VIDEO),
+    **dict.fromkeys(("workers", "batch"), PERFORMANCE),
+}
+
+
+def panel_rank(title: str) -> float:
+    """Where a panel goes in help: its place in ``PANEL_ORDER``, a method panel right after METHOD."""
+    return PANEL_ORDER.index(title) if title in PANEL_ORDER else PANEL_ORDER.index(METHOD) + 0.5
 
 
 class Precision(str, Enum):
@@ -78,11 +113,11 @@ Styles = Annotated[
         "--style",
         "-s",
         help="A style image (or with --method cin a style name or index); repeat for several.",
-        show_default=False,
+        show_default="the STYLES arguments",
     ),
 ]
 Alpha = Annotated[
-    float, typer.Option("--alpha", "-a", help="Style strength in [0, 1]: 1 = full style, 0 = the content.")
+    float, typer.Option("--alpha", "-a", metavar="A", help="Style strength in [0, 1]: 1 = full style, 0 = the content.")
 ]
 ColorOpt = Annotated[
     Color | None,
@@ -90,26 +125,53 @@ ColorOpt = Annotated[
         "--color",
         help="Keep the content's colours: coral (match each style image's colours to the content first, as "
         "the AdaIN paper) or luminance (stylize the luminance only, Gatys et al. 2016).",
-        show_default=False,
+        show_default="off: the style's colours",
     ),
 ]
 Output = Annotated[
-    Path | None, typer.Option("--output", "-o", help="Output file, or a folder for many results.", show_default=False)
+    Path | None,
+    typer.Option(
+        "--output",
+        "-o",
+        help="Output file, or a folder for many results; - writes the image to stdout as PNG.",
+        show_default="a name saying every setting, in the current folder",
+    ),
 ]
 Ext = Annotated[
     str,
     typer.Option(
-        help="Extension of default output names: png, jpg, webp, tif(f) or bmp (.tif with 16 bits per channel)."
+        metavar="png|jpg|webp|tif|bmp",
+        help="Format of default output names (.tif: 16 bits per channel).",
     ),
 ]
-Feather = Annotated[float, typer.Option(help="Soften region boundaries over about PX pixels (0 = hard edges).")]
+NoClobber = Annotated[
+    bool,
+    typer.Option(
+        "--no-clobber",
+        help="Never replace an existing output: write to the first free name_2, name_3, ... instead "
+        "(without it an existing output is replaced, and the run says so).",
+    ),
+]
+Json = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help="Print one JSON record per result on stdout (paths, settings, timing); messages stay on stderr.",
+    ),
+]
+Feather = Annotated[
+    float, typer.Option(metavar="PX", help="Soften region boundaries over about PX pixels (0 = hard edges).")
+]
+Labels = Annotated[
+    bool, typer.Option("--labels/--no-labels", help="Write each tile's setting (alpha, weights, style) under it.")
+]
 LowStyle = Annotated[
     Path | None,
     typer.Option(
         "--low-style",
         help="[aesfa] Frequency blending: colour and broad strokes (the low band) from this style image, fine "
         "texture (the high band) from each --style.",
-        show_default=False,
+        show_default="none",
     ),
 ]
 
@@ -122,7 +184,7 @@ Device = Annotated[
 ]
 Vgg = Annotated[
     Path | None,
-    typer.Option(help="Encoder weights (vgg_normalised.pth); default: the weights folder.", show_default=False),
+    typer.Option(help="Encoder weights (vgg_normalised.pth).", show_default="the weights folder's"),
 ]
 
 
@@ -130,22 +192,29 @@ Vgg = Annotated[
 class Model:
     """Which method runs, with which weights, where."""
 
-    method: Annotated[
-        MethodName,
+    PANEL: ClassVar[str] = METHOD
+    PANELS: ClassVar[dict[str, str]] = {
+        **dict.fromkeys(("device", "precision", "tile"), PERFORMANCE),
+        **dict.fromkeys(("vgg", "decoder"), WEIGHTS),
+    }
+
+    requested: Annotated[
+        MethodName | None,
         typer.Option(
             "--method",
             help="adain (fast, any style), gatys (optimisation: best quality, slow), cin (a trained "
             "multi-style network, --model) or aesfa (any style, octave features: sharper, cheapest at high "
             "resolution; --model main.pth or the weights folder's).",
+            show_default="adain; cin with --model, aesfa with a main.pth",
         ),
-    ] = MethodName.adain
+    ] = None
     model: Annotated[
         Path | None,
         typer.Option(
             help="A network file: CIN (from `styler train --method cin`; styles are then names or indices) or "
             "AesFA (main.pth, the release's or a trained one, or its folder). Alone it selects cin, or aesfa "
             "for a main.pth or a folder holding one.",
-            show_default=False,
+            show_default="none",
         ),
     ] = None
     device: Device = "auto"
@@ -168,57 +237,78 @@ class Model:
     ] = "auto"
     vgg: Vgg = None
     decoder: Annotated[
-        Path | None, typer.Option(help="Decoder weights (decoder.pth or a trained decoder).", show_default=False)
+        Path | None,
+        typer.Option(help="Decoder weights (decoder.pth or a trained decoder).", show_default="the weights folder's"),
     ] = None
 
     def __post_init__(self) -> None:
-        # --model names a network, so alone (the default method) it selects the method that reads it:
-        # aesfa for the release's file name main.pth or a folder holding one, else cin. Any other
-        # --method is kept as given (e.g. --method aesfa --model weights/aesfa.pth).
-        if self.model is not None and self.method is MethodName.adain:
-            aesfa = self.model.name == AESFA_FILE or (self.model / AESFA_FILE).is_file()
-            object.__setattr__(self, "method", MethodName.aesfa if aesfa else MethodName.cin)
+        # With a --method it does not apply to, --model is refused by the core in one line, before anything is read.
+        if self.requested is not None and self.model is not None:
+            from ..methods import check_options
+
+            check_options(self.requested, model=self.model)
+
+    @property
+    def method(self) -> MethodName:
+        """--method as given; else, with --model, the method that reads it (aesfa for the release's file
+        name main.pth or a folder holding one, else cin: `--model m.pth --style x` works); else adain."""
+        if self.requested is not None:
+            return self.requested
+        if self.model is None:
+            return MethodName.adain
+        aesfa = self.model.name == AESFA_FILE or (self.model / AESFA_FILE).is_file()
+        return MethodName.aesfa if aesfa else MethodName.cin
+
+    def name_tags(self, gatys: Gatys | None = None) -> tuple[str, ...]:
+        """The method and the options given to it, as default-name tags (``jobs.naming``)."""
+        from ..jobs.naming import method_tags
+
+        given = {k: v for k, v in (gatys.given() if gatys is not None else {}).items() if k != "save_every"}
+        if given.get("init") != "noise":
+            given.pop("seed", None)  # the seed changes the picture only from noise
+        return method_tags(self.method.value, {"model": self.model, "decoder": self.decoder, **given})
 
 
 @dataclass(frozen=True)
 class Gatys:
-    """--method gatys only; None = the method's default (see the README's Gatys section)."""
+    """--method gatys only; None = the method's default (``GatysConfig``'s, shown in help)."""
+
+    PANEL: ClassVar[str] = GATYS
 
     iters: Annotated[
         int | None,
-        typer.Option(min=0, help="[gatys] Optimisation steps per scale (0 = the initial image).", show_default=False),
+        typer.Option(min=0, help="Optimisation steps per scale (0 = the initial image).", show_default="500"),
     ] = None
     init: Annotated[
         Init | None,
         typer.Option(
-            help="[gatys] Start from the content, noise, or the AdaIN result (needs the decoder).", show_default=False
+            help="Start from the content, noise, or the AdaIN result (needs the decoder).", show_default="content"
         ),
     ] = None
-    optimizer: Annotated[
-        Optimizer | None, typer.Option(help="[gatys] L-BFGS (default) or Adam.", show_default=False)
-    ] = None
+    optimizer: Annotated[Optimizer | None, typer.Option(help="L-BFGS or Adam.", show_default="lbfgs")] = None
     scales: Annotated[
         str | None,
         typer.Option(
             metavar="PX,PX,...",
-            help="[gatys] Coarse to fine, e.g. 256,512,1024; the last is the output's shorter side.",
-            show_default=False,
+            help="Coarse to fine, e.g. 256,512,1024; the last is the output's shorter side.",
+            show_default="one scale: --content-size",
         ),
     ] = None
     content_weight: Annotated[
-        float | None, typer.Option(min=0, help="[gatys] Weight of the content loss.", show_default=False)
+        float | None, typer.Option(min=0, help="Weight of the content loss.", show_default="1")
     ] = None
     style_weight: Annotated[
-        float | None, typer.Option(min=0, help="[gatys] Weight of the style loss.", show_default=False)
+        float | None, typer.Option(min=0, help="Weight of the style loss.", show_default="1000")
     ] = None
     tv_weight: Annotated[
-        float | None, typer.Option(min=0, help="[gatys] Weight of the total-variation loss.", show_default=False)
+        float | None, typer.Option(min=0, help="Weight of the total-variation loss.", show_default="0")
     ] = None
     seed: Annotated[
-        int | None, typer.Option(help="Seed for every random choice of the run (gatys noise init).", show_default=False)
+        int | None,
+        typer.Option(help="Seed of the noise start (and of --pairs random).", show_default="0"),
     ] = None
     save_every: Annotated[
-        int | None, typer.Option(min=1, help="[gatys] Also write the image every N steps.", show_default=False)
+        int | None, typer.Option(min=1, help="Also write the image every N steps.", show_default="never")
     ] = None
 
     def given(self) -> dict[str, Any]:
@@ -233,8 +323,14 @@ class Gatys:
 class Reading:
     """How input images are read."""
 
+    PANEL: ClassVar[str] = INPUTS
+    PANELS: ClassVar[dict[str, str]] = {"style_size": STYLE}
+
     content_size: Annotated[
-        int, typer.Option(min=0, help="Resize the content's shorter side to N px (0 = keep its size).")
+        int,
+        typer.Option(
+            min=0, help="Resize the content's shorter side to N px, smaller photos enlarged too (0 = keep its size)."
+        ),
     ] = 512
     style_size: Annotated[
         int,
@@ -251,9 +347,9 @@ class Reading:
         int | None,
         typer.Option(
             min=0,
-            help="Refuse any image (content, style, mask, frame) over N pixels after resizing, before any work. "
-            "Default 40000000 (8K UHD and DCI 8K fit); 0 = no limit.",
-            show_default=False,
+            help="Refuse any image (content, style, mask, frame) over N pixels after resizing, before any work "
+            "(0 = no limit).",
+            show_default="40000000: 8K fits",
         ),
     ] = None
 
@@ -269,10 +365,34 @@ class Reading:
         return Spec(self.content_size, self.style_size, self.crop, self.budget())
 
 
-GROUPS = (Model, Gatys, Reading)  # spliced into command signatures by ``signature.command``
-
-
 def with_scales(reading: Reading, gatys: Gatys) -> Reading:
     """``--scales 256,512,1024``: the last scale is the output's shorter side, so it is the content size."""
     sizes = _scales(gatys.scales)
     return reading if sizes is None else dataclasses.replace(reading, content_size=sizes[-1])
+
+
+@dataclass(frozen=True)
+class Results:
+    """Where the image commands write: -o (a file, a folder, or - for stdout), the format of
+    default names, clobbering, and JSON records."""
+
+    PANEL: ClassVar[str] = INPUTS
+
+    output: Output = None
+    ext: Ext = "png"
+    no_clobber: NoClobber = False
+    json_out: Json = False
+
+    @property
+    def to_stdout(self) -> bool:
+        return self.output is not None and str(self.output) == "-"
+
+    def naming(self, folder: Path | None = None, **fields: Any) -> Any:
+        """The core's ``jobs.spec.Naming``; ``folder`` replaces -o (a temporary folder for ``-o -``)."""
+        from ..jobs.spec import Naming
+
+        output = folder if self.to_stdout else self.output
+        return Naming(output, ext=self.ext, keep_existing=self.no_clobber, **fields)
+
+
+GROUPS = (Model, Gatys, Reading, Results)  # spliced into command signatures by ``signature.command``

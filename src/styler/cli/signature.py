@@ -1,5 +1,6 @@
 """Typer signatures from option groups: ``command(fn)`` splices each group's fields into the
-command's parameters and rebuilds the groups when it runs; ordinary metavars for every option."""
+command's parameters and rebuilds the groups when it runs; ordinary metavars for every option,
+and a help panel for every option (``options``: the option's own, its group's, or ``PANEL_OF``)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Annotated, Any, TypeVar, get_type_hints
 
 import typer
 
-from .options import GROUPS
+from .options import GROUPS, PANEL_OF
 
 
 def _metavar(kind: Any) -> str | None:
@@ -30,21 +31,21 @@ def _metavar(kind: Any) -> str | None:
     return names.get(kind) if isinstance(kind, type) else None
 
 
-def with_metavar(name: str, annotation: Any) -> Any:
-    """``annotation`` with its Typer option/argument given an ordinary metavar if it has none."""
+def with_metavar(name: str, annotation: Any, panel: str | None = None) -> Any:
+    """``annotation`` with its Typer option/argument given an ordinary metavar if it has none,
+    and (options) the help panel ``panel`` if it names none."""
     if typing.get_origin(annotation) is not Annotated:
         return annotation
     kind, *extras = typing.get_args(annotation)
     out = []
     for info in extras:
-        if (
-            isinstance(info, (typer.models.OptionInfo, typer.models.ArgumentInfo))
-            and info.metavar is None
-            and kind is not bool
-        ):
+        if isinstance(info, (typer.models.OptionInfo, typer.models.ArgumentInfo)):
             info = copy.copy(info)
-            is_argument = isinstance(info, typer.models.ArgumentInfo)
-            info.metavar = name.upper() if is_argument else _metavar(kind)
+            if info.metavar is None and kind is not bool:
+                is_argument = isinstance(info, typer.models.ArgumentInfo)
+                info.metavar = name.upper() if is_argument else _metavar(kind)
+            if isinstance(info, typer.models.OptionInfo) and info.rich_help_panel is None:
+                info.rich_help_panel = panel
         out.append(info)
     return Annotated[(kind, *out)]  # type: ignore[valid-type]
 
@@ -62,21 +63,25 @@ def command(fn: F) -> F:
         cls = hints.get(p.name)
         if cls in GROUPS:  # the parameter's default instance gives the command's defaults
             group_hints = get_type_hints(cls, include_extras=True)
-            groups[p.name] = (cls, [f.name for f in fields(cls)])
+            spliced = [f for f in fields(cls) if f.init]
+            groups[p.name] = (cls, [f.name for f in spliced])
+            panels = getattr(cls, "PANELS", {})
             params += [
                 inspect.Parameter(
                     f.name,
                     inspect.Parameter.KEYWORD_ONLY,
                     default=getattr(p.default, f.name),
-                    annotation=with_metavar(f.name, group_hints[f.name]),
+                    annotation=with_metavar(
+                        f.name, group_hints[f.name], panels.get(f.name, getattr(cls, "PANEL", None))
+                    ),
                 )
-                for f in fields(cls)
+                for f in spliced
             ]
         else:
             params.append(
                 p.replace(
                     kind=inspect.Parameter.KEYWORD_ONLY,
-                    annotation=with_metavar(p.name, hints.get(p.name, p.annotation)),
+                    annotation=with_metavar(p.name, hints.get(p.name, p.annotation), PANEL_OF.get(p.name)),
                 )
             )
 

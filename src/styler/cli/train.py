@@ -16,14 +16,23 @@ from rich.text import Text
 from ..methods.adain.config import AdaINTrainConfig
 from ..methods.aesfa.config import AesFATrainConfig
 from ..methods.cin.config import CINTrainConfig
+from . import options as o
 from .console import err, fail, guarded, out, progress_bar
-from .options import Device, Vgg
+from .signature import command
 
 # each method's recipe: the defaults below
 CONFIGS = {"adain": AdaINTrainConfig, "cin": CINTrainConfig, "aesfa": AesFATrainConfig}
 
-TrainPrecision = Annotated[
-    str, typer.Option(help="auto (bf16 autocast on CUDA when supported, else fp32), bf16 or fp32.")
+
+class TrainPrecision(str, Enum):
+    auto = "auto"  # bf16 autocast on CUDA when supported, else fp32
+    bf16 = "bf16"
+    fp32 = "fp32"
+
+
+PrecisionOpt = Annotated[
+    TrainPrecision,
+    typer.Option(help="auto: bf16 autocast on CUDA when supported, else fp32.", rich_help_panel=o.PERFORMANCE),
 ]
 
 
@@ -47,30 +56,37 @@ def fresh_run(base: Path) -> Path:
     return candidate
 
 
-def _per_method(name: str, what: str) -> str:
-    """Help text with each method's default, read from its config dataclass."""
-    shown = "; ".join(f"{m}: {getattr(cls(), name):g}" for m, cls in CONFIGS.items())
-    return f"{what} Default {shown}."
+def _per_method(name: str) -> str:
+    """Each method's default, read from its config dataclass: 'adain 512, cin 256' (or one value)."""
+    values = {m: f"{getattr(cls(), name):g}" for m, cls in CONFIGS.items()}
+    if len(set(values.values())) == 1:
+        return next(iter(values.values()))
+    return ", ".join(f"{m} {v}" for m, v in values.items())
 
 
-def _num(name: str, what: str, kind: type = int) -> Any:
-    return Annotated[kind | None, typer.Option(help=_per_method(name, what), show_default=False)]
+def _num(name: str, what: str, kind: type = int, panel: str = o.RECIPE) -> Any:
+    return Annotated[kind | None, typer.Option(help=what, show_default=_per_method(name), rich_help_panel=panel)]
 
 
 @guarded
+@command
 def train(
     method: Annotated[
         TrainMethod,
         typer.Option(
             help="adain: a decoder for any style (needs --coco, --wikiart); "
             "cin: one network for the styles in --styles (needs --coco, --styles); "
-            "aesfa: AesFA's encoders and generator for any style, the release's recipe (needs --coco, --wikiart)."
+            "aesfa: AesFA's encoders and generator for any style, the release's recipe (needs --coco, --wikiart).",
+            rich_help_panel=o.METHOD,
         ),
     ] = TrainMethod.adain,
     content_dir: Annotated[
         Path | None,
         typer.Option(
-            "--coco", help="Content images (MS-COCO train2014 in the papers), searched recursively.", show_default=False
+            "--coco",
+            help="Content images (MS-COCO train2014 in the papers), searched recursively.",
+            show_default="required",
+            rich_help_panel=o.DATA,
         ),
     ] = None,
     wikiart: Annotated[
@@ -78,7 +94,8 @@ def train(
         typer.Option(
             "--wikiart",
             help="adain, aesfa: style images (WikiArt in the papers), searched recursively.",
-            show_default=False,
+            show_default="required for adain and aesfa",
+            rich_help_panel=o.DATA,
         ),
     ] = None,
     styles: Annotated[
@@ -86,7 +103,8 @@ def train(
         typer.Option(
             "--styles",
             help="cin: a folder of style images; each is one style, named by its file stem.",
-            show_default=False,
+            show_default="required for cin",
+            rich_help_panel=o.DATA,
         ),
     ] = None,
     extend: Annotated[
@@ -94,17 +112,18 @@ def train(
         typer.Option(
             "--extend",
             help="cin: a trained model.pth; add the --styles to it, its convs and styles frozen.",
-            show_default=False,
+            show_default="a new model",
+            rich_help_panel=o.METHOD,
         ),
     ] = None,
-    out_dir: Annotated[
+    output: Annotated[
         Path | None,
         typer.Option(
-            "--out",
+            "--output",
             "-o",
-            help="Run folder: checkpoints/, the model, log.jsonl, samples/. Default: a new runs/train[-N] "
-            "(cin: runs/cin[-N], aesfa: runs/aesfa[-N]).",
-            show_default=False,
+            help="Run folder: checkpoints/, the model, log.jsonl, samples/.",
+            show_default="a new runs/train[-N] (cin: runs/cin[-N], aesfa: runs/aesfa[-N])",
+            rich_help_panel=o.RUN,
         ),
     ] = None,
     max_iter: _num("max_iter", "Iterations (batches) in all.") = None,
@@ -116,41 +135,61 @@ def train(
     contrast_weight: Annotated[
         float | None,
         typer.Option(
-            help="aesfa: weight of the contrastive loss (each output against its style and a hard negative; "
-            f"0 = off). Default {AesFATrainConfig().contrast_weight:g}.",
-            show_default=False,
+            help="aesfa: weight of the contrastive loss (each output against its style and a hard negative; 0 = off).",
+            show_default=f"{AesFATrainConfig().contrast_weight:g}",
+            rich_help_panel=o.RECIPE,
         ),
     ] = None,
-    save_every: _num("save_every", "Checkpoint every N iterations and at the end.") = None,
-    keep: _num("keep", "Checkpoints kept; older ones are deleted.") = None,
-    log_every: _num("log_every", "A log.jsonl record (mean losses) every N iterations.") = None,
-    sample_every: _num("sample_every", "A sample grid every N iterations (0 = none).") = None,
-    resize: _num(
-        "resize", "Shorter side before cropping, 0 = keep (aesfa: both sides, squashed square as the release)."
+    save_every: _num("save_every", "Checkpoint every N iterations and at the end.", panel=o.RUN) = None,
+    keep: _num("keep", "Checkpoints kept; older ones are deleted.", panel=o.RUN) = None,
+    log_every: _num("log_every", "A log.jsonl record (mean losses) every N iterations.", panel=o.RUN) = None,
+    sample_every: _num("sample_every", "A sample grid every N iterations (0 = none).", panel=o.RUN) = None,
+    content_size: _num(
+        "resize",
+        "Content images' shorter side before cropping, 0 = keep (aesfa: both sides, squashed square as the release).",
+        panel=o.DATA,
     ) = None,
-    crop: _num("crop", "Random square crop size.") = None,
+    crop_size: _num("crop", "Random square crop of every training image, in px.", panel=o.DATA) = None,
     style_size: Annotated[
         int | None,
         typer.Option(
-            help=f"cin: style images' shorter side, 0 = keep (the stroke scale the network learns). "
-            f"Default {CINTrainConfig().style_size}.",
-            show_default=False,
+            help="cin: style images' shorter side, 0 = keep (the stroke scale the network learns).",
+            show_default=str(CINTrainConfig().style_size),
+            rich_help_panel=o.DATA,
         ),
     ] = None,
-    workers: _num("workers", "Data-loading processes per training process.") = None,
+    workers: _num("workers", "Data-loading processes per training process.", panel=o.PERFORMANCE) = None,
     seed: _num("seed", "Seed for the initial weights, data order, crops, style draws.") = None,
     resume: Annotated[
-        bool, typer.Option("--resume", help="Continue the run in -o from its newest checkpoint.")
+        bool, typer.Option("--resume", help="Continue the run in -o from its newest checkpoint.", rich_help_panel=o.RUN)
     ] = False,
-    device: Device = "auto",
-    precision: TrainPrecision = "auto",
-    vgg: Vgg = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the result as one JSON record on stdout.", rich_help_panel=o.RUN)
+    ] = False,
+    device: Annotated[
+        str,
+        typer.Option(
+            parser=o._device,
+            metavar="DEVICE",
+            help="auto (CUDA when available, else CPU), cpu, cuda, cuda:N or mps.",
+            rich_help_panel=o.PERFORMANCE,
+        ),
+    ] = "auto",
+    precision: PrecisionOpt = TrainPrecision.auto,
+    vgg: Annotated[
+        Path | None,
+        typer.Option(
+            help="Encoder weights (vgg_normalised.pth).", show_default="the weights folder's", rich_help_panel=o.WEIGHTS
+        ),
+    ] = None,
 ) -> None:
     """Train a decoder (adain: COCO + WikiArt), a multi-style network (cin: COCO + a folder of styles) or
     AesFA's networks (aesfa: COCO + WikiArt).
 
-    Ctrl-C or SIGTERM saves a checkpoint and stops; --resume continues exactly there.
-    Multi-GPU: torchrun --nproc-per-node N -m styler train ... -o RUN
+    Ctrl-C or SIGTERM saves a checkpoint and stops; --resume continues exactly there. Off a
+    terminal (a log, CI) progress is a plain line every few seconds.
+
+    Several GPUs: torchrun --nproc-per-node N -m styler train ... -o RUN
     """
     from ..errors import InputError, Param
 
@@ -159,7 +198,7 @@ def train(
     need = "--styles" if method is TrainMethod.cin else "--wikiart"
     if content_dir is None or folders[need] is None:
         missing = [f for f, v in (("--coco", content_dir), (need, folders[need])) if v is None]
-        raise fail(f"--method {method.value} needs {' and '.join(missing)}")
+        raise InputError(Param("method", method.value), f" needs {' and '.join(missing)}")
     numbers = dict(
         max_iter=max_iter,
         batch_size=batch_size,
@@ -171,8 +210,8 @@ def train(
         keep=keep,
         log_every=log_every,
         sample_every=sample_every,
-        resize=resize,
-        crop=crop,
+        resize=content_size,
+        crop=crop_size,
         workers=workers,
         seed=seed,
     )
@@ -184,29 +223,31 @@ def train(
     given = {k: v for k, v in {**numbers, **extra}.items() if v is not None}
     if wrong := [k for k in given if k not in {f.name for f in dataclasses.fields(config)}]:
         raise InputError(
-            Param(wrong[0]), f" does not apply to --method {method.value}; drop it or use the other method"
+            Param(wrong[0]), " does not apply to ", Param("method", method.value), "; drop it or use the other method"
         )
     if folders["--styles" if need == "--wikiart" else "--wikiart"] is not None:
         other = "--styles" if need == "--wikiart" else "--wikiart"
-        raise fail(f"{other} does not apply to --method {method.value}; drop it or use the other method")
+        raise InputError(
+            f"{other} does not apply to ", Param("method", method.value), "; drop it or use the other method"
+        )
     torchrun = int(os.environ.get("WORLD_SIZE", "1")) > 1
-    if out_dir is None and (resume or torchrun):
-        raise fail("--resume and torchrun runs need the run folder: pass -o RUN")
-    run = out_dir if out_dir is not None else fresh_run(Path(config.out))
+    if output is None and (resume or torchrun):
+        raise InputError(Param("resume"), " and torchrun runs need the run folder: pass ", Param("output", "RUN"))
+    run = output if output is not None else fresh_run(Path(config.out))
     cfg = config(
         content_dir=str(content_dir),
         style_dir=str(folders[need]),
         out=str(run),
         vgg=str(vgg) if vgg else None,
         device=device,
-        precision=precision,
+        precision=precision.value,
         resume=resume,
         **given,
     )
-    _fit(cfg, run, resumed_hint="" if out_dir else f" -o {run}")
+    _fit(cfg, run, resumed_hint="" if output else f" -o {run}", json_out=json_out)
 
 
-def _fit(cfg, run: Path, resumed_hint: str) -> None:
+def _fit(cfg, run: Path, resumed_hint: str, *, json_out: bool = False) -> None:
     """Run the shared loop under a progress bar; report where the model went and how to use it."""
     from ..training.loop import train as fit
 
@@ -218,7 +259,7 @@ def _fit(cfg, run: Path, resumed_hint: str) -> None:
         nonlocal task
         if main:
             err.print(escape(summary))
-        task = bar.add_task("training", total=cfg.max_iter, completed=start, losses="")  # resumed: starts there
+        task = bar.add_task("training", total=cfg.max_iter, completed=start, losses="", unit="iterations")
 
     def on_step(info) -> None:
         if not info.synced:  # reading the losses would wait for the GPU: only where the loop synced
@@ -252,7 +293,12 @@ def _fit(cfg, run: Path, resumed_hint: str) -> None:
             ),
             130,
         )
-    out.print(str(result.decoder))
+    if json_out:
+        from .common import record
+
+        record(output=result.decoder, run=run, method=cfg.method, iterations=result.iter, skipped=len(result.skipped))
+    else:
+        out.print(escape(str(result.decoder)))
     use = {
         "cin": f"`styler transfer CONTENT --model {result.decoder} --style NAME`",
         "aesfa": f"`styler transfer CONTENT STYLE --method aesfa --model {result.decoder}`",

@@ -3,7 +3,7 @@
 A content file is a job of one content (results named in the current folder or as -o says); a
 content folder is read recursively and mirrored under -o with a manifest.jsonl (so is a content
 file given any dataset option): pairing modes, name templates, resume, torchrun shards and the
-worker pipeline."""
+worker pipeline. ``-`` reads the content from stdin, ``-o -`` writes the one result to stdout."""
 
 from __future__ import annotations
 
@@ -14,8 +14,19 @@ from typing import Annotated
 import typer
 
 from . import options as o
-from .common import check_low_style, load_engine, parse_numbers, style_inputs
-from .console import err, exit_for_failures, fail, guarded, out, progress_bar, say
+from .common import (
+    check_gatys,
+    check_low_style,
+    load_engine,
+    parse_numbers,
+    record,
+    say_path,
+    send_stdout,
+    stdin_image,
+    stdout_folder,
+    style_inputs,
+)
+from .console import err, exit_for_failures, fail, guarded, progress_bar, say
 from .signature import command
 from .steps import gatys_steps, save_partial
 
@@ -26,7 +37,7 @@ class Pairs(str, Enum):
     zip = "zip"
 
 
-DATASET_HELP = "Dataset jobs (content folders)"
+DATASET_HELP = o.DATASET
 PairsOpt = Annotated[
     Pairs | None,
     typer.Option(
@@ -46,7 +57,7 @@ NameOpt = Annotated[
     typer.Option(
         help="Output name template: {content}, {style} (file stems), {alpha}, {index} (the pair's number); "
         "the extension comes from --ext. Outputs mirror each content's sub-folder.",
-        show_default="{content}_stylized_{style}, with _sweep for --alpha-sweep",
+        show_default="{content}_stylized_{style} and a tag per setting, e.g. _a0.5",
         rich_help_panel=DATASET_HELP,
     ),
 ]
@@ -54,7 +65,6 @@ SkipExisting = Annotated[
     bool | None,
     typer.Option(
         "--skip-existing",
-        show_default=False,
         help="Skip pairs whose output exists (outputs are written atomically, so they are "
         "complete) and keep them in manifest.jsonl: resumes an interrupted job.",
         rich_help_panel=DATASET_HELP,
@@ -64,9 +74,8 @@ Workers = Annotated[
     int | None,
     typer.Option(
         min=0,
-        help="Processes that decode and encode images beside the model (0 = threads of this process; "
-        "default: 1 on CPU, up to 8 on CUDA).",
-        show_default=False,
+        help="Processes that decode and encode images beside the model (0 = threads of this process).",
+        show_default="1 on CPU, up to 8 on CUDA",
         rich_help_panel=DATASET_HELP,
     ),
 ]
@@ -92,28 +101,38 @@ PngLevel = Annotated[
 @command
 def transfer(
     content: Annotated[
-        Path, typer.Argument(help="Content image, or a folder of them (searched recursively).", show_default=False)
+        Path,
+        typer.Argument(
+            help="Content image, a folder of them (searched recursively), or - to read an image from stdin.",
+            show_default=False,
+        ),
     ],
     styles: Annotated[
         list[Path] | None, typer.Argument(help="Style images or folders (or use --style).", show_default=False)
     ] = None,
     style: o.Styles = None,
     low_style: o.LowStyle = None,
-    output: o.Output = None,
     alpha: Annotated[
         float | None,
         typer.Option(
-            "--alpha", "-a", help="Style strength in [0, 1]: 1 = full style, 0 = the content.", show_default="1.0"
+            "--alpha",
+            "-a",
+            metavar="A",
+            help="Style strength in [0, 1]: 1 = full style, 0 = the content.",
+            show_default="1",
         ),
     ] = None,
     color: o.ColorOpt = None,
     alpha_sweep: Annotated[
         str | None,
         typer.Option(
-            metavar="A,A,...", help="One strip per pair, a tile per alpha, e.g. 0,0.25,0.5,0.75,1.", show_default=False
+            metavar="A,A,...",
+            help="One strip per pair, a tile per alpha, e.g. 0,0.25,0.5,0.75,1.",
+            show_default="no sweep",
         ),
     ] = None,
-    ext: o.Ext = "png",
+    labels: o.Labels = True,
+    results: o.Results = o.Results(),
     reading: o.Reading = o.Reading(),
     model: o.Model = o.Model(),
     gatys: o.Gatys = o.Gatys(),
@@ -127,14 +146,16 @@ def transfer(
 ) -> None:
     """Repaint CONTENT in the style of each STYLE (files or folders: every pair is done).
 
-    Results are named {content}_stylized_{style}.{ext} in the current folder, or as -o says.
-    A content folder is a dataset job: read recursively, its sub-folders mirrored under -o, every
-    result listed in manifest.jsonl (see the Dataset options; works under torchrun).
+    Results are named {content}_stylized_{style}.{ext} in the current folder, with a tag for every
+    setting that differs from its default (_a0.5, _luminance, _gatys, ...), or as -o says. An
+    existing result is replaced, with a notice (--no-clobber numbers the new one instead). A
+    content folder is a dataset job: read recursively, its sub-folders mirrored under -o, every
+    result listed in manifest.jsonl (see "Dataset jobs" below; works under torchrun).
     """
     from ..controls import Controls
     from ..errors import InputError, Param
     from ..jobs import loader
-    from ..jobs.spec import Inputs, Job, Naming, RunOptions
+    from ..jobs.spec import Inputs, Job, RunOptions
 
     check_low_style(model, low_style)
     sweep = None
@@ -144,52 +165,89 @@ def transfer(
                 Param("alpha"), " and ", Param("alpha_sweep"), " both set the style strength; pass only one"
             )
         sweep = tuple(parse_numbers(alpha_sweep, "alpha_sweep"))
+    elif not labels:
+        raise InputError(Param("no_labels"), " only applies to ", Param("alpha_sweep"), "; drop it")
     dataset = (pairs, per_content, name, skip_existing, workers, jpeg_quality, png_level)
     encoding = loader.Encoding(png_level if png_level is not None else 6, jpeg_quality or 95)
-    job = Job(
-        Inputs(
-            content,
-            tuple(style_inputs(model, styles, style)),
-            named_styles=model.method.value == "cin",
-            pairs=(pairs or Pairs.all).value,
-            per_content=per_content or 1,
-            seed=gatys.seed or 0,
-            low_style=low_style,
-        ),
-        Controls(1.0 if alpha is None else alpha, color, sweep=sweep),
-        Naming(output, name, ext, manifest=True if any(v is not None for v in dataset) else None),
-        o.with_scales(reading, gatys).spec(),
-        RunOptions(bool(skip_existing), workers, encoding),
-    )
-    _run(job, model, gatys)
+    check_gatys(model, gatys)  # before the content is read (stdin too)
+    with stdin_image(content) as source, stdout_folder(results) as tmp:
+        if tmp is not None and any(v is not None for v in dataset):
+            raise InputError(Param("output", "-"), " writes one image to stdout; dataset options need a folder")
+        job = Job(
+            Inputs(
+                source,
+                tuple(style_inputs(model, styles, style)),
+                named_styles=model.method.value == "cin",
+                pairs=(pairs or Pairs.all).value,
+                per_content=per_content or 1,
+                seed=gatys.seed or 0,
+                low_style=low_style,
+            ),
+            Controls(1.0 if alpha is None else alpha, color, sweep=sweep, labels=labels),
+            results.naming(
+                tmp,
+                name=name,
+                manifest=True if any(v is not None for v in dataset) else None,
+                tags=model.name_tags(gatys),
+            ),
+            o.with_scales(reading, gatys).spec(),
+            RunOptions(bool(skip_existing), workers, encoding),
+        )
+        _run(job, model, gatys, results, stdout=tmp is not None)
 
 
-def _run(job, model, gatys) -> None:
+def _run(job, model, gatys, results, *, stdout: bool = False) -> None:
     """Plan (every input error before the weights load), run this process's share, report.
 
-    A job of single files prints each result's path; a dataset job (manifest.jsonl) prints a
-    summary. Under torchrun only rank 0 draws progress and prints the closing line; every rank
-    reports its own skipped files. Interrupted (Ctrl-C, SIGTERM; Gatys too): exit status 130,
-    nothing partial under an output name of a dataset job, so --skip-existing finishes it."""
+    A job of single files prints each result's path (or its JSON record, or with ``stdout`` pipes
+    its one image out); a dataset job (manifest.jsonl) prints a summary. Under torchrun only rank 0
+    draws progress and prints the closing line; every rank reports its own skipped files.
+    Interrupted (Ctrl-C, SIGTERM; Gatys too): exit status 130, nothing partial under an output name
+    of a dataset job, so --skip-existing finishes it."""
     import dataclasses
+    import time
 
     from ..dist import dist_env, rank_device
+    from ..errors import InputError, Param
     from ..jobs import runner
 
+    start = time.perf_counter()
     planned = runner.plan(job)
+    if stdout and len(planned) != 1:
+        raise InputError(
+            Param("output", "-"), f" writes one image to stdout, but this job makes {len(planned)}; pass a folder"
+        )
+    by_path = {job.naming.folder / p.output: p for p in planned}
     rank, world, _ = dist_env()
     current: list = [None]  # the output being computed: Gatys writes its intermediates beside it
     with progress_bar(show=rank == 0) as bar, gatys_steps(bar, model, current) as on_step:
         engine = load_engine(dataclasses.replace(model, device=rank_device(model.device)), gatys, on_step=on_step)
         where = f" (rank 0 of {world})" if world > 1 else ""
-        task = bar.add_task(f"stylizing with {engine.describe()}{where}", total=len(planned))
+        unit = "strips" if job.controls.sweep else "images"
+        task = bar.add_task(f"stylizing with {engine.describe()}{where}", total=len(planned), unit=unit)
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
         def printed(path: Path, error) -> None:
-            if error is None and not job.manifest:
-                out.print(str(path))
+            if error is not None or stdout:
+                return
+            pair = by_path.get(path)
+            if results.json_out:
+                record(
+                    output=path,
+                    content=pair.content.path if pair else None,
+                    style=pair.style.rel if pair else None,
+                    method=model.method,
+                    alpha=list(job.controls.sweep) if job.controls.sweep else job.controls.alpha,
+                    color=job.controls.color,
+                    replaced=bool(pair and pair.replaces),
+                    elapsed=round(time.perf_counter() - start, 3),
+                )
+            elif not job.manifest:
+                say_path(path)
+                if pair is not None and pair.replaces:
+                    err.print(f"replaced {path} (it existed; --no-clobber keeps it and numbers the new one)")
 
         report = runner.run(
             engine, job, planned, progress=progress, on_result=printed, on_start=lambda p: current.__setitem__(0, p)
@@ -205,12 +263,15 @@ def _run(job, model, gatys) -> None:
             130,
         )
     exit_for_failures(report.failures, report.written)
+    if stdout:
+        send_stdout(job.naming.folder / planned[0].output)
     err.print(f"done: {report.written} image(s) with {engine.describe()}")
 
 
 def _summary(job, report, engine, world: int) -> None:
     """A dataset job's closing line (rank 0), or its interruption and failures."""
-    summary = f"{report.written} written, {report.existing} already there, {report.failed} failed" + (
+    replaced = f" ({report.replaced} over existing files)" if report.replaced else ""
+    summary = f"{report.written} written{replaced}, {report.existing} already there, {report.failed} failed" + (
         f" (this process, {world} in all)" if world > 1 else ""
     )
     if report.interrupted:

@@ -12,15 +12,16 @@ from . import options as o
 from .common import (
     check_low_style,
     load_engine,
-    low_suffix,
     parse_numbers,
     read_styles,
+    record,
     region_summary,
-    stems,
+    say_path,
     style_inputs,
+    style_name,
     with_low_style,
 )
-from .console import err, guarded, out, progress_bar
+from .console import err, guarded, progress_bar
 from .signature import command
 
 
@@ -38,8 +39,26 @@ def video(
         typer.Option(
             "--output",
             "-o",
-            help="Output video (.mp4, .mov, .mkv, .m4v); default {in}_stylized_{style}.mp4 here.",
-            show_default=False,
+            help="Output video (.mp4, .mov, .mkv, .m4v).",
+            show_default="{input}_stylized_{style}_{settings}.mp4 here",
+        ),
+    ] = None,
+    no_clobber: o.NoClobber = False,
+    json_out: o.Json = False,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            metavar="T",
+            help="Start the stretch to stylize at T: seconds (12.5), [HH:]MM:SS, or a frame number (300f).",
+            show_default="the beginning",
+        ),
+    ] = None,
+    duration: Annotated[
+        str | None,
+        typer.Option(
+            metavar="D",
+            help="Stylize only D (seconds, [HH:]MM:SS or frames: 48f) from --start: a preview.",
+            show_default="to the end",
         ),
     ] = None,
     alpha: o.Alpha = 1.0,
@@ -48,15 +67,15 @@ def video(
         str | None,
         typer.Option(
             metavar="W,W,...",
-            help="With several styles: interpolation weights, one per style (default equal).",
-            show_default=False,
+            help="With several styles: interpolation weights, one per style.",
+            show_default="equal",
         ),
     ] = None,
     mask: Annotated[
         Path | None,
         typer.Option(
             help="A still mask or label image for every frame: each region takes its own style (as `styler mask`).",
-            show_default=False,
+            show_default="none",
         ),
     ] = None,
     feather: o.Feather = 0.0,
@@ -67,15 +86,18 @@ def video(
             "output pixel. 0 = off; 0.8 cut flicker by a third on the sample clip, with no lag on motion."
         ),
     ] = 0.0,
-    crf: Annotated[int, typer.Option(help="Encoder quality 0..51 (x264/x265/vp9 CRF; lower = better, bigger).")] = 18,
+    crf: Annotated[
+        int, typer.Option(min=0, max=51, help="Encoder quality (x264/x265/vp9 CRF; lower = better, bigger).")
+    ] = 18,
     codec: Annotated[
-        str, typer.Option(help="ffmpeg video encoder: libx264 (H.264), libx265, libvpx-vp9 (.mkv), ...")
+        str,
+        typer.Option(metavar="ENCODER", help="ffmpeg video encoder: libx264 (H.264), libx265, libvpx-vp9 (.mkv), ..."),
     ] = "libx264",
     batch: Annotated[int, typer.Option(min=1, help="Frames per model call.")] = 4,
     reading: o.Reading = o.Reading(content_size=0),
     model: o.Model = o.Model(),
 ) -> None:
-    """Stylize every frame of INPUT; frame rate, frame count and audio are kept.
+    """Stylize every frame of INPUT (or a stretch: --start, --duration); frame rate and audio are kept.
 
     Several styles are interpolated (--weights) or, with --mask, one per region. Prints the
     flicker ratio at the end: mean change between consecutive output frames over the same for
@@ -83,9 +105,10 @@ def video(
     """
     from ..controls import Controls, normalize_weights
     from ..errors import InputError, Param
+    from ..jobs.naming import free_path, low_tags, result_stem, setting_tags
     from ..jobs.video import stylize_video
     from ..media.regions import load_regions
-    from ..media.video import check_output, frame_size, probe
+    from ..media.video import check_output, frame_size, probe, trim
 
     if model.method.value == "gatys":
         raise InputError(
@@ -108,12 +131,19 @@ def video(
         raise InputError(
             Param("feather"), " only applies to a mask; add ", Param("mask", "FILE"), " or drop ", Param("feather")
         )
-    dest = (
-        output
-        if output is not None
-        else Path.cwd() / f"{input.stem}_stylized_{stems(names)}{low_suffix(low_style)}.mp4"
-    )
+    if str(input) == "-" or (output is not None and str(output) == "-"):
+        raise InputError("video reads and writes files, not pipes; pass the video's path and an output file name")
     info = probe(input)
+    clip = trim(info, start, duration)
+    if output is None:
+        tags = (*model.name_tags(), *low_tags(low_style), *setting_tags(controls, reading, content_size=0))
+        stretch = (f"from{clip.start:g}s",) if clip.start else ()
+        stretch += (f"{clip.frames}f",) if clip.trimmed else ()
+        output = Path.cwd() / (
+            result_stem(input.stem, [style_name(n) for n in names], "stylized", (*tags, *stretch)) + ".mp4"
+        )
+    dest = free_path(output) if no_clobber else output
+    replaces = dest.exists()
     check_output(dest, codec, crf, protect=input)
     w, h = frame_size(info, reading.content_size, reading.budget())
     regions = (
@@ -121,17 +151,17 @@ def video(
     )
     inputs = read_styles(names, reading)
     inputs = with_low_style(inputs, None if low_style is None else read_styles([low_style], reading)[0])
-    with progress_bar(TextColumn("{task.fields[fps]} fps")) as bar:
+    with progress_bar(TextColumn("{task.fields[fps]}")) as bar:
         engine = load_engine(model)
-        task = bar.add_task(f"stylizing on {engine.describe()}", total=info.frames, fps="-")
+        task = bar.add_task(f"stylizing with {engine.describe()}", total=clip.frames, fps="- fps", unit="frames")
 
         def advance(done: int) -> None:
             speed = bar.tasks[task].speed
-            bar.update(task, completed=done, fps=f"{speed:.1f}" if speed else "-")
+            bar.update(task, completed=done, fps=f"{speed:.1f} fps" if speed else "- fps")
 
         report = stylize_video(
             engine,
-            info,
+            clip,
             dest,
             inputs,
             controls,
@@ -143,7 +173,23 @@ def video(
             max_pixels=reading.budget(),
             progress=advance,
         )
-    out.print(str(report.path))
+    if json_out:
+        record(
+            output=report.path,
+            input=input,
+            styles=[str(n) for n in names],
+            frames=report.frames,
+            start=clip.start,
+            size=list(report.size),
+            fps=str(info.fps),
+            seconds=round(report.seconds, 3),
+            flicker=round(report.flicker, 4),
+            replaced=replaces,
+        )
+    else:
+        say_path(report.path)
+    if replaces:
+        err.print(f"replaced {report.path} (it existed; --no-clobber keeps it and numbers the new one)")
     extra = f"; colour kept ({color.value})" if color else ""
     if low_style is not None:
         extra += f"; low band from {low_style.name}"

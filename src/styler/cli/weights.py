@@ -13,46 +13,45 @@ if TYPE_CHECKING:
     from ..nets import weights
 
 from .console import download_progress, err, fail, guarded, out
+from .help import Command, sub_app
 
-weights_app = typer.Typer(help="List, download, verify and import the pretrained weights.", no_args_is_help=True)
+weights_app = sub_app(
+    "List, download, verify and import the pretrained weights.\n\nOffline: copy vgg_normalised.pth and "
+    "decoder.pth from a machine with internet access, then `styler weights import FILE...`, or set "
+    "$STYLER_WEIGHTS_DIR to their folder."
+)
 
 
-@weights_app.command("list")
+@weights_app.command("list", cls=Command)
 @guarded
 def list_() -> None:
-    """Show the known weights, where they are downloaded from and whether they are in the weights directory."""
+    """Show the known weights: in the weights folder or missing, release or not, and where each comes from."""
     from ..nets import weights
 
-    out.print(f"weights directory: {weights.default_dir()}  (set ${weights.ENV_DIR} to change)")
+    out.print(escape(f"weights folder: {weights.default_dir()}  (set ${weights.ENV_DIR} to change)"))
     mirror = os.environ.get(weights.ENV_MIRROR)
     if mirror:
-        out.print(f"downloads from the mirror {mirror}  (${weights.ENV_MIRROR})")
+        out.print(escape(f"downloads from the mirror {mirror}  (${weights.ENV_MIRROR})"))
     for known in weights.KNOWN.values():
         path = weights.default_dir() / known.filename
-        state = f"{path.stat().st_size / 1e6:.1f} MB" if path.is_file() else "missing"
-        recorded = weights.recorded_hash(path) if path.is_file() else None
-        digest = (recorded or "-")[:16]
-        if known.sha256 is None:  # no published hash: verify checks the layout instead
-            kind = " (unpinned: no published hash; the layout is verified)"
+        if path.is_file():
+            state = f"{path.stat().st_size / 1e6:6.1f} MB  {weights.describe(known, path)}"
         else:
-            kind = "" if recorded is None else " (release)" if recorded == known.sha256 else " (custom)"
-        out.print(
-            f"{known.name:<8} {known.filename:<19} {state:<9} sha256 {digest:<16}{kind:<10} "
-            f"{weights.download_url(known)}"
-        )
+            state = "missing" + (", unpinned (no published hash)" if known.sha256 is None else "")
+        out.print(escape(f"{known.name:<8} {known.filename:<19} {state:<40} from {weights.download_url(known)}"))
 
 
-@weights_app.command()
+@weights_app.command(cls=Command)
 @guarded
 def download(
     names: Annotated[
         list[str] | None,
-        typer.Argument(help="Which: vgg, decoder, aesfa (default: all of them).", show_default=False),
+        typer.Argument(metavar="NAME", help="Which: vgg, decoder, aesfa.", show_default="all of them"),
     ] = None,
-    force: Annotated[bool, typer.Option(help="Download again even if present.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Download again even if present.")] = False,
 ) -> None:
-    """Download missing weights into the weights directory (size and SHA-256 checked where a hash
-    is published, the layout always; resumable, one download at a time per directory)."""
+    """Download missing weights into the weights folder (size and SHA-256 checked where a hash is
+    published, the layout always; resumable, one download at a time per folder)."""
     from ..errors import InputError
     from ..nets import weights
 
@@ -68,11 +67,12 @@ def download(
         out.print(str(dest))
 
 
-@weights_app.command()
+@weights_app.command(cls=Command)
 @guarded
 def verify(
     files: Annotated[
-        list[Path] | None, typer.Argument(help="Weights files to check (default: those in the weights directory).")
+        list[Path] | None,
+        typer.Argument(metavar="FILE", help="Weights files to check.", show_default="those in the weights folder"),
     ] = None,
 ) -> None:
     """Check weights files: safe to load, exact layout, unchanged since they were fetched, and
@@ -147,14 +147,44 @@ def _identify(path: Path) -> weights.KnownWeights:
     raise WeightsError(f"{path} is neither a {', a '.join(first)} nor a {last} ({reason})")
 
 
-@weights_app.command("import")
+@weights_app.command("import", cls=Command)
 @guarded
 def import_(
-    files: Annotated[list[Path], typer.Argument(help="vgg_normalised.pth, decoder.pth and/or AesFA's main.pth.")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="FILE", help="vgg_normalised.pth, decoder.pth (or a trained decoder), AesFA's main.pth."
+        ),
+    ],
 ) -> None:
-    """Copy weights from local files (for machines without internet); each is checked first."""
+    """Copy weights from local files into the weights folder (for machines without internet).
+
+    Each file is checked first; from a training checkpoint only the network's weights are kept
+    (no optimizer state). A file already there is replaced, and the command says what it was."""
     from ..nets import weights
 
     for file in files:
         known = _identify(file)
-        out.print(str(weights.install(known, file, weights.default_dir(), check=_checker(known))))
+        dest = weights.default_dir() / known.filename
+        before = weights.describe(known, dest) if dest.is_file() and not _same(file, dest) else None
+        was_release = before is not None and weights.is_release(known, dest)
+        checkpoint = weights.is_checkpoint(file)
+        path = weights.install(known, file, weights.default_dir(), check=_checker(known))
+        out.print(escape(str(path)))
+        if checkpoint:
+            mb = (Path(file).stat().st_size / 1e6, path.stat().st_size / 1e6)
+            err.print(
+                escape(
+                    f"{file} is a training checkpoint: kept the decoder's weights only ({mb[0]:.1f} -> {mb[1]:.1f} MB)"
+                )
+            )
+        if before is not None:
+            back = "; get the release back with `styler weights download --force`" if was_release else ""
+            err.print(escape(f"replaced {dest} ({before}){back}"))
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False

@@ -20,8 +20,8 @@ import numpy as np
 
 from ..errors import InputError, Param
 from ..media.images import FORMATS, IMAGE_SUFFIXES
+from .naming import DEFAULT_NAME
 
-DEFAULT_NAME = "{content}_stylized_{style}"
 FIELDS = ("content", "style", "alpha", "index")
 
 
@@ -50,6 +50,7 @@ class Pair:
     content: Source
     style: Source
     output: str  # relative to the output folder, posix
+    replaces: bool = False  # an existing file is under that name (set by ``runner.plan``)
 
 
 def list_tree(root: Path) -> list[Source]:
@@ -200,7 +201,7 @@ def check_mode(mode: PairMode | str) -> PairMode:
     try:
         return PairMode(mode.value if isinstance(mode, PairMode) else mode)
     except ValueError:
-        raise InputError(f"pairs='{mode}' is not a pairing mode; use all, random or zip") from None
+        raise InputError(Param("pairs", repr(mode)), " is not a pairing mode; use all, random or zip") from None
 
 
 def check_collisions(pairs: list[Pair], name: str = DEFAULT_NAME) -> None:

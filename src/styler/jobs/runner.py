@@ -18,6 +18,7 @@ same-size batches, each image with its own styles (``Engine.render_batch``).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import threading
@@ -34,8 +35,10 @@ from ..dist import dist_env
 from ..engine import Engine
 from ..errors import InputError, Interrupted, Param, StylerError
 from ..media.files import check_writable
+from ..media.images import is_video
 from ..runtime import autotune
 from . import loader, manifest
+from .naming import free_path
 from .pairing import Pair, Source, list_tree, list_trees, make_pairs, shard
 from .spec import Job
 from .stylecache import represent_styles
@@ -61,6 +64,7 @@ class Report:
     listed: int = 0  # records in that manifest: the whole job's outputs
     style_hits: int = 0
     style_misses: int = 0
+    replaced: int = 0  # outputs written over an existing file
 
 
 Progress = Callable[[int, int], None]  # (pairs done on this rank, pairs of this rank); rank 0 only
@@ -75,6 +79,8 @@ def plan(job: Job) -> list[Pair]:
     if not naming.to_file and out.exists() and not out.is_dir():
         raise InputError(Param("output", out), " is a file without an image extension; pass a folder or an image name")
     check_writable(out / manifest.MANIFEST, "choose a writable output folder")
+    if inputs.content.is_file() and is_video(inputs.content):
+        raise InputError(f"{inputs.content} is a video; stylize it with `styler video {inputs.content} STYLE`")
     contents = list_tree(inputs.content)
     if inputs.content.is_dir() and _inside(out, inputs.content):
         # An output folder inside the content tree: never read earlier results as contents.
@@ -91,11 +97,10 @@ def plan(job: Job) -> list[Pair]:
             raise InputError(
                 Param("output", naming.output), f" is one file but there are {count} results; pass a folder"
             )
-    name = naming.template(job.controls.sweep is not None)
+    pairs = make_pairs(contents, styles, name=job.template(), ext=naming.suffix, **pairing)  # type: ignore[arg-type]
+    if not job.run.skip_existing:  # (skip_existing keeps what is there)
+        pairs = _existing(pairs, out, naming.keep_existing)
     low = inputs.low_style
-    if low is not None and naming.name is None and not naming.to_file:  # default names say the low band's source
-        name += "_low_" + low.stem.replace("{", "{{").replace("}", "}}")
-    pairs = make_pairs(contents, styles, name=name, ext=naming.suffix, **pairing)  # type: ignore[arg-type]
     given = (inputs.content,) if inputs.named_styles else (inputs.content, *inputs.styles)
     given += (low,) if low is not None else ()
     if any(_inside(out, Path(p)) or _inside(Path(p), out) for p in given):
@@ -105,6 +110,22 @@ def plan(job: Job) -> list[Pair]:
             if os.path.realpath(out / p.output) in sources:
                 raise InputError(f"refusing to overwrite input {out / p.output}; choose another output folder or name")
     return pairs
+
+
+def _existing(pairs: list[Pair], out: Path, keep: bool) -> list[Pair]:
+    """Mark the pairs whose output exists (they replace it), or with ``keep`` move them to the
+    first free numbered name (``naming.free_path``), clear of every other pair's name."""
+    if not keep:
+        return [dataclasses.replace(p, replaces=True) if (out / p.output).exists() else p for p in pairs]
+    taken = {p.output for p in pairs}
+    moved = []
+    for p in pairs:
+        if (out / p.output).exists():
+            name = free_path(out / p.output, {str(out / t) for t in taken}).relative_to(out).as_posix()
+            taken.add(name)
+            p = dataclasses.replace(p, output=name)
+        moved.append(p)
+    return moved
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -207,6 +228,7 @@ class _Work:
             if error is None:
                 self.records[output] = manifest.record(pair, self.job.controls.alpha, self.job.inputs.low_style)
                 self.report.written += 1
+                self.report.replaced += pair.replaces
             else:
                 self.report.failures.append(error)
                 self.report.failed += 1

@@ -19,7 +19,8 @@ from ..errors import InputError, Param
 from ..media.files import check_writable
 from ..media.images import MAX_PIXELS, check_budget, output_format
 from .loader import Encoding, check_workers
-from .pairing import DEFAULT_NAME, PairMode, check_ext, check_mode, check_template
+from .naming import DEFAULT_NAME, free_path, low_tags, result_stem, setting_tags, suffix
+from .pairing import PairMode, check_ext, check_mode, check_template
 
 Style = Path | str  # a style image file or folder, or (a model's own styles) a name or index
 
@@ -78,12 +79,17 @@ class Inputs:
 @dataclass(frozen=True)
 class Naming:
     """Where results go: ``output`` is a folder (None = the current one) or, for one result, an
-    image file. Names are ``name``.``ext`` under the content's mirrored sub-folder."""
+    image file. Names are ``name``.``ext`` under the content's mirrored sub-folder; the default
+    name carries a tag per setting that changes the picture (``naming``). An existing output is
+    replaced (the report says which), or with ``keep_existing`` kept, the result taking the first
+    free numbered name (``_2``, ``_3``, ...)."""
 
     output: Path | None = None
-    name: str | None = None  # template: {content} {style} {alpha} {index}; None = DEFAULT_NAME (+ "_sweep")
+    name: str | None = None  # template: {content} {style} {alpha} {index}; None = DEFAULT_NAME + the tags
     ext: str = "png"
     manifest: bool | None = None  # write manifest.jsonl; None = when the content is a folder
+    tags: tuple[str, ...] = ()  # the method and its options, as name tags (``naming.method_tags``)
+    keep_existing: bool = False  # never replace an existing output: number the new one instead
 
     def __post_init__(self) -> None:
         if self.output is not None:
@@ -91,6 +97,7 @@ class Naming:
         if self.name is not None:
             check_template(self.name)
         object.__setattr__(self, "ext", check_ext(self.ext))
+        object.__setattr__(self, "tags", tuple(self.tags))
         if self.to_file:
             assert self.output is not None
             output_format(self.output)  # an unknown extension fails here, before any work
@@ -106,21 +113,39 @@ class Naming:
             return Path.cwd()
         return self.output.parent if self.to_file else self.output
 
-    def template(self, sweep: bool) -> str:
+    def template(self, tags: Sequence[str] = ()) -> str:
+        """The name template: the output file's own name, ``name``, or the default name with
+        ``tags`` (the settings' tags) after this naming's own."""
         if self.to_file:
             assert self.output is not None
             return self.output.stem.replace("{", "{{").replace("}", "}}")  # a literal name
-        return self.name if self.name is not None else DEFAULT_NAME + ("_sweep" if sweep else "")
+        return self.name if self.name is not None else DEFAULT_NAME + suffix((*self.tags, *tags))
 
     def one(self, stem: str) -> Path:
-        """Where a single result goes: ``output`` when it is a file, else ``stem``.``ext`` in the folder."""
+        """Where a single result goes: ``output`` when it is a file, else ``stem``.``ext`` in the
+        folder; with ``keep_existing`` the first free numbered name when that exists."""
         path = self.output if self.to_file and self.output is not None else self.folder / f"{stem}.{self.ext}"
         if self.folder.exists() and not self.folder.is_dir():
             raise InputError(
                 Param("output", self.folder), " is a file without an image extension; pass a folder or an image name"
             )
         check_writable(path, "choose a writable output")
-        return path
+        return free_path(path) if self.keep_existing else path
+
+    def result(
+        self,
+        content: str,
+        styles: Sequence[str],
+        kind: str = "stylized",
+        controls: Controls | None = None,
+        reading: Reading | None = None,
+        sizes: tuple[int, int] = (512, 512),
+    ) -> Path:
+        """``one`` for a one-image command's result: the default stem is ``naming.result_stem``
+        of the content and style names with this naming's tags and the settings' tags (``sizes``:
+        the command's default content and style sizes)."""
+        tags = (*self.tags, *setting_tags(controls, reading, content_size=sizes[0], style_size=sizes[1]))
+        return self.one(result_stem(content, styles, kind, tags))
 
     @property
     def suffix(self) -> str:
@@ -155,6 +180,11 @@ class Job:
     @property
     def manifest(self) -> bool:
         return self.naming.manifest if self.naming.manifest is not None else self.inputs.content.is_dir()
+
+    def template(self) -> str:
+        """The results' name template: the default one carries the tags of the method
+        (``naming.tags``) and of every control and reading setting that differs from its default."""
+        return self.naming.template((*low_tags(self.inputs.low_style), *setting_tags(self.controls, self.reading)))
 
 
 def make_job(content: Path | str, styles: Sequence[Style], output: Path | str | None = None, **settings: Any) -> Job:

@@ -24,7 +24,8 @@ from ..errors import StylerError
 from ..media.files import atomic_path
 from ..media.images import load_image
 from ..methods.base import Bands
-from ..nets.weights import default_dir, sha256_of
+from ..nets.weights import sha256_of
+from ..paths import cache_dir, mark_cache
 from .pairing import Source
 from .spec import Job
 
@@ -33,8 +34,9 @@ Entry = dict[str, Tensor]
 
 
 def default_cache_dir() -> Path:
-    """``<weights dir>/styles``: next to the weights the statistics were computed with."""
-    return default_dir() / "styles"
+    """``<user cache>/styles`` (``paths.cache_dir``), never the weights folder, which may be
+    read-only or shared; entries are keyed by the weights, so one cache serves every weights folder."""
+    return cache_dir("styles")
 
 
 class StyleCache:
@@ -46,6 +48,7 @@ class StyleCache:
         self.directory = Path(directory) if directory is not None else default_cache_dir()
         self.hits = self.misses = 0
         self.writable = True  # a read-only cache still serves hits; stores are then skipped
+        self.marked = False
 
     def key(self, path: Path) -> str:
         """Content hash of the file + resize settings + model identity."""
@@ -76,6 +79,9 @@ class StyleCache:
         if not self.writable:
             return
         try:
+            if not self.marked:
+                mark_cache(self.directory)  # CACHEDIR.TAG: `styler cache clear` may remove it
+                self.marked = True
             with atomic_path(self.entry_path(key)) as tmp:
                 torch.save({"key": key, "tensors": {k: v.detach().cpu() for k, v in tensors.items()}}, tmp)
         except Exception:

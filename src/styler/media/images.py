@@ -31,6 +31,7 @@ FORMATS = {
     ".tiff": "TIFF",
     ".bmp": "BMP",
 }
+VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".wmv", ".flv", ".mpg", ".mpeg", ".ts", ".3gp"}
 # Extensions picked up when a directory is given as input.
 IMAGE_SUFFIXES = {*FORMATS, ".gif", ".ppm", ".pgm", ".pbm", ".jp2", ".jxl", ".heic", ".avif", ".ico"}
 
@@ -65,12 +66,26 @@ def open_rgb(path: Path, draft: int = 0) -> Image.Image:
             f"{path} is too large for a safe decode (over {2 * Image.MAX_IMAGE_PIXELS} pixels); downscale it first"
         ) from None
     except UnidentifiedImageError:
+        if is_video(path):
+            raise InputError(f"{path} is a video; stylize it with `styler video {path} STYLE`") from None
         raise InputError(f"{path} is not an image Pillow can read; convert it to PNG or JPEG") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise InputError(f"{path} cannot be decoded ({e}); the file may be truncated or corrupt") from None
     img = to_rgb(img)
     img.info[SOURCE] = path.name  # names the file in prepare's errors (resize and crop keep info)
     return img
+
+
+def is_video(path: Path) -> bool:
+    """A video file by its extension or its first bytes (MP4/MOV 'ftyp', Matroska/WebM, AVI)."""
+    if Path(path).suffix.lower() in VIDEO_SUFFIXES:
+        return True
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError:
+        return False
+    return head[4:8] == b"ftyp" or head[:4] == b"\x1aE\xdf\xa3" or (head[:4] == b"RIFF" and head[8:11] == b"AVI")
 
 
 # Bomb-sized images fail in open_rgb; the warnings Pillow raises on odd files (EXIF, palette,

@@ -47,6 +47,53 @@ class VideoInfo:
     codec: str
     audio: tuple[str, ...]  # codec of each audio track, in order; () when silent
     rotation: int  # degrees, from the display matrix
+    start: float = 0.0  # a stretch (``trim``): where it starts, in seconds; ``frames`` and ``duration`` are its own
+    trimmed: bool = False
+
+
+def parse_moment(text: str, name: str) -> tuple[float, bool]:
+    """'12.5' or '1:02.5' or '0:01:02' -> seconds; '300f' -> frame 300: (value, is_frames)."""
+    t = str(text).strip().lower()
+    try:
+        if t.endswith("f"):
+            value = int(t[:-1])
+            if value < 0:
+                raise ValueError
+            return float(value), True
+        seconds = 0.0
+        for part in t.split(":"):
+            seconds = seconds * 60 + float(part)
+        if not (seconds >= 0 and seconds < float("inf")) or t.count(":") > 2:
+            raise ValueError
+        return seconds, False
+    except ValueError:
+        raise InputError(
+            Param(name, text), " is not a time: use seconds (12.5), [HH:]MM:SS(.s) or a frame number (300f)"
+        ) from None
+
+
+def trim(info: VideoInfo, start: str | None = None, duration: str | None = None) -> VideoInfo:
+    """``info`` for the stretch from ``start`` lasting ``duration`` (each seconds, [HH:]MM:SS or a
+    frame count like '48f'; ``parse_moment``), counted in whole frames of the input."""
+    if start is None and duration is None:
+        return info
+    first = 0
+    if start is not None:
+        value, frames = parse_moment(start, "start")
+        first = int(value) if frames else round(value * info.fps)
+    if first >= info.frames:
+        raise InputError(
+            Param("start", start), f" is past the end of {info.path.name} ({info.frames} frames, {info.duration:.2f} s)"
+        )
+    count = info.frames - first
+    if duration is not None:
+        value, frames = parse_moment(duration, "duration")
+        count = min(count, int(value) if frames else round(value * info.fps))
+        if count < 1:
+            raise InputError(Param("duration", duration), " is shorter than one frame; give more")
+    from dataclasses import replace
+
+    return replace(info, start=float(first / info.fps), frames=count, duration=float(count / info.fps), trimmed=True)
 
 
 def ffmpeg_exe() -> str:
@@ -137,8 +184,14 @@ def read_frames(info: VideoInfo, size: int = 0, max_pixels: int = MAX_PIXELS) ->
     frame stylizes exactly as the same picture would with ``styler transfer``; an odd
     row/column is then cropped off the bottom/right."""
     w, h = frame_size(info, size, max_pixels)
+    # Decoded from the keyframe before, frames before the time dropped: exact, half a frame early so the
+    # first frame of the stretch is never lost to rounding of its timestamp.
+    seek = ["-ss", f"{max(0.0, info.start - 0.5 / float(info.fps)):.6f}"] if info.start else []
+    stretch = ["-frames:v", str(info.frames)] if info.trimmed else []
     gen = imageio_ffmpeg.read_frames(
-        str(info.path), output_params=["-map", "0:v:0", "-fps_mode", "passthrough", "-an", "-sn"]
+        str(info.path),
+        input_params=seek,
+        output_params=["-map", "0:v:0", "-fps_mode", "passthrough", "-an", "-sn", *stretch],
     )
     try:
         w0, h0 = next(gen)["size"]
@@ -235,7 +288,8 @@ def open_writer(
             gen.close()
             _check_written(video_only, sent, dest)
             if info.audio:
-                _mux(video_only, info.path, final, [*fast, "-f", container])
+                stretch = ["-ss", f"{info.start:.6f}", "-t", f"{info.duration:.6f}"] if info.trimmed else []
+                _mux(video_only, info.path, final, [*fast, "-f", container], stretch)
         finally:
             gen.close()
             if video_only != final:
@@ -264,8 +318,8 @@ def _send(gen, frame: Frame, dest: Path) -> None:
         ) from None
 
 
-def _mux(video: Path, source: Path, dest: Path, out_params: list[str]) -> None:
-    """Our video stream + every audio track of ``source``, both copied, never re-encoded."""
+def _mux(video: Path, source: Path, dest: Path, out_params: list[str], stretch: list[str] | None = None) -> None:
+    """Our video stream + every audio track of ``source`` (``stretch``: its -ss/-t), both copied, never re-encoded."""
     cmd = [
         ffmpeg_exe(),
         "-hide_banner",
@@ -275,6 +329,7 @@ def _mux(video: Path, source: Path, dest: Path, out_params: list[str]) -> None:
         "-y",
         "-i",
         str(video),
+        *(stretch or []),
         "-i",
         str(source),
         "-map",
@@ -283,6 +338,7 @@ def _mux(video: Path, source: Path, dest: Path, out_params: list[str]) -> None:
         "1:a?",
         "-c",
         "copy",
+        *(["-shortest"] if stretch else []),
         *out_params,
         str(dest),
     ]

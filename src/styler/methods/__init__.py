@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, Param
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from ..nets.download import KnownWeights
     from .base import Method
 
-__all__ = ["MethodName", "check_weights", "load"]
+__all__ = ["MethodName", "check_options", "check_weights", "load"]
 
 
 def load(name: str | MethodName = "adain", **options: Any) -> Method:
@@ -32,10 +33,7 @@ def load(name: str | MethodName = "adain", **options: Any) -> Method:
     ``options`` are the method's ``load`` keywords: always ``device``, ``precision`` and
     ``progress``; ``vgg``/``decoder`` (adain, gatys), ``model`` (cin, aesfa), ``gatys`` (a
     ``GatysConfig``) and ``on_step`` (gatys). Options left at None are not passed on."""
-    try:
-        kind = MethodName(name)
-    except ValueError:
-        raise InputError(f"unknown method '{name}'; use one of {', '.join(m.value for m in MethodName)}") from None
+    kind = _kind(name)
     given = {k: v for k, v in options.items() if v is not None}
     if kind is MethodName.gatys:
         # Gatys may start from the AdaIN result (init="adain"): the registry builds that method
@@ -44,20 +42,36 @@ def load(name: str | MethodName = "adain", **options: Any) -> Method:
         if getattr(given.get("gatys"), "init", None) == "adain":
             shared = {k: given[k] for k in ("vgg", "device", "precision", "progress") if k in given}
             given["init_method"] = load(MethodName.adain, decoder=decoder, **shared)
+    return check_options(kind, **given)(**given)
+
+
+def check_options(name: str | MethodName, **options: Any) -> Callable[..., Method]:
+    """The loader of method ``name``, after checking that every option given (not None) applies
+    to it: one line naming the option and the method otherwise, before anything is loaded."""
+    kind = _kind(name)
     loader = importlib.import_module(f"{__name__}.{kind.value}.method").load
-    extra = [k for k in given if k not in inspect.signature(loader).parameters]
-    if extra and extra[0] == "model":
+    accepted = set(inspect.signature(loader).parameters) | ({"decoder"} if kind is MethodName.gatys else set())
+    extra = [k for k, v in options.items() if v is not None and k not in accepted]
+    if "model" in extra:
         raise InputError(
             Param("model"),
-            f" is a CIN or AesFA network file; it does not apply to method {kind.value} (use ",
-            Param("method", "cin"),
-            " or ",
-            Param("method", "aesfa"),
-            ")",
+            " is a CIN or AesFA network file, which conflicts with ",
+            Param("method", kind.value),
+            "; drop ",
+            Param("method", kind.value),
+            f" (a model alone means {MethodName.cin.value}, a main.pth {MethodName.aesfa.value}) or drop ",
+            Param("model"),
         )
     if extra:
         raise InputError(Param(extra[0]), f" does not apply to method {kind.value}; drop it or choose another method")
-    return loader(**given)
+    return loader  # type: ignore[no-any-return]
+
+
+def _kind(name: str | MethodName) -> MethodName:
+    try:
+        return MethodName(name)
+    except ValueError:
+        raise InputError(f"unknown method '{name}'; use one of {', '.join(m.value for m in MethodName)}") from None
 
 
 def check_weights(known: KnownWeights, path: Path) -> None:

@@ -145,6 +145,11 @@ class Method(ABC):
     def describe(self) -> str:
         return f"{self.name} on {self.runtime.describe()}"
 
+    def own_styles(self) -> list[str]:
+        """The styles the method carries itself, by name (a trained multi-style network's); [] for
+        methods that take style images."""
+        return []
+
 
 def weights_digest(module: nn.Module, dtype: torch.dtype, device: torch.device) -> str:
     """A short hash of ``module``'s weights as they run (values, dtype, device type): a

@@ -1,11 +1,12 @@
 """Downloading one weights file: resumable, checked, under a file lock; no table, no layouts.
 
 Downloads go to a fixed hidden partial file (``.decoder.pth.part``) under a file lock
-(``.decoder.pth.lock``, kept: removing a lock file that others may be waiting on breaks the
-lock): concurrent processes (torchrun ranks, two shells) download once, the others wait and
-then use the file; a download cut short keeps its partial file and the next run resumes it
-with an HTTP Range request where the server honours ranges (else it starts over). The
-partial only takes the real name after the size, hash and ``check`` pass.
+(``paths.lock_path``: in the user's runtime folder, never in the weights folder; kept there, as
+removing a lock file that others may be waiting on breaks the lock): concurrent processes
+(torchrun ranks, two shells) download once, the others wait and then use the file; a download
+cut short keeps its partial file and the next run resumes it with an HTTP Range request where
+the server honours ranges (else it starts over). The partial only takes the real name after the
+size, hash and ``check`` pass.
 
 A server may answer with an HTML confirmation page instead of the file (Google Drive does for
 files too large to virus-scan; small ones come directly): the page's form (its action and
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import OutputError, WeightsError
+from ..paths import lock_path
 
 ENV_DIR = "STYLER_WEIGHTS_DIR"
 ENV_MIRROR = "STYLER_WEIGHTS_MIRROR"  # a base URL (or folder) serving the same file names
@@ -39,6 +41,14 @@ PAGE_LIMIT = 1 << 20  # bytes of an HTML answer read to look for its confirmatio
 
 Progress = Callable[[int, int | None], None]  # (bytes done, total bytes or None)
 Check = Callable[[Path], None]  # raises WeightsError if the file is not usable as weights
+
+
+class Unreachable(WeightsError):
+    """The download could not start (offline, DNS, refused, HTTP error): nothing was received."""
+
+    def __init__(self, reason: str, *parts: str) -> None:
+        super().__init__(*parts)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -85,9 +95,10 @@ def fetch(
     dest = Path(directory) / known.filename
     part = dest.with_name(f".{known.filename}.part")
     hint = f"set {ENV_DIR} to a writable directory"
+    lock_file = lock_path(dest)
     try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(dest.with_name(f".{known.filename}.lock"), timeout=LOCK_TIMEOUT)
+        lock_file.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(lock_file, timeout=LOCK_TIMEOUT)
         lock.acquire()
     except Timeout:
         raise WeightsError(
@@ -95,7 +106,9 @@ def fetch(
             f"{LOCK_TIMEOUT // 60} minutes; wait for it or stop it"
         ) from None
     except OSError as e:
-        raise OutputError(f"cannot write to {dest.parent} ({e.strerror or e}); {hint}") from None
+        raise OutputError(
+            f"cannot write to {lock_file.parent} ({e.strerror or e}); set TMPDIR to a writable folder"
+        ) from None
     try:
         if dest.is_file() and not force:
             return dest  # another process fetched it while this one waited
@@ -146,6 +159,7 @@ def _download(url: str, part: Path, known: KnownWeights, progress: Progress | No
             if known.size is not None and total is not None and total != known.size:
                 _refuse(part, f"{url} is {total} bytes, not the {known.size} of the release {known.filename}")
             try:
+                part.parent.mkdir(parents=True, exist_ok=True)  # only now: a refused download leaves nothing
                 out = open(part, mode)  # noqa: SIM115  (closed below; write errors are not network errors)
             except OSError as e:
                 raise OutputError(
@@ -165,9 +179,10 @@ def _download(url: str, part: Path, known: KnownWeights, progress: Progress | No
             raise WeightsError(
                 f"download of {known.filename} from {url} stopped after {done} bytes ({reason}); run it again to resume"
             ) from None
-        raise WeightsError(
+        raise Unreachable(
+            str(reason),
             f"cannot download {known.filename} from {url} ({reason}); offline? set {ENV_MIRROR} to a reachable "
-            f"copy, or download it by hand and put it in {directory} (or run `styler weights import FILE`)"
+            f"copy, or download it by hand and put it in {directory} (or run `styler weights import FILE`)",
         ) from None
     if total is not None and done < total:
         raise WeightsError(

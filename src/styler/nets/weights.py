@@ -14,13 +14,15 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from functools import partial
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
-from ..errors import WeightsError
+from ..errors import Param, WeightsError
 from ..media.files import atomic_path
+from ..paths import cache_root
 from . import download
 from .download import ENV_DIR, ENV_MIRROR, Check, KnownWeights, Progress, record_hash, sha256_of
 from .vgg import Encoder, load_decoder, load_encoder
@@ -76,11 +78,11 @@ KNOWN = {w.name: w for w in (VGG, DECODER, AESFA)}
 
 
 def default_dir() -> Path:
-    """``$STYLER_WEIGHTS_DIR`` if set, else ``$XDG_CACHE_HOME/styler`` (``~/.cache/styler``)."""
+    """``$STYLER_WEIGHTS_DIR`` if set, else the user cache folder (``paths.cache_root``:
+    ``$XDG_CACHE_HOME/styler``, i.e. ``~/.cache/styler``, on Linux)."""
     if os.environ.get(ENV_DIR):
         return Path(os.environ[ENV_DIR]).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache) / "styler"
+    return cache_root()
 
 
 def download_url(known: KnownWeights) -> str:
@@ -107,16 +109,71 @@ def resolve(
     if explicit is not None:
         path = Path(explicit).expanduser()
         if path.is_dir():
-            raise WeightsError(f"{known.name}={path} is a directory; pass the {known.filename} file itself")
+            raise WeightsError(Param(known.name, path), f" is a directory; pass the {known.filename} file itself")
         if not path.is_file():
-            raise WeightsError(f"{known.name}={path} does not exist; check the path")
+            raise WeightsError(Param(known.name, path), " does not exist; check the path")
         return path
     path = default_dir() / known.filename
     if path.is_file():
         return path
     if not download:
         raise WeightsError(f"{known.filename} is not in {path.parent}; run `styler weights download`")
-    return fetch(known, path.parent, progress=progress, check=check)
+    return resolve_all([(known, None)], progress=progress, checks={known.name: check} if check else None)[0]
+
+
+def resolve_all(
+    wanted: list[tuple[KnownWeights, Path | None]],
+    *,
+    progress: Progress | None = None,
+    checks: dict[str, Check] | None = None,
+) -> list[Path]:
+    """``resolve`` for several files at once: explicit files are checked first; the missing ones
+    are downloaded, and if the network cannot be reached, one ``WeightsError`` lists every file
+    still missing, where to get it, and the ways to install it (``missing_message``). ``checks``:
+    a file's own layout check by name (default ``check_file``)."""
+    checks = checks or {}
+    found: dict[str, Path] = {}
+    missing = []
+    for known, explicit in wanted:
+        if explicit is not None:
+            found[known.name] = resolve(known, explicit)
+        elif (default_dir() / known.filename).is_file():
+            found[known.name] = default_dir() / known.filename
+        else:
+            missing.append(known)
+    if missing:
+        for known, explicit in wanted:  # a bad explicit file is reported before any download
+            if explicit is not None:
+                checks.get(known.name, partial(check_file, known))(found[known.name])
+    unreachable: list[KnownWeights] = []
+    reason = ""
+    for known in missing:
+        if unreachable:  # offline: trying the others would only wait for the same timeout
+            unreachable.append(known)
+            continue
+        try:
+            found[known.name] = fetch(known, default_dir(), progress=progress, check=checks.get(known.name))
+        except download.Unreachable as e:
+            unreachable.append(known)
+            reason = e.reason
+    if unreachable:
+        raise WeightsError(missing_message(unreachable, reason))
+    return [found[known.name] for known, _ in wanted]
+
+
+def missing_message(files: list[KnownWeights], reason: str) -> str:
+    """Every missing file with where to get it, and the two ways to install them (several lines)."""
+    where = default_dir()
+    width = max(len(k.filename) for k in files)
+    listed = "\n".join(f"  {k.filename:<{width}}  {(k.size or 0) / 1e6:5.1f} MB  {download_url(k)}" for k in files)
+    names = " ".join(k.filename for k in files)
+    return (
+        f"{len(files)} weights file(s) missing from {where}, and the download failed ({reason}):\n{listed}\n"
+        f"Download them on a machine with internet access, then either:\n"
+        f"  export {ENV_DIR}=/folder/holding/them        (use them where they are)\n"
+        f"  styler weights import {names}   (copy them into {where})\n"
+        f"or set {ENV_MIRROR} to a reachable copy (a URL or a folder)."
+    )
 
 
 def is_release(known: KnownWeights, path: Path, digest: str | None = None) -> bool:
@@ -154,16 +211,39 @@ def fetch(
 
 
 def install(known: KnownWeights, source: Path, directory: Path, *, check: Check | None = None) -> Path:
-    """Copy a local file into ``directory`` under its known name, checked (default:
-    ``check_file``), atomically."""
+    """Put a local file into ``directory`` under its known name, checked (default: ``check_file``),
+    atomically. A training checkpoint is reduced to its network state (``is_checkpoint``): no
+    optimizer state or RNG goes into the weights folder."""
     source = Path(source).expanduser()
     (check or (lambda p: check_file(known, p)))(source)
     dest = directory / known.filename
     if not (dest.exists() and os.path.samefile(source, dest)):
         with atomic_path(dest, f"set {ENV_DIR} to a writable directory") as tmp:
-            shutil.copyfile(source, tmp)
+            if is_checkpoint(source):
+                torch.save(load_state_dict(source), tmp)
+            else:
+                shutil.copyfile(source, tmp)
     record_hash(dest, sha256_of(dest))
     return dest
+
+
+def is_checkpoint(path: Path) -> bool:
+    """Whether ``path`` is a training checkpoint (the state dict under ``"decoder"``, beside the
+    optimizer state and the rest) rather than a plain state dict."""
+    obj = safe_load(path, str(path), "pass a weights file")
+    return isinstance(obj, dict) and isinstance(obj.get("decoder"), dict)
+
+
+def describe(known: KnownWeights, path: Path) -> str:
+    """What a file in the weights folder is, for ``weights list`` and ``weights import``'s notices:
+    the release file, a custom one, or one placed by hand (no recorded hash)."""
+    if known.sha256 is None:  # no published hash: `weights verify` checks the layout instead
+        return "unpinned (no published hash; the layout is verified)"
+    recorded = recorded_hash(path)
+    release = is_release(known, path, recorded)  # no recorded hash: the file is hashed now
+    if recorded is None:
+        return "placed by hand, the release file" if release else "placed by hand, NOT the release"
+    return "the release file" if release else "custom, not the release"
 
 
 def recorded_hash(path: Path) -> str | None:
@@ -171,9 +251,42 @@ def recorded_hash(path: Path) -> str | None:
     return side.read_text().split()[0] if side.is_file() else None
 
 
+# What a file that is not a PyTorch file usually is, by its first bytes.
+MAGIC = {
+    b"\xff\xd8\xff": "a JPEG image",
+    b"\x89PNG": "a PNG image",
+    b"GIF8": "a GIF image",
+    b"BM": "a BMP image",
+    b"II*\x00": "a TIFF image",
+    b"MM\x00*": "a TIFF image",
+    b"%PDF": "a PDF",
+    b"<": "an HTML or XML page (a saved download page?)",
+}
+
+
+def sniff(path: Path) -> str | None:
+    """Why ``path`` is not a PyTorch file (zip or pickle) by its first bytes: 'it is a JPEG image',
+    ...; None when it may be one (or cannot be read: ``torch.load`` says why)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError:
+        return None
+    if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80" or not head:
+        return None
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "it is a WebP image"
+    if head[4:8] == b"ftyp":
+        return "it is a video or HEIF image"
+    what = next((what for magic, what in MAGIC.items() if head.startswith(magic)), None)
+    return f"it is {what}" if what else "not a file torch.save wrote"
+
+
 def safe_load(path: Path, label: str, fix: str) -> object:
     """``torch.load`` that never executes pickled code; any failure is one ``WeightsError``
     line naming ``label`` and ending with ``fix`` (what the user should do)."""
+    if Path(path).is_file() and (kind := sniff(Path(path))) is not None:
+        raise WeightsError(f"{label} cannot be read ({kind}, not weights); pass a weights file written by torch.save")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
@@ -182,8 +295,10 @@ def safe_load(path: Path, label: str, fix: str) -> object:
         raise WeightsError(f"{label} is a directory; pass the file itself") from None
     except Exception as e:  # torch raises many types for truncated, corrupt or hostile files
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        if "weights_only" in str(e) or "Unsupported global" in str(e):
+        if "Unsupported global" in str(e):
             first = "it contains pickled code, which is never executed"
+        elif "weights_only" in str(e) or "Weights only load failed" in str(e):
+            first = "it is not a file torch.save wrote"
         raise WeightsError(f"{label} cannot be read ({first[:120]}); {fix}") from None
 
 
@@ -194,7 +309,7 @@ def load_state_dict(path: Path, label: str | None = None) -> dict[str, Tensor]:
     holding one under ``"decoder"``.
     """
     label = label or str(path)
-    obj = safe_load(path, label, "it is not a readable weights file: download it again or pass the right file")
+    obj = safe_load(path, label, "download it again or pass the right weights file")
     if isinstance(obj, dict) and isinstance(obj.get("decoder"), dict):
         obj = obj["decoder"]
     if not isinstance(obj, dict) or not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in obj.items()):

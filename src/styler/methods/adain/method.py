@@ -53,12 +53,11 @@ def load(
 ) -> AdaIN:
     """Resolve (explicit file, ``$STYLER_WEIGHTS_DIR``, cache; download if missing) and load.
 
-    Each file is checked as soon as it is found, so a bad ``vgg`` is reported before
-    anything is downloaded for the decoder."""
+    Explicit files are checked before anything is downloaded; offline, one error lists every
+    missing file."""
     rt = runtime(device, precision)
-    vgg_path = weights.resolve(weights.VGG, vgg, progress=progress)
+    vgg_path, dec_path = weights.resolve_all([(weights.VGG, vgg), (weights.DECODER, decoder)], progress=progress)
     enc = load_encoder(weights.load_state_dict(vgg_path), label=str(vgg_path))
-    dec_path = weights.resolve(weights.DECODER, decoder, progress=progress)
     dec = load_decoder(weights.load_state_dict(dec_path), label=str(dec_path))
     return AdaIN(enc, dec, rt)
 

@@ -82,6 +82,9 @@ class CIN(Method):
             )
         raise InputError(f"style '{text}' is not in this model; its styles are: {self._names()}")
 
+    def own_styles(self) -> list[str]:
+        return list(self.styles)
+
     def _names(self) -> str:
         shown = ", ".join(f"{i} {s}" for i, s in enumerate(self.styles[:20]))
         return shown + (f", ... ({len(self.styles)} in all)" if len(self.styles) > 20 else "")
