@@ -29,6 +29,7 @@ from styler.methods.curves import (
     select,
     skeleton,
     svg,
+    svgparse,
 )
 from styler.methods.curves.optimise import Target, grams, style_loss
 from styler.model import load_encoder
@@ -329,7 +330,7 @@ def test_svg_parses_back_to_the_same_curves(chair_curves):
     rules = Rules(chair_curves)
     edited = rules.apply(random_raw(len(chair_curves), 2), rules.strength(1.0))  # widths vary along curves
     for curves in (chair_curves, edited):
-        back = svg.parse(svg.write(curves))
+        back = svgparse.parse(svg.write(curves))
         assert back.segments == curves.segments and back.closed == curves.closed
         assert back.size == curves.size and back.dark_on_light == curves.dark_on_light
         assert torch.equal(back.points, curves.points) and torch.equal(back.widths, curves.widths)
@@ -344,7 +345,7 @@ def test_svg_paths_in_every_command_form():
       </g>
       <rect x="0" y="0" width="100" height="80" fill="white"/>
     </svg>"""
-    c = svg.parse(doc)
+    c = svgparse.parse(doc)
     assert c.size == (80, 100) and c.closed == (True, False, False) and c.segments == (4, 2, 2)
     p0, w0 = c.curve(0)
     assert torch.allclose(p0[::3], torch.tensor([[10.0, 0], [40, 0], [50, 0], [50, 10], [10, 0]]))
@@ -387,7 +388,7 @@ def test_svg_paths_in_every_command_form():
 )
 def test_bad_svgs_are_one_line(doc, word):
     with pytest.raises(InputError) as e:
-        svg.parse(doc)
+        svgparse.parse(doc)
     one_line(e, word)
 
 

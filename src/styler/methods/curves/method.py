@@ -35,7 +35,7 @@ from ...model import Encoder, load_encoder
 from ...runtime import PRECISIONS, Runtime, pick_device
 from ...tiling import Setting
 from ..base import Method, Mix
-from . import svg
+from . import svgparse
 from .curveset import Curves
 from .optimise import CurvesConfig, CurvesStep, Target, grams, optimise, region_target, render_size
 from .render import sample
@@ -68,7 +68,7 @@ def read_sketch(sketch: Any, config: CurvesConfig | None = None, what: str = "sk
     if isinstance(sketch, (str, Path)):
         path = Path(sketch)
         if path.suffix.lower() == ".svg":
-            return svg.load(path)
+            return svgparse.load(path)
         from ...images import open_rgb
 
         sketch, what = open_rgb(path), path.name

@@ -1,8 +1,9 @@
 """Differentiable curve-to-pixel rendering: soft strokes by distance to densely sampled curves.
 
-Every segment is sampled at parameters uniform in t, densely enough that neighbouring samples are
-at most ``spacing`` output pixels apart (a cubic's speed is at most 3 x its longest control-polygon
-edge, so that many samples suffice); each sample carries the stroke's half-width there (widths are
+Every segment is sampled at parameters uniform in t, about ``spacing`` output pixels apart (the
+control polygon's length, an upper bound of the arc length, over the spacing; wide strokes use a
+quarter of their width instead: the discs then overlap so much that the edge ripples by 3% of the
+radius); each sample carries the stroke's half-width there (widths are
 linear in t between on-curve points). A pixel's signed distance to the ink is
 
     sd(p) = min_samples ( |p - x_s| - r_s )                         (negative inside a stroke)
@@ -12,10 +13,12 @@ the stroke's edge, so thresholding at 1/2 gives the exact stroke shape. Gradient
 point through every sample of its segments (each sample is a fixed Bernstein combination of the
 segment's four points) wherever its stroke edge crosses a pixel.
 
-The minimum runs as a scatter: each sample visits the pixels of a square window around it (half
-side = the widest stroke's radius + ``soft``) and ``scatter_reduce(amin)`` keeps the nearest, in
-chunks of ``chunk`` sample-pixel pairs, so memory is bounded at any output size and the cost grows
-with the ink (samples x window), not with samples x pixels.
+Only the pixels near a stroke matter, so the minimum runs as a scatter: each sample visits the
+pixels within the widest stroke's radius + ``soft`` of it (a disc-shaped window) and one
+``scatter_reduce(amin)`` over packed (distance, sample) keys finds every pixel's nearest sample,
+without gradient, in chunks of ``CHUNK`` pairs; then only each pixel's own nearest sample is
+differentiated. The cost grows with the ink (samples x window), not with samples x pixels, and the
+autograd graph holds one distance per inked pixel.
 """
 
 from __future__ import annotations

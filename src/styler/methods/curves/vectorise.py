@@ -77,12 +77,12 @@ def binarise(luma: np.ndarray, what: str = "sketch") -> tuple[np.ndarray, bool]:
     if share < MIN_INK or hi - lo < 0.1:
         raise InputError(
             f"{what} has no strokes ({share:.2%} of its pixels inked, at least {MIN_INK:.1%} needed); "
-            "method curves needs a line drawing"
+            "method curves needs line art"
         )
     if share > MAX_INK or mid > MAX_MIDTONES:
         raise InputError(
-            f"{what} looks like a photo, not a line drawing ({share:.0%} of its pixels inked, at most "
-            f"{MAX_INK:.0%}; {mid:.0%} mid-tones, at most {MAX_MIDTONES:.0%}); method curves needs a line drawing"
+            f"{what} is not a line drawing but a photo or shaded picture ({share:.0%} of its pixels inked, at "
+            f"most {MAX_INK:.0%}; {mid:.0%} mid-tones, at most {MAX_MIDTONES:.0%}); method curves needs line art"
         )
     return ink, dark_on_light
 
