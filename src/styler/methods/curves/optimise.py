@@ -124,7 +124,7 @@ def optimise(
     Ctrl-C raises ``Interrupted`` whose ``partial`` is the best raw parameters so far."""
     size = render_size(rules.curves.size, config.size)
     raw = start(rules, config.seed).requires_grad_(True)
-    best = [math.inf, raw.detach().clone()]
+    best = _Best(math.inf, raw.detach().clone())
     losses: list[float] = []
     scale: list[float] = []
     if config.optimizer == "lbfgs":
@@ -139,8 +139,8 @@ def optimise(
         value = float(loss.detach())
         if not scale:
             scale.append(1 / value if value > 0 else 1.0)
-        if value < best[0]:
-            best[:] = [value, raw.detach().clone()]
+        if value < best.loss:
+            best.loss, best.raw = value, raw.detach().clone()
         losses.append(value)
         (loss * scale[0]).backward()
         return loss * scale[0]
@@ -148,15 +148,21 @@ def optimise(
     try:
         for i in range(1, config.iters + 1):
             if config.optimizer == "lbfgs":
-                opt.step(closure)  # type: ignore[no-untyped-call]
+                opt.step(closure)  # type: ignore[arg-type]
             else:
                 closure()
                 opt.step()
             if on_step is not None:
-                on_step(CurvesStep(i, config.iters, losses[-1], float(best[0])))
+                on_step(CurvesStep(i, config.iters, losses[-1], best.loss))
     except KeyboardInterrupt:
-        raise Interrupted(best[1]) from None
-    return best[1], losses
+        raise Interrupted(best.raw) from None
+    return best.raw, losses
+
+
+@dataclass
+class _Best:
+    loss: float
+    raw: Tensor
 
 
 def render_size(canvas: tuple[int, int], longer: int) -> tuple[int, int]:

@@ -74,7 +74,7 @@ def _path(d: str, where: str) -> list[tuple[np.ndarray, bool]]:
 
     for cmd, a in _commands(d, where):
         op, base = cmd.upper(), (cur if cmd.islower() else np.zeros(2))
-        v = np.asarray(a).reshape(-1, 2) + base if op in "MLCSQT" else None
+        v = np.asarray(a).reshape(-1, 2) + base if op in "MLCSQT" else np.zeros((0, 2))
         if op == "M":
             flush(False)
             cur = start = v[0]

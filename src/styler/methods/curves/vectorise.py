@@ -156,13 +156,12 @@ def corners(pts: np.ndarray, closed: bool, span: int = CORNER_SPAN) -> list[int]
     turn = np.degrees(np.arccos(np.clip(cos, -1, 1)))
     if not closed:
         turn[:span] = turn[n - span :] = 0
-    out = []
-    for i in np.nonzero(turn > CORNER_ANGLE)[0]:
-        near = turn[
-            (np.arange(i - span, i + span + 1) % n) if closed else np.arange(max(i - span, 0), min(i + span + 1, n))
-        ]
+    out: list[int] = []
+    for i in (int(j) for j in np.nonzero(turn > CORNER_ANGLE)[0]):
+        window = np.arange(i - span, i + span + 1)
+        near = turn[window % n] if closed else turn[window[(window >= 0) & (window < n)]]
         if turn[i] == near.max() and not (out and i - out[-1] <= span):
-            out.append(int(i))
+            out.append(i)
     return out
 
 
