@@ -7,8 +7,10 @@ G the Gram matrix ``F F^T / (C H W)`` (``ops.gram``) of the VGG features of the 
 and A the style image's (mixed over styles by ``Mix.weights``; with region masks, region r is
 compared with style r through guided Grams, ``ops.guided_gram_loss``). The rendered sketch is
 black ink on white (or the reverse, as the input), grey in all three channels, at ``size`` px on
-its longer side. Adam by default; L-BFGS may be asked for. The optimiser sees the loss divided by
-its first value (a constant: same minimiser), so the learning rate means the same for any style.
+its longer side (by default the canvas's own size: the content size sets the working resolution,
+as for the other methods; the curves themselves are resolution-free). Adam by default; L-BFGS
+may be asked for. The optimiser sees the loss divided by its first value (a constant: same
+minimiser), so the learning rate means the same for any style.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ class CurvesConfig:
     optimizer: str = "adam"  # adam | lbfgs
     lr: float = 0.1  # adam: raw parameters are tanh-squashed, so 0.1 crosses a bound in ~20 steps
     seed: int = 0  # the wobbles' starting phases
-    size: int = 512  # px on the longer side of the renders the style loss compares
+    size: int | None = None  # px on the longer side of the renders the loss sees; None: the canvas's
     tolerance: float = 0.25  # px: Bezier fit of the smoothed centre lines (vectorise)
     max_segment: float = 16.0  # px of control polygon per segment (vectorise)
     soft: float = SOFT  # px of the stroke edge's ramp in renders
@@ -47,6 +49,8 @@ class CurvesConfig:
     def __post_init__(self) -> None:
         for name in ("iters", "seed", "size"):
             value = getattr(self, name)
+            if name == "size" and value is None:
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value < (16 if name == "size" else 0):
                 least = 16 if name == "size" else 0
                 raise InputError(f"{name} must be a whole number >= {least}, got {name}={value!r}")
@@ -165,8 +169,11 @@ class _Best:
     raw: Tensor
 
 
-def render_size(canvas: tuple[int, int], longer: int) -> tuple[int, int]:
-    """(H, W) of a render with ``longer`` px on its longer side and the canvas's aspect ratio."""
+def render_size(canvas: tuple[int, int], longer: int | None) -> tuple[int, int]:
+    """(H, W) of a render with ``longer`` px on its longer side (None: the canvas's) and the canvas's
+    aspect ratio."""
     h, w = canvas
+    if longer is None:
+        return h, w
     scale = longer / max(h, w)
     return max(1, round(h * scale)), max(1, round(w * scale))

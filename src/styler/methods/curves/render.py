@@ -83,31 +83,35 @@ def _window(reach: float) -> tuple[Tensor, Tensor]:
     return dx[keep], dy[keep]
 
 
-def nearest(xy: Tensor, radius: Tensor, size: tuple[int, int], reach: float) -> Tensor:
+def nearest(xy: Tensor, radius: Tensor, size: tuple[int, int], soft: float) -> Tensor:
     """(H * W,) long: for each pixel, the sample whose stroke edge is nearest (min of |p - x_s| - r_s)
-    among those within ``reach`` of it, or -1. No gradient: the pairs are only compared.
+    among those whose edge is within ``soft`` of it, or -1. No gradient: pairs are only compared.
 
-    Each (sample, pixel) pair's distance is packed with the sample's index into one int64 key
-    (distance in fixed point, 2^-16 px, above the index's 26 bits), so one ``scatter_reduce(amin)``
-    finds both the nearest distance and which sample gave it."""
+    Each sample visits a disc of radius r_s + ``soft`` (samples are grouped by whole-pixel radius,
+    so one wide stroke does not widen every sample's window). Each (sample, pixel) pair's distance
+    is packed with the sample's index into one int64 key (distance in fixed point, 2^-16 px, above
+    the index's 26 bits), so ``scatter_reduce(amin)`` finds the nearest distance and its sample."""
     h, w = size
-    dx, dy = (v.to(xy.device) for v in _window(reach))
-    pad = int(dx.max()) + 1
+    reach = (radius + soft).ceil()  # (S,) whole-pixel window radius per sample
+    pad = math.ceil(float(reach.max()) + 1) + 1
     # The field is padded so every window falls inside it (no per-pair bounds checks); samples
     # further than ``pad`` outside the canvas cannot reach it and are dropped.
     wide = w + 2 * pad
     keys = torch.full(((h + 2 * pad) * wide,), NONE, dtype=torch.long, device=xy.device)
-    ids = torch.nonzero(((xy > -pad) & (xy < xy.new_tensor([w + pad, h + pad]))).all(1)).flatten()
-    cell = xy[ids].floor()  # (n, 2) the pixel holding each sample
-    base = (cell[:, 1].long() + pad) * wide + cell[:, 0].long() + pad  # (n,) its index in the field
-    frac, r = xy[ids] - cell, radius[ids]  # (n, 2) position inside that pixel
+    inside = ((xy > -pad) & (xy < xy.new_tensor([w + pad, h + pad]))).all(1)
     lowest = float(radius.max()) + 1  # distances are >= -lowest
-    step, offsets = max(1, CHUNK // len(dx)), dy * wide + dx  # (O,)
-    for lo in range(0, len(ids), step):
-        f = frac[lo : lo + step]
-        d = ((dx + 0.5 - f[:, :1]) ** 2 + (dy + 0.5 - f[:, 1:]) ** 2).sqrt() - r[lo : lo + step, None]  # (n, O)
-        key = ((d + lowest) * FIXED).long() << INDEX_BITS | ids[lo : lo + step, None]
-        keys = keys.scatter_reduce(0, (base[lo : lo + step, None] + offsets).flatten(), key.flatten(), "amin")
+    for value in torch.unique(reach[inside]).tolist():
+        ids = torch.nonzero(inside & (reach == value)).flatten()
+        cell = xy[ids].floor()  # (n, 2) the pixel holding each sample
+        base = (cell[:, 1].long() + pad) * wide + cell[:, 0].long() + pad  # (n,) its index in the field
+        frac, r = xy[ids] - cell, radius[ids]  # (n, 2) position inside that pixel
+        dx, dy = (v.to(xy.device) for v in _window(value))
+        step, offsets = max(1, CHUNK // len(dx)), dy * wide + dx  # (O,)
+        for lo in range(0, len(ids), step):
+            f = frac[lo : lo + step]
+            d = ((dx + 0.5 - f[:, :1]) ** 2 + (dy + 0.5 - f[:, 1:]) ** 2).sqrt() - r[lo : lo + step, None]  # (n, O)
+            key = ((d + lowest) * FIXED).long() << INDEX_BITS | ids[lo : lo + step, None]
+            keys = keys.scatter_reduce(0, (base[lo : lo + step, None] + offsets).flatten(), key.flatten(), "amin")
     keys = keys.view(h + 2 * pad, wide)[pad : pad + h, pad : pad + w].flatten()
     return torch.where(keys == NONE, -1, keys & ((1 << INDEX_BITS) - 1))
 
@@ -120,7 +124,7 @@ def distance_field(xy: Tensor, radius: Tensor, size: tuple[int, int], soft: floa
     if len(xy) == 0:
         return field.view(h, w)
     with torch.no_grad():
-        owner = nearest(xy.detach(), radius.detach(), size, float(radius.detach().max()) + soft)
+        owner = nearest(xy.detach(), radius.detach(), size, soft)
         band = torch.nonzero(owner >= 0).flatten()  # (B,) pixels some stroke edge is near
         centre = torch.stack([band % w, band // w], dim=1).to(xy.dtype) + 0.5  # (B, 2)
     s = owner[band]

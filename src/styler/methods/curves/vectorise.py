@@ -10,7 +10,9 @@
 4. Each polyline point looks across the stroke (along its normal, in steps of 1/4 px) for the
    stroke's two edges: their distances d+ and d- give the local width (d+ + d-) and move the
    point to the middle ((d+ - d-) / 2, at most 1 px, not where the width jumps: a junction), so
-   even-width strokes get a centre line between pixels. A curve's width is its points' median.
+   even-width strokes get a centre line between pixels. A curve's width is its points' median
+   (leaving out points wider than 1.5 x the drawing's median: crossings), at most the drawing's
+   median for pieces shorter than two such widths.
 5. Spurs (a line from an end to a junction shorter than the stroke's width) are thinning
    artefacts at stroke corners and are dropped. ``bezier.fit`` fits each polyline within
    ``tolerance`` px of its (centred) points; segments are then cut to at most ``max_segment`` px
@@ -116,15 +118,25 @@ def _edges(ink: np.ndarray, pts: np.ndarray, normals: np.ndarray) -> np.ndarray:
     return np.stack(out, axis=1)
 
 
-def centre(ink: np.ndarray, pts: np.ndarray, closed: bool) -> tuple[np.ndarray, float]:
-    """A traced polyline (n, 2) -> (the points moved to the stroke's middle, the stroke's width)."""
+def centre(ink: np.ndarray, pts: np.ndarray, closed: bool) -> tuple[np.ndarray, np.ndarray]:
+    """A traced polyline (n, 2) -> (the points moved to the stroke's middle, the width at each (n,))."""
     normals = _normals(pts, closed)
     d = _edges(ink, pts, normals)  # (n, 2)
     widths = d.sum(1)
-    width = float(np.median(widths))
     shift = np.clip((d[:, 0] - d[:, 1]) / 2, -1.0, 1.0)
-    shift = np.where(widths <= 1.5 * width, shift, 0.0)  # across a junction the width is not this stroke's
-    return pts + shift[:, None] * normals, max(width, 1.0)
+    shift = np.where(widths <= 1.5 * np.median(widths), shift, 0.0)  # across a junction: not this stroke's
+    return pts + shift[:, None] * normals, widths
+
+
+def stroke_width(widths: np.ndarray, typical: float) -> float:
+    """A curve's width from its points' (n,): the median of those not over 1.5 times the drawing's
+    ``typical`` width (where strokes cross or touch, the look across runs on through the other); a
+    curve shorter than two typical widths (a piece between crossings) takes at most ``typical``."""
+    plain = widths[widths <= 1.5 * typical]
+    width = float(np.median(plain if len(plain) else widths))
+    if len(widths) < 2 * typical:
+        width = min(width, typical)
+    return max(width, 1.0)
 
 
 def smooth(pts: np.ndarray, closed: bool, passes: int = 2) -> np.ndarray:
@@ -190,7 +202,7 @@ def _is_spur(pts: np.ndarray, closed: bool, width: float, degree: np.ndarray) ->
     return length < width and ends[0] == 1 and ends[1] >= 3
 
 
-def vectorise(image: Any, *, tolerance: float = 1.0, max_segment: float = 24.0, what: str = "sketch") -> Curves:
+def vectorise(image: Any, *, tolerance: float = 0.25, max_segment: float = 16.0, what: str = "sketch") -> Curves:
     """A line drawing (PIL image or RGB tensor in [0, 1]) -> its stroke centre lines as ``Curves``."""
     if not tolerance > 0 or not max_segment > 0:
         raise InputError(f"tolerance and max_segment must be > 0 px, got {tolerance} and {max_segment}")
@@ -198,9 +210,11 @@ def vectorise(image: Any, *, tolerance: float = 1.0, max_segment: float = 24.0, 
     ink, dark_on_light = binarise(luma, what)
     skel = skeleton.thin(ink)
     degree = skeleton.degree(skel)
+    lines = [(pts, closed, *centre(ink, pts, closed)) for pts, closed in skeleton.trace(skel)]
+    typical = float(np.median(np.concatenate([w for *_, w in lines]))) if lines else 1.0
     items = []
-    for pts, closed in skeleton.trace(skel):
-        middle, width = centre(ink, pts, closed)
+    for pts, closed, middle, widths in lines:
+        width = stroke_width(widths, typical)
         if _is_spur(pts, closed, width, degree):
             continue
         ctrl = bezier.limit_length(fit_line(middle, closed, tolerance), max_segment)
