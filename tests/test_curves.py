@@ -311,6 +311,31 @@ def test_each_rule_does_what_it_says():
         assert float(w[0]) < 1 < float(w[-1])
 
 
+def test_joined_ends_stay_joined_and_free_ends_move(chair_curves):
+    rules = Rules(chair_curves)
+    out = rules.apply(random_raw(len(chair_curves), 3), rules.strength(1.0))
+    xy = render.sample(chair_curves, 1.0, 1.0)
+    owner = chair_curves.segment_curve[xy.segment]
+    joined = free = 0
+    for c in range(len(chair_curves)):
+        if chair_curves.closed[c]:
+            continue
+        p, w = chair_curves.curve(c)
+        q, _ = out.curve(c)
+        for end in (0, -1):
+            touching = float((xy.xy[owner != c] - p[end]).norm(dim=1).min()) <= float(w[end]) / 2 + 1
+            moved = float((q[end] - p[end]).norm())
+            if touching:
+                joined += 1
+                assert moved == 0
+            else:
+                free += 1
+                assert moved > 0
+    assert joined >= 6 and free >= 2  # the chair's legs stand free; seat, back and rail meet
+    loose = Rules(chair_curves, RuleBounds(joints=False))
+    assert torch.equal(loose.anchor, torch.ones(len(chair_curves.points)))
+
+
 def test_curves_can_be_selected_by_an_image_mask(chair_curves):
     mask = torch.zeros(128, 128)
     mask[:, :64] = 1  # the left half

@@ -20,6 +20,9 @@ Every rule's displacement D_r of a control point P is its own:
     wobble      amplitude A in +-reach px, wavelength L in      A sin(2 pi s / L + phase) n: s = the
                 [wave / 2, 2 wave], phase unbounded             arc position, n the curve's normal
 
+Joints: each displacement is weighted by ``anchor`` (0 at an end of an open curve that touches
+another curve, rising to 1 over ``bend`` of arc), so strokes that meet keep meeting.
+
 Then, per curve, the sum D = sum_r D_r is shrunk by f = reach tanh(M / reach) / M, M = max |D|
 over the curve's points: every control point moves less than ``reach`` px (at most ``reach``
 once float32 rounds tanh to 1). A Bezier point is a
@@ -65,6 +68,7 @@ class RuleBounds:
     width: float = 2.0  # stroke widths stay within this factor of their input
     wave: float = 0.0625  # the wobble's central wavelength (32 px at 512); it ranges over [/2, x2]
     bend: float = 0.06  # the arc length over which the curvature rule measures a bend (31 px at 512)
+    joints: bool = True  # ends that touch another curve stay put (``Rules.anchor``)
 
     def __post_init__(self) -> None:
         for name in ("reach", "scale", "rotate", "curvature", "straighten", "wave", "bend"):
@@ -83,6 +87,7 @@ class Frame:
     normal: Any  # (P, 2)
     bend: Any  # (P, 2) px
     u: Any  # (Q,)
+    length: Any  # (P,) px: the whole curve's
 
 
 def _along(p: Tensor, s: Tensor, q: Tensor) -> Tensor:
@@ -152,7 +157,7 @@ class Rules:
         """The curves' own geometry at each control point's Greville abscissa (t = 0, 1/3, 2/3 of its
         segment, 1 at the end; a field moved through these moves the curve alike): arc position (P,)
         px, unit normal (P, 2) and bend (P, 2) px; and each on-curve point's u in [0, 1] (Q,)."""
-        c, out = self.curves, Frame([], [], [], [])
+        c, out = self.curves, Frame([], [], [], [], [])
         span = self.bounds.bend * max(c.size)
         t = torch.arange(DENSE + 1, dtype=c.points.dtype, device=c.device) / DENSE
         basis = torch.stack([(1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t**2, t**3], dim=1)  # (D+1, 4)
@@ -172,7 +177,32 @@ class Rules:
             length = float(s[-1])
             out.u.append(s[at[::3]] / length if length > 0 else torch.zeros(k + 1, device=c.device))
             out.bend.append(_bend(dense, s, at, span, c.closed[i]))
-        return Frame(*(torch.cat(v) for v in (out.arc, out.normal, out.bend, out.u)))
+            out.length.append(s[-1].expand(len(at)))
+        return Frame(*(torch.cat(v) for v in (out.arc, out.normal, out.bend, out.u, out.length)))
+
+    @cached_property
+    def anchor(self) -> Tensor:
+        """(P,) weight in [0, 1] on each control point's displacement: 0 at an end of an open curve
+        that touches another curve (within half its width + 1 px), rising linearly to 1 over
+        ``bend`` of arc, so joined strokes stay joined; 1 everywhere else."""
+        from .render import sample  # the renderer's own samples, 1 px apart
+
+        c = self.curves
+        weight = torch.ones(len(c.points), dtype=c.points.dtype, device=c.device)
+        if not self.bounds.joints or len(c) < 2:
+            return weight
+        xy, _, seg = sample(c, 1.0, 1.0)
+        owner = c.segment_curve[seg]  # (S,)
+        span = max(self.bounds.bend * max(c.size), 1e-6)
+        arc, length = self.frame.arc, self.frame.length
+        for i in (i for i in range(len(c)) if not c.closed[i]):
+            p, w = c.curve(i)
+            others = xy[owner != i]
+            own = slice(c.point_starts[i], c.point_starts[i] + len(p))
+            for point, width, fade in ((p[0], w[0], arc[own]), (p[-1], w[-1], length[own] - arc[own])):
+                if len(others) and float((others - point).norm(dim=1).min()) <= float(width) / 2 + 1:
+                    weight[own] = torch.minimum(weight[own], (fade / span).clamp(max=1))
+        return weight
 
     # -- parameters and edits ----------------------------------------------------------------
 
@@ -207,7 +237,8 @@ class Rules:
         }
 
     def moves(self, p: dict[str, Tensor]) -> dict[str, Tensor]:
-        """Each shape rule's displacement (P, 2) of every control point, before the reach shrink."""
+        """Each shape rule's displacement (P, 2) of every control point (times ``anchor``), before the
+        reach shrink."""
         idx, rel = self.curves.point_curve, self.rel
         phi = p["rotate"][idx, None]
         rotated = torch.stack(
@@ -218,13 +249,14 @@ class Rules:
             1,
         )
         wave = torch.sin(2 * math.pi * self.frame.arc / p["wavelength"][idx] + p["phase"][idx])
-        return {
+        moves = {
             "scale": p["scale"][idx, None] * rel,
             "rotate": rotated - rel,
             "curvature": p["curvature"][idx, None] * self.frame.bend,
             "straighten": -p["straighten"][idx, None] * self.axis_offset,
             "wobble": (p["wobble"][idx] * wave)[:, None] * self.frame.normal,
         }
+        return {name: m * self.anchor[:, None] for name, m in moves.items()}
 
     def shrink(self, total: Tensor) -> Tensor:
         """(C,) factor f = reach tanh(M / reach) / M per curve, M its largest displacement (P, 2)."""
