@@ -56,7 +56,7 @@ def runtime_for(device: str = "auto", precision: str = "auto") -> Runtime:
     if precision not in PRECISIONS:
         raise DeviceError(f"unknown precision '{precision}'; use one of {', '.join(PRECISIONS)}")
     if precision not in ("auto", "fp32"):
-        raise DeviceError(f"method curves runs in fp32, got precision={precision}; use auto or fp32")
+        raise DeviceError(f"method curves runs in fp32, got {{precision}} {precision}; use auto or fp32")
     return Runtime(pick_device(device), "fp32")
 
 
@@ -94,7 +94,7 @@ def select(curves: Curves, mask: Tensor, threshold: float = 0.5) -> Tensor:
 
 def check_alpha(alpha: Any) -> float:
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
-        raise InputError(f"alpha must be a number in [0, 1], got alpha={alpha!r}; 1 = the rules' full bounds, 0 = none")
+        raise InputError(f"{{alpha}} must be a number in [0, 1], got {alpha!r}; 1 = the rules' full bounds, 0 = none")
     return float(alpha)
 
 
@@ -183,7 +183,10 @@ class CurvesMethod(Method):
         """A style image (1, 3, h, w) in [0, 1] -> its Gram matrices."""
         if not isinstance(style, Tensor) or style.dim() != 4 or style.shape[:2] != (1, 3) or min(style.shape[-2:]) < 16:
             shape = tuple(style.shape) if isinstance(style, Tensor) else type(style).__name__
-            raise InputError(f"expected one style image (1, 3, h, w) of at least 16 px per side, got {shape}")
+            raise InputError(
+                f"expected one style image (1, 3, h, w) of at least 16 px per side, got {shape}; "
+                "use a larger {style_size}"
+            )
         with torch.inference_mode(False):
             return CurvesStyle(grams(self.encoder, style.to(self.runtime.device, torch.float32).clone()))
 
@@ -211,7 +214,7 @@ class CurvesMethod(Method):
         Ctrl-C raises ``Interrupted`` whose ``partial`` (M, 3, H, W) holds the renders finished so far
         and that of the best curves of the sketch in progress."""
         if tile not in ("auto", "off"):
-            raise InputError(f"method curves renders whole sketches, so tile={tile} cannot apply; use tile=auto")
+            raise InputError(f"method curves renders whole sketches: {{tile}} {tile} cannot apply; use auto")
         if not isinstance(content, Tensor) or content.dim() != 4 or content.shape[1] != 3:
             raise InputError("expected the content as an image batch (N, 3, H, W)")
         size = (int(content.shape[-2]), int(content.shape[-1]))

@@ -53,13 +53,13 @@ class CurvesConfig:
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value < (16 if name == "size" else 0):
                 least = 16 if name == "size" else 0
-                raise InputError(f"{name} must be a whole number >= {least}, got {name}={value!r}")
+                raise InputError(f"{{{name}}} must be a whole number >= {least}, got {value!r}")
         if self.optimizer not in OPTIMIZERS:
-            raise InputError(f"optimizer must be adam or lbfgs, got optimizer={self.optimizer!r}")
+            raise InputError(f"{{optimizer}} must be adam or lbfgs, got {self.optimizer!r}")
         for name in ("lr", "tolerance", "max_segment", "soft"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
-                raise InputError(f"{name} must be a finite number > 0, got {name}={value!r}")
+                raise InputError(f"{{{name}}} must be a finite number > 0, got {value!r}")
 
 
 @dataclass(frozen=True)

@@ -74,9 +74,9 @@ class RuleBounds:
         for name in ("reach", "scale", "rotate", "curvature", "straighten", "wave", "bend"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
-                raise InputError(f"rule bound {name} must be a finite number >= 0, got {name}={value!r}")
+                raise InputError(f"the rule bound {{{name}}} must be a finite number >= 0, got {value!r}")
         if not isinstance(self.width, (int, float)) or not 1 <= self.width < math.inf:
-            raise InputError(f"rule bound width must be a factor >= 1, got width={self.width!r}")
+            raise InputError(f"the rule bound {{width}} must be a factor >= 1, got {self.width!r}")
 
 
 @dataclass

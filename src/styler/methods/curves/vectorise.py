@@ -205,7 +205,7 @@ def _is_spur(pts: np.ndarray, closed: bool, width: float, degree: np.ndarray) ->
 def vectorise(image: Any, *, tolerance: float = 0.25, max_segment: float = 16.0, what: str = "sketch") -> Curves:
     """A line drawing (PIL image or RGB tensor in [0, 1]) -> its stroke centre lines as ``Curves``."""
     if not tolerance > 0 or not max_segment > 0:
-        raise InputError(f"tolerance and max_segment must be > 0 px, got {tolerance} and {max_segment}")
+        raise InputError(f"{{tolerance}} and {{max_segment}} must be > 0 px, got {tolerance} and {max_segment}")
     luma = grey(image)
     ink, dark_on_light = binarise(luma, what)
     skel = skeleton.thin(ink)
