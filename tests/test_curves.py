@@ -23,6 +23,7 @@ from styler.methods.curves import (
     RuleBounds,
     Rules,
     bezier,
+    check_colour,
     read_sketch,
     render,
     runtime_for,
@@ -560,6 +561,10 @@ def test_bad_calls_are_one_line(encoder):
         m.represent(torch.rand(1, 3, 8, 8))
     one_line(e, "16 px")
     assert CurvesMethod.takes_colour is False
+    with pytest.raises(InputError) as e:
+        check_colour("luminance")
+    one_line(e, "{color}", "line art")
+    check_colour(None)
 
 
 def test_style_grams_match_the_encoder(encoder):

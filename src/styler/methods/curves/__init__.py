@@ -11,7 +11,7 @@ report of what each rule did to each curve (``CurvesResult``).
 """
 
 from .curveset import Curves
-from .method import CurvesMethod, CurvesStyle, read_sketch, runtime_for, select, transfer
+from .method import CurvesMethod, CurvesStyle, check_colour, read_sketch, runtime_for, select, transfer
 from .optimise import CurvesConfig, CurvesStep
 from .result import CurvesResult
 from .rules import RuleBounds, Rules
@@ -25,6 +25,7 @@ __all__ = [
     "CurvesStyle",
     "RuleBounds",
     "Rules",
+    "check_colour",
     "read_sketch",
     "runtime_for",
     "select",

@@ -92,6 +92,15 @@ def select(curves: Curves, mask: Tensor, threshold: float = 0.5) -> Tensor:
     return total / torch.bincount(owner, minlength=len(curves)).clamp_min(1) >= threshold
 
 
+def check_colour(color: Any) -> None:
+    """Line art is drawn in the sketch's own ink and paper: a colour option is refused in one line."""
+    if color is not None:
+        raise InputError(
+            f"method curves draws line art in the sketch's own ink and paper, so {{color}} {color} does not "
+            "apply; leave it out"
+        )
+
+
 def check_alpha(alpha: Any) -> float:
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
         raise InputError(f"{{alpha}} must be a number in [0, 1], got {alpha!r}; 1 = the rules' full bounds, 0 = none")

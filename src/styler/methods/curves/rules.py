@@ -50,6 +50,7 @@ from torch import Tensor
 
 from ...errors import InputError
 from .curveset import Curves
+from .render import sample
 
 RAW = ("scale", "rotate", "curvature", "straighten", "wobble", "wavelength", "phase", "width", "taper", "swell")
 SHAPE_RULES = ("scale", "rotate", "curvature", "straighten", "wobble")
@@ -185,13 +186,11 @@ class Rules:
         """(P,) weight in [0, 1] on each control point's displacement: 0 at an end of an open curve
         that touches another curve (within half its width + 1 px), rising linearly to 1 over
         ``bend`` of arc, so joined strokes stay joined; 1 everywhere else."""
-        from .render import sample  # the renderer's own samples, 1 px apart
-
         c = self.curves
         weight = torch.ones(len(c.points), dtype=c.points.dtype, device=c.device)
         if not self.bounds.joints or len(c) < 2:
             return weight
-        xy, _, seg = sample(c, 1.0, 1.0)
+        xy, _, seg = sample(c, 1.0, 1.0)  # the renderer's own samples, 1 px apart
         owner = c.segment_curve[seg]  # (S,)
         span = max(self.bounds.bend * max(c.size), 1e-6)
         arc, length = self.frame.arc, self.frame.length
