@@ -15,8 +15,9 @@ The meaning of the shared controls here:
   them for this method (``takes_colour = False``);
 * tiling does not apply (one render per step): ``tile`` must be auto or off.
 
-Precision: fp32 only (``runtime_for``): the loss is tiny and its gradients pass through the
-renderer's distances, which bf16 would round to a quarter pixel.
+Precision: fp32 only (``runtime_for``). The renderer's coordinates need it (bf16 keeps 8
+significant bits: steps of 2 px at x = 512), and, as for Gatys optimisation (``gatys.py``), bf16
+autocast of the encoder did not reach fp32's loss there; this method was not tried in bf16.
 """
 
 from __future__ import annotations
