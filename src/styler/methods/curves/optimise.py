@@ -36,7 +36,7 @@ OPTIMIZERS = ("adam", "lbfgs")
 class CurvesConfig:
     """How to vectorise, render and optimise."""
 
-    iters: int = 100  # optimiser steps, one render + VGG forward + backward each (L-BFGS: one iteration)
+    iters: int = 50  # steps, one render + VGG forward + backward each (the rules saturate their bounds fast)
     optimizer: str = "adam"  # adam | lbfgs
     lr: float = 0.1  # adam: raw parameters are tanh-squashed, so 0.1 crosses a bound in ~20 steps
     seed: int = 0  # the wobbles' starting phases
