@@ -23,7 +23,7 @@ from rich.table import Table
 from helpers import random_layout
 from styler.methods.curves import CurvesConfig, CurvesMethod, read_sketch, runtime_for
 from styler.methods.curves.render import render
-from styler.model import load_encoder, vgg_normalised_layers
+from styler.nets.vgg import load_encoder, vgg_normalised_layers
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
 STROKES = 140  # random strokes; crossings split them: about 200 curves at 512 px

@@ -15,25 +15,14 @@ from PIL import Image, ImageDraw
 
 from styler.errors import InputError, Interrupted
 from styler.methods.base import Mix
-from styler.methods.curves import (
-    Curves,
-    CurvesConfig,
-    CurvesMethod,
-    CurvesResult,
-    RuleBounds,
-    Rules,
-    bezier,
-    check_colour,
-    read_sketch,
-    render,
-    runtime_for,
-    select,
-    skeleton,
-    svg,
-    svgparse,
-)
+from styler.methods.curves import bezier, render, skeleton, svg, svgparse
+from styler.methods.curves.config import CurvesConfig, RuleBounds, runtime_for
+from styler.methods.curves.curveset import Curves
+from styler.methods.curves.method import CurvesMethod, check_colour, read_sketch, select
 from styler.methods.curves.optimise import Target, grams, style_loss
-from styler.model import load_encoder
+from styler.methods.curves.result import CurvesResult
+from styler.methods.curves.rules import Rules
+from styler.nets.vgg import load_encoder
 
 # -- sketches ------------------------------------------------------------------------------
 
@@ -556,10 +545,10 @@ def test_bad_calls_are_one_line(encoder):
     with pytest.raises(InputError) as e:
         m.represent(torch.rand(1, 3, 8, 8))
     one_line(e, "16 px")
-    assert CurvesMethod.takes_colour is False
     with pytest.raises(InputError) as e:
         check_colour("luminance")
-    one_line(e, "{color}", "line art")
+    one_line(e, "color=luminance", "line art")
+    assert e.value.params == ("color",)
     check_colour(None)
 
 
@@ -577,5 +566,7 @@ def ops_gram(f):
 
 
 def test_load_resolves_the_weights_directory():
-    m = CurvesMethod.load(config=CurvesConfig(size=64))
-    assert m.name == "curves" and m.runtime.precision == "fp32"
+    from styler.methods import load
+
+    m = load("curves", device="cpu", curves=CurvesConfig(size=64))
+    assert isinstance(m, CurvesMethod) and m.runtime.precision == "fp32" and m.config.size == 64

@@ -2,8 +2,8 @@
 
 ``adain`` (Huang & Belongie 2017, arbitrary styles, fast), ``gatys`` (Gatys et al. 2016,
 optimisation, best quality, slow), ``cin`` (Dumoulin et al. 2017, many fixed styles in one
-fast network). Each method is a package whose ``method`` module has a ``load(**options)`` function; ``load``
-here finds it by name (imported on first use) and says in one line which options do not apply.
+fast network), ``curves`` (Chen, Kara & Cagan 2023, line drawings edited as curves, SVG out).
+Each method is a package whose ``method`` module has a ``load(**options)`` function; ``load`` here finds it by name (imported on first use) and says in one line which options do not apply.
 """
 
 from __future__ import annotations
@@ -18,15 +18,28 @@ from ..names import MethodName
 if TYPE_CHECKING:
     from .base import Method
 
-__all__ = ["MethodName", "load"]
+__all__ = ["MethodName", "files", "load"]
+
+
+def files(name: str | MethodName) -> tuple[frozenset[str], frozenset[str]]:
+    """The file types (suffixes) method ``name`` reads as content and writes as results besides
+    images, known before any weights load (a job checks its names with them): the ``READS`` and
+    ``WRITES`` of its ``method`` module; none for a method of images only."""
+    try:
+        kind = MethodName(name)
+    except ValueError:
+        raise InputError(f"unknown method '{name}'; use one of {', '.join(m.value for m in MethodName)}") from None
+    module = importlib.import_module(f"{__name__}.{kind.value}.method")
+    return frozenset(getattr(module, "READS", ())), frozenset(getattr(module, "WRITES", ()))
 
 
 def load(name: str | MethodName = "adain", **options: Any) -> Method:
     """A method by name with its weights resolved (and downloaded on first use).
 
     ``options`` are the method's ``load`` keywords: always ``device``, ``precision`` and
-    ``progress``; ``vgg``/``decoder`` (adain, gatys), ``model`` (cin), ``gatys`` (a
-    ``GatysConfig``) and ``on_step`` (gatys). Options left at None are not passed on."""
+    ``progress``; ``vgg``/``decoder`` (adain, gatys), ``vgg`` (curves), ``model`` (cin), ``gatys`` (a
+    ``GatysConfig``), ``curves`` (a ``CurvesConfig``) and ``curve_mask`` (curves), ``on_step`` (gatys,
+    curves). Options left at None are not passed on."""
     try:
         kind = MethodName(name)
     except ValueError:

@@ -2,22 +2,20 @@
 
 After "Curve-based Neural Style Transfer" (Chen, Kara & Cagan, CMU, 2023): vectorise the sketch,
 then optimise bounded, explainable per-curve edits (``rules``) under a Gram style loss of the
-rendered curves (``optimise``), the normalised VGG-19 staying frozen. The output is curves
-(``CurvesResult``: SVG, raster, report); ``stylize`` returns the raster, so the engine's image and
-folder paths work unchanged, and ``transfer`` returns the curves.
+rendered curves (``optimise``), the normalised VGG-19 staying frozen. A result is curves
+(``CurvesResult``: SVG, raster, report): ``result`` returns it, so jobs write whatever the
+outputs ask for; ``stylize`` returns the raster, so every image path of the engine works too.
 
 The meaning of the shared controls here:
 
 * ``alpha`` scales every rule's magnitude (0: the vectorised input, exactly; 1: the full bounds);
 * ``Mix.weights`` mix the styles' Gram matrices; ``Mix.masks`` (R, H, W) select the curves that may
   change (their mean mask value along the curve is at least 1/2) and give region r style r;
-* colour options do not apply (line art is drawn in its own ink and paper): the engine must refuse
-  them for this method (``takes_colour = False``);
+  ``curve_mask`` (a load option: an image, white = may change) selects curves for every content;
+* colour preservation does not apply (line art is drawn in its own ink and paper): refused;
 * tiling does not apply (one render per step): ``tile`` must be auto or off.
 
-Precision: fp32 only (``runtime_for``). The renderer's coordinates need it (bf16 keeps 8
-significant bits: steps of 2 px at x = 512), and, as for Gatys optimisation (``gatys.py``), bf16
-autocast of the encoder did not reach fp32's loss there; this method was not tried in bf16.
+Precision: fp32 only (``config.runtime_for``).
 """
 
 from __future__ import annotations
@@ -27,22 +25,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import Tensor
 
-from ... import ops, weights
-from ...errors import DeviceError, InputError, Interrupted
-from ...model import Encoder, load_encoder
-from ...runtime import PRECISIONS, Runtime, pick_device
+from ... import ops
+from ...controls import Controls
+from ...errors import DeviceError, InputError, Interrupted, Param
+from ...media.images import open_rgb
+from ...nets import weights
+from ...nets.vgg import Encoder, load_encoder
+from ...runtime import Runtime
 from ...tiling import Setting
 from ..base import Method, Mix
 from . import svgparse
+from .config import CurvesConfig, CurvesStep, runtime_for
 from .curveset import Curves
-from .optimise import CurvesConfig, CurvesStep, Target, grams, optimise, region_target, render_size
+from .optimise import Target, grams, optimise, region_target, render_size
 from .render import sample
 from .result import CurvesResult
 from .rules import Rules
 from .vectorise import vectorise
+
+READS = frozenset({".svg"})  # content files read here, not as images: SVG line art
+WRITES = frozenset({".svg", ".json"})  # results are also written as SVG curves and a JSON report
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,26 +58,42 @@ class CurvesStyle:
     grams: tuple[Tensor, ...]
 
 
-def runtime_for(device: str = "auto", precision: str = "auto") -> Runtime:
-    """The runtime for this method: ``auto`` and ``fp32`` are fp32; other precisions are refused."""
-    if precision not in PRECISIONS:
-        raise DeviceError(f"unknown precision '{precision}'; use one of {', '.join(PRECISIONS)}")
-    if precision not in ("auto", "fp32"):
-        raise DeviceError(f"method curves runs in fp32, got {{precision}} {precision}; use auto or fp32")
-    return Runtime(pick_device(device), "fp32")
+def load(
+    *,
+    device: str = "auto",
+    precision: str = "auto",
+    vgg: Path | None = None,
+    curves: CurvesConfig | None = None,
+    curve_mask: Path | None = None,
+    on_step: Callable[[CurvesStep], None] | None = None,
+    progress: weights.Progress | None = None,
+) -> CurvesMethod:
+    """The VGG from ``vgg`` (any VGG-19 in the public normalised layout, full or cut at relu4_1) or
+    the weights directory, on this method's runtime (``runtime_for``). ``curve_mask``: an image
+    whose white part holds the curves that may change (any size: stretched over each drawing)."""
+    rt = runtime_for(device, precision)
+    mask = read_mask(curve_mask) if curve_mask is not None else None
+    path = weights.resolve(weights.VGG, vgg, progress=progress)
+    encoder = load_encoder(weights.load_state_dict(path), label=str(path))
+    return CurvesMethod(encoder, rt, curves, curve_mask=mask, on_step=on_step)
+
+
+def read_mask(path: Path) -> Tensor:
+    """A mask image -> (H, W) float in [0, 1], its grey level (white = 1)."""
+    grey = np.asarray(open_rgb(Path(path)).convert("L"), dtype=np.float32) / 255
+    return torch.from_numpy(grey)
 
 
 def read_sketch(sketch: Any, config: CurvesConfig | None = None, what: str = "sketch") -> Curves:
-    """Curves from an SVG file, an image file, a PIL image or an RGB tensor (1, 3, H, W) in [0, 1]."""
+    """Curves from an SVG file, an image file (at its own size), a PIL image or an RGB tensor
+    (1, 3, H, W) in [0, 1]."""
     cfg = config if config is not None else CurvesConfig()
     if isinstance(sketch, Curves):
         return sketch
     if isinstance(sketch, (str, Path)):
         path = Path(sketch)
-        if path.suffix.lower() == ".svg":
+        if path.suffix.lower() in READS:
             return svgparse.load(path)
-        from ...images import open_rgb
-
         sketch, what = open_rgb(path), path.name
     return vectorise(sketch, tolerance=cfg.tolerance, max_segment=cfg.max_segment, what=what)
 
@@ -96,15 +118,19 @@ def select(curves: Curves, mask: Tensor, threshold: float = 0.5) -> Tensor:
 def check_colour(color: Any) -> None:
     """Line art is drawn in the sketch's own ink and paper: a colour option is refused in one line."""
     if color is not None:
+        value = getattr(color, "value", color)
         raise InputError(
-            f"method curves draws line art in the sketch's own ink and paper, so {{color}} {color} does not "
-            "apply; leave it out"
+            "method curves draws line art in the sketch's own ink and paper, so ",
+            Param("color", value),
+            " does not apply; leave it out",
         )
 
 
 def check_alpha(alpha: Any) -> float:
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
-        raise InputError(f"{{alpha}} must be a number in [0, 1], got {alpha!r}; 1 = the rules' full bounds, 0 = none")
+        raise InputError(
+            Param("alpha"), f" must be a number in [0, 1], got {alpha!r}; 1 = the rules' full bounds, 0 = none"
+        )
     return float(alpha)
 
 
@@ -152,10 +178,11 @@ def transfer(
 
 
 class CurvesMethod(Method):
-    """The frozen encoder on one runtime; ``transfer`` gives curves, ``stylize`` their renders."""
+    """The frozen encoder on one runtime; ``result``/``transfer`` give curves, ``stylize`` their renders."""
 
     name = "curves"
-    takes_colour: ClassVar[bool] = False  # line art: the engine refuses colour options
+    reads: ClassVar[frozenset[str]] = READS
+    writes: ClassVar[frozenset[str]] = WRITES
 
     def __init__(
         self,
@@ -163,39 +190,27 @@ class CurvesMethod(Method):
         runtime: Runtime,
         config: CurvesConfig | None = None,
         *,
+        curve_mask: Tensor | None = None,
         on_step: Callable[[CurvesStep], None] | None = None,
     ) -> None:
         if runtime.precision != "fp32":
             raise DeviceError(
                 f"method curves runs in fp32, got {runtime.precision}; build its runtime with runtime_for"
             )
-        self.runtime, self.on_step = runtime, on_step
+        self.runtime, self.on_step, self.curve_mask = runtime, on_step, curve_mask
         self.config = config if config is not None else CurvesConfig()
         self.encoder = encoder.eval().requires_grad_(False).to(runtime.device, torch.float32)
 
-    @classmethod
-    def load(
-        cls,
-        *,
-        vgg: Path | None = None,
-        rt: Runtime | None = None,
-        config: CurvesConfig | None = None,
-        on_step: Callable[[CurvesStep], None] | None = None,
-        progress: weights.Progress | None = None,
-    ) -> CurvesMethod:
-        """The VGG from ``vgg`` (any VGG-19 in the public normalised layout, full or cut at relu4_1)
-        or the weights directory; ``rt`` defaults to ``runtime_for()``."""
-        path = weights.resolve(weights.VGG, vgg, progress=progress)
-        encoder = load_encoder(weights.load_state_dict(path), label=str(path))
-        return cls(encoder, rt if rt is not None else runtime_for(), config, on_step=on_step)
+    def check_controls(self, controls: Controls) -> None:
+        check_colour(controls.color)
 
     def represent(self, style: Any) -> CurvesStyle:
         """A style image (1, 3, h, w) in [0, 1] -> its Gram matrices."""
         if not isinstance(style, Tensor) or style.dim() != 4 or style.shape[:2] != (1, 3) or min(style.shape[-2:]) < 16:
             shape = tuple(style.shape) if isinstance(style, Tensor) else type(style).__name__
             raise InputError(
-                f"expected one style image (1, 3, h, w) of at least 16 px per side, got {shape}; "
-                "use a larger {style_size}"
+                f"expected one style image (1, 3, h, w) of at least 16 px per side, got {shape}; use a larger ",
+                Param("style_size"),
             )
         with torch.inference_mode(False):
             return CurvesStyle(grams(self.encoder, style.to(self.runtime.device, torch.float32).clone()))
@@ -203,7 +218,8 @@ class CurvesMethod(Method):
     def transfer(
         self, sketch: Any, styles: Sequence[Any], mix: Mix | None = None, *, alpha: float = 1.0, curve_mask: Any = None
     ) -> CurvesResult:
-        """See the module function ``transfer``; style images are represented first."""
+        """See the module function ``transfer``; style images are represented first. ``curve_mask``
+        None: the method's own (the ``curve_mask`` load option), if any."""
         reps = [s if isinstance(s, CurvesStyle) else self.represent(s) for s in styles]
         return transfer(
             sketch,
@@ -211,10 +227,19 @@ class CurvesMethod(Method):
             self.encoder,
             mix=mix,
             alpha=alpha,
-            curve_mask=curve_mask,
+            curve_mask=curve_mask if curve_mask is not None else self.curve_mask,
             config=self.config,
             on_step=self.on_step,
         )
+
+    def result(
+        self, content: Tensor | Path, styles: Sequence[Any], mix: Mix, *, alpha: float, tile: Setting = "auto"
+    ) -> CurvesResult:
+        """One sketch, an image (1, 3, H, W) or a file (SVG, or an image read at its own size) -> its curves."""
+        check_tile(tile)
+        if isinstance(content, Tensor) and (content.dim() != 4 or content.shape[:2] != (1, 3)):
+            raise InputError(f"expected one sketch (1, 3, H, W), got {tuple(content.shape)}; split batches")
+        return self.transfer(content, styles, mix, alpha=alpha)
 
     def stylize(
         self, content: Tensor, styles: Sequence[Any], mix: Mix, *, alpha: float, tile: Setting = "auto"
@@ -223,8 +248,7 @@ class CurvesMethod(Method):
 
         Ctrl-C raises ``Interrupted`` whose ``partial`` (M, 3, H, W) holds the renders finished so far
         and that of the best curves of the sketch in progress."""
-        if tile not in ("auto", "off"):
-            raise InputError(f"method curves renders whole sketches: {{tile}} {tile} cannot apply; use auto")
+        check_tile(tile)
         if not isinstance(content, Tensor) or content.dim() != 4 or content.shape[1] != 3:
             raise InputError("expected the content as an image batch (N, 3, H, W)")
         size = (int(content.shape[-2]), int(content.shape[-1]))
@@ -236,3 +260,13 @@ class CurvesMethod(Method):
                 partial = done + ([e.partial.render(size)] if isinstance(e.partial, CurvesResult) else [])
                 raise Interrupted(torch.cat(partial) if partial else None) from None
         return torch.cat(done)
+
+
+def check_tile(tile: Any) -> None:
+    if tile not in ("auto", "off"):
+        raise InputError(
+            "method curves renders whole sketches, so ",
+            Param("tile", tile),
+            " cannot apply; use ",
+            Param("tile", "auto"),
+        )

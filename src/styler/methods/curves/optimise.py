@@ -24,52 +24,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ... import ops
-from ...errors import InputError, Interrupted
-from ...model import Encoder
-from .render import SOFT, render
-from .rules import RuleBounds, Rules
-
-OPTIMIZERS = ("adam", "lbfgs")
-
-
-@dataclass(frozen=True)
-class CurvesConfig:
-    """How to vectorise, render and optimise."""
-
-    iters: int = 50  # steps, one render + VGG forward + backward each (the rules saturate their bounds fast)
-    optimizer: str = "adam"  # adam | lbfgs
-    lr: float = 0.1  # adam: raw parameters are tanh-squashed, so 0.1 crosses a bound in ~20 steps
-    seed: int = 0  # the wobbles' starting phases
-    size: int | None = None  # px on the longer side of the renders the loss sees; None: the canvas's
-    tolerance: float = 0.25  # px: Bezier fit of the smoothed centre lines (vectorise)
-    max_segment: float = 16.0  # px of control polygon per segment (vectorise)
-    soft: float = SOFT  # px of the stroke edge's ramp in renders
-    bounds: RuleBounds = field(default_factory=RuleBounds)
-
-    def __post_init__(self) -> None:
-        for name in ("iters", "seed", "size"):
-            value = getattr(self, name)
-            if name == "size" and value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, int) or value < (16 if name == "size" else 0):
-                least = 16 if name == "size" else 0
-                raise InputError(f"{{{name}}} must be a whole number >= {least}, got {value!r}")
-        if self.optimizer not in OPTIMIZERS:
-            raise InputError(f"{{optimizer}} must be adam or lbfgs, got {self.optimizer!r}")
-        for name in ("lr", "tolerance", "max_segment", "soft"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
-                raise InputError(f"{{{name}}} must be a finite number > 0, got {value!r}")
-
-
-@dataclass(frozen=True)
-class CurvesStep:
-    """One iteration, for progress bars: the style loss of the parameters the step started from."""
-
-    iteration: int  # from 1
-    total: int  # iters
-    loss: float
-    best: float  # the lowest loss so far
+from ...errors import Interrupted
+from ...nets.vgg import Encoder
+from .config import CurvesConfig, CurvesStep
+from .render import render
+from .rules import Rules
 
 
 @dataclass(frozen=True, eq=False)

@@ -29,10 +29,10 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from .config import SOFT
 from .curveset import Curves
 
 SPACING = 0.7  # output px between neighbouring samples of a segment (0.14 px edge ripple at r = 0.5)
-SOFT = 1.0  # output px: the ink ramps from 1 to 0 over [edge - SOFT, edge + SOFT]
 CHUNK = 1 << 22  # sample-pixel pairs per scatter
 FIXED = 1 << 16  # distances in keys: 2^-16 px steps
 INDEX_BITS = 26  # sample indices in keys: up to 67 M samples

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -11,9 +12,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ... import images
-from ...errors import InputError
-from ...files import atomic_path
+from ...errors import InputError, OutputError
+from ...media import images
+from ...media.files import atomic_path
 from . import svg
 from .curveset import Curves
 from .render import SOFT, render
@@ -83,6 +84,9 @@ class CurvesResult:
         (at ``size``, default the canvas's); atomically."""
         path = Path(path)
         suffix = path.suffix.lower()
+        for p in protect:
+            if path.exists() and Path(p).exists() and os.path.samefile(path, p):
+                raise OutputError(f"refusing to overwrite input {path}; choose another output name")
         if suffix == ".svg":
             return svg.save(self.curves, path)
         if suffix == ".json":

@@ -49,35 +49,13 @@ import torch
 from torch import Tensor
 
 from ...errors import InputError
+from .config import RuleBounds
 from .curveset import Curves
 from .render import sample
 
 RAW = ("scale", "rotate", "curvature", "straighten", "wobble", "wavelength", "phase", "width", "taper", "swell")
 SHAPE_RULES = ("scale", "rotate", "curvature", "straighten", "wobble")
 DENSE = 18  # samples per segment for the curves' arc lengths, normals and bends (a multiple of 3)
-
-
-@dataclass(frozen=True)
-class RuleBounds:
-    """How far each rule may go. Lengths are fractions of the canvas's longer side."""
-
-    reach: float = 0.02  # every output curve within this of its input (10 px on a 512 px sketch)
-    scale: float = 0.25  # relative size change about the curve's centre
-    rotate: float = 20.0  # degrees about the curve's centre
-    curvature: float = 1.0  # handle offsets from their chords may change by this factor
-    straighten: float = 0.75  # share of the offset from the principal axis removed (or added)
-    width: float = 2.0  # stroke widths stay within this factor of their input
-    wave: float = 0.0625  # the wobble's central wavelength (32 px at 512); it ranges over [/2, x2]
-    bend: float = 0.06  # the arc length over which the curvature rule measures a bend (31 px at 512)
-    joints: bool = True  # ends that touch another curve stay put (``Rules.anchor``)
-
-    def __post_init__(self) -> None:
-        for name in ("reach", "scale", "rotate", "curvature", "straighten", "wave", "bend"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
-                raise InputError(f"the rule bound {{{name}}} must be a finite number >= 0, got {value!r}")
-        if not isinstance(self.width, (int, float)) or not 1 <= self.width < math.inf:
-            raise InputError(f"the rule bound {{width}} must be a factor >= 1, got {self.width!r}")
 
 
 @dataclass

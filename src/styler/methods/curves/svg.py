@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...files import atomic_path
+from ...media.files import atomic_path
 from .curveset import Curves
 
 NS = "http://www.w3.org/2000/svg"
