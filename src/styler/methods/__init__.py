@@ -3,7 +3,8 @@
 ``adain`` (Huang & Belongie 2017, arbitrary styles, fast), ``gatys`` (Gatys et al. 2016,
 optimisation, best quality, slow), ``cin`` (Dumoulin et al. 2017, many fixed styles in one
 fast network), ``curves`` (Chen, Kara & Cagan 2023, line drawings edited as curves, SVG out).
-Each method is a package whose ``method`` module has a ``load(**options)`` function; ``load`` here finds it by name (imported on first use) and says in one line which options do not apply.
+Each method is a package whose ``method`` module has a ``load(**options)`` function; ``load``
+here finds it by name (imported on first use) and says in one line which options do not apply.
 """
 
 from __future__ import annotations
