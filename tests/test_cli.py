@@ -263,4 +263,4 @@ def test_short_help_lists_every_command_and_the_shared_vocabulary():
             "--decoder",
         ):
             assert flag in r.stdout, (command, flag)
-        assert "[adain|gatys|cin]" in r.stdout and "--preserve-color" not in r.stdout
+        assert "[adain|gatys|cin|curves]" in r.stdout and "--preserve-color" not in r.stdout

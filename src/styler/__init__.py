@@ -40,6 +40,7 @@ __all__ = [
     "AdaINTrainConfig",
     "CINTrainConfig",
     "Controls",
+    "CurvesConfig",
     "DeviceError",
     "Engine",
     "GatysConfig",
@@ -64,6 +65,7 @@ _CLASSES = {
     "AdaINTrainConfig": "methods.adain.train",
     "CINTrainConfig": "methods.cin.train",
     "Controls": "controls",
+    "CurvesConfig": "methods.curves.config",
     "DeviceError": "errors",
     "Engine": "engine",
     "GatysConfig": "methods.gatys.config",
@@ -90,7 +92,7 @@ def __dir__() -> list[str]:
 
 
 def methods() -> list[str]:
-    """The method names ``load`` takes: adain, gatys, cin."""
+    """The method names ``load`` takes: adain, gatys, cin, curves."""
     from .names import MethodName
 
     return [m.value for m in MethodName]
@@ -104,7 +106,8 @@ def load(
     ``$STYLER_WEIGHTS_DIR``, then the cache) and downloaded on first use.
 
     ``options``: ``vgg``/``decoder`` files (adain, gatys), ``model`` (cin: a trained network file),
-    ``gatys`` (a ``GatysConfig``). ``tile``: auto, off or a tile size in px (memory bound)."""
+    ``gatys`` (a ``GatysConfig``), ``curves`` (a ``CurvesConfig``) and ``curve_mask`` (curves: an
+    image file, white = curves that may change). ``tile``: auto, off or a tile size in px (memory bound)."""
     from .engine import Engine
 
     return Engine.load(method, device=device, precision=precision, tile=tile, **options)
@@ -143,12 +146,16 @@ def transfer(
     ``settings`` are the fields of the job's parts (``jobs.spec``): controls (alpha, color, sweep),
     naming (name, ext), reading (content_size, style_size, crop, max_pixels), pairing (pairs,
     per_content, seed) and running (skip_existing, workers, style_cache, cache_dir).
-    ``on_result(path, error)`` is called as each result is written (or fails).
+    ``on_result(path, error)`` is called as each result is written (or fails). With ``curves``,
+    ``ext="svg"`` (or an output file ``x.svg``) writes the curves, an image extension a render, and
+    ``also=(jobs.spec.Also(path, "json"),)`` further outputs of every result.
     Returns the ``Report`` (counts, failures, manifest)."""
     from .jobs import runner
     from .jobs.spec import make_job
 
-    job = make_job(content, styles, output, named_styles=not engine.method.takes_images, **settings)
+    method = engine.method
+    settings = {"reads": method.reads, "writes": method.writes, **settings}
+    job = make_job(content, styles, output, named_styles=not method.takes_images, **settings)
     return runner.run(engine, job, on_result=on_result)
 
 

@@ -10,26 +10,52 @@ from .console import download_progress, err, out, progress_bar
 # -- model loading ------------------------------------------------------------------------
 
 
-def load_engine(model, gatys=None, *, on_step=None):
-    """Resolve and load the weights (downloading on first use) for ``model`` (``options.Model``),
-    with ``gatys`` (``options.Gatys``) for that method. Commands name the device and precision
-    in their progress bar and closing line, so an error stays a single line."""
-    from ..engine import Engine
-    from ..errors import InputError, Param
-    from ..methods import load
+CURVES_TAKES = ("iters", "optimizer", "seed")  # the optimisation options curves shares with gatys
 
-    config = None
+
+def method_options(model, gatys=None, curves=None) -> dict:
+    """The method's own ``load`` options from the option groups (``options.Gatys``, ``options.Curves``);
+    an option of another method is refused in one line, before any work."""
+    from ..errors import InputError, Param
+
+    method = model.method.value
     given = gatys.given() if gatys is not None else {}
-    if model.method.value != "gatys":
-        extra = [Param(k, v) for k, v in given.items() if k != "seed"]  # --seed also seeds dataset pairing
-        if extra:
-            listed = [part for p in extra for part in (", ", p)][1:]
-            gatys_ = Param("method", "gatys")
-            raise InputError(*listed, " only apply to ", gatys_, "; add ", gatys_, " or drop them")
-    else:
+    own = curves.given() if curves is not None else {}
+    takes = set(given) if method == "gatys" else set(CURVES_TAKES) if method == "curves" else {"seed"}
+    extra = [Param(k, v) for k, v in given.items() if k not in takes]  # --seed also seeds dataset pairing
+    if extra:
+        listed = [part for p in extra for part in (", ", p)][1:]
+        gatys_ = Param("method", "gatys")
+        also = (" or ", Param("method", "curves")) if all(p.name in CURVES_TAKES for p in extra) else ()
+        raise InputError(*listed, " only apply to ", gatys_, *also, "; add ", gatys_, " or drop them")
+    if own and method != "curves":
+        listed = [part for k, v in own.items() for part in (", ", Param(k, v))][1:]
+        curves_ = Param("method", "curves")
+        raise InputError(*listed, " only apply to ", curves_, "; add ", curves_, " or drop them")
+    if method == "gatys":
         from ..methods.gatys.config import GatysConfig
 
-        config = GatysConfig(**given)
+        return {"gatys": GatysConfig(**given)}
+    if method == "curves":
+        from ..methods.curves.config import CurvesConfig, RuleBounds
+
+        config = {k: v for k, v in given.items() if k in CURVES_TAKES}
+        if "lr" in own:
+            config["lr"] = own["lr"]
+        if "reach" in own:
+            config["bounds"] = RuleBounds(reach=own["reach"])
+        return {"curves": CurvesConfig(**config), "curve_mask": own.get("curve_mask")}
+    return {}
+
+
+def load_engine(model, gatys=None, *, curves=None, on_step=None):
+    """Resolve and load the weights (downloading on first use) for ``model`` (``options.Model``),
+    with ``gatys`` (``options.Gatys``) and ``curves`` (``options.Curves``) for those methods. Commands
+    name the device and precision in their progress bar and closing line, so an error stays a single line."""
+    from ..engine import Engine
+    from ..methods import load
+
+    own = method_options(model, gatys, curves)
     with download_progress() as cb:
         method = load(
             model.method,
@@ -38,11 +64,28 @@ def load_engine(model, gatys=None, *, on_step=None):
             vgg=model.vgg,
             decoder=model.decoder,
             model=model.model,
-            gatys=config,
             on_step=on_step,
             progress=cb,
+            **own,
         )
     return Engine(method, tile=model.tile)
+
+
+def also_outputs(curves) -> tuple:
+    """The further outputs of every result that ``--render`` and ``--report`` ask for (``jobs.spec.Also``)."""
+    from ..jobs.spec import Also
+
+    if curves is None:
+        return ()
+    wanted = ((curves.render, "png", "render"), (curves.report, "json", "report"))
+    return tuple(Also(path, ext, name) for path, ext, name in wanted if path is not None)
+
+
+def method_files(model) -> tuple[frozenset[str], frozenset[str]]:
+    """What ``model.method`` reads and writes besides images (``methods.files``), before it loads."""
+    from ..methods import files
+
+    return files(model.method)
 
 
 def style_inputs(model, positional, options) -> list:
@@ -74,31 +117,41 @@ def single_result(
     render: Callable,
     summary,
     *,
+    curves=None,
     extra_inputs: tuple[Path, ...] = (),
 ) -> None:
     """The flow of the one-image commands (interpolate, mask, color-preserve): check the output,
     read the inputs, load the engine, ``render(engine, content, styles)``, write, report.
+    ``render`` returns an image or a result that writes itself (``Engine.result``: SVG from curves).
     ``summary``: the closing line's detail, a string or a list the render fills."""
     from ..errors import Interrupted
     from ..jobs.spec import Naming
     from ..media.images import load_image, save_image
     from .options import with_scales
-    from .steps import gatys_steps, save_partial
+    from .steps import method_steps, save_partial
 
-    target = Naming(output, ext=ext).one(stem)
+    method_options(model, gatys, curves)  # another method's options: refused before anything is read
+    _, writes = method_files(model)
+    naming = Naming(output, ext=ext, writes=writes, also=also_outputs(curves))
+    target = naming.one(stem)
+    others = naming.others(target.name)
     reading = with_scales(reading, gatys)
     image = load_image(content, reading.content_size, reading.crop, max_pixels=reading.budget())
     inputs = read_styles(styles, reading)
     protect = (content, *(s for s in styles if isinstance(s, Path)), *extra_inputs)
-    with progress_bar() as bar, gatys_steps(bar, model, [target]) as on_step:
-        engine = load_engine(model, gatys, on_step=on_step)
+    with progress_bar() as bar, method_steps(bar, model, [target]) as on_step:
+        engine = load_engine(model, gatys, curves=curves, on_step=on_step)
         try:
             result = render(engine, image, inputs)
         except Interrupted as e:
-            save_partial(e.partial, target, protect)
+            save_partial(e.partial, target, protect, others)
             raise
-    save_image(result, target, protect=protect)
-    out.print(str(target))
+    if not hasattr(result, "save"):
+        save_image(result, target, protect=protect)
+    for path in (*others, target):
+        if hasattr(result, "save"):
+            result.save(path, protect=protect)
+        out.print(str(path))
     detail = summary if isinstance(summary, str) else "; ".join(summary)
     err.print(f"done: 1 image with {engine.describe()}; {detail}")
 

@@ -123,8 +123,8 @@ class Model:
         MethodName,
         typer.Option(
             "--method",
-            help="adain (fast, any style), gatys (optimisation: best quality, slow) or cin (a trained "
-            "multi-style network, --model).",
+            help="adain (fast, any style), gatys (optimisation: best quality, slow), cin (a trained "
+            "multi-style network, --model) or curves (line drawings edited as curves: SVG out).",
         ),
     ] = MethodName.adain
     model: Annotated[
@@ -169,7 +169,12 @@ class Gatys:
 
     iters: Annotated[
         int | None,
-        typer.Option(min=0, help="[gatys] Optimisation steps per scale (0 = the initial image).", show_default=False),
+        typer.Option(
+            min=0,
+            help="[gatys, curves] Optimisation steps (gatys: per scale, default 500; curves: default 50; "
+            "0 = the initial image).",
+            show_default=False,
+        ),
     ] = None
     init: Annotated[
         Init | None,
@@ -178,7 +183,8 @@ class Gatys:
         ),
     ] = None
     optimizer: Annotated[
-        Optimizer | None, typer.Option(help="[gatys] L-BFGS (default) or Adam.", show_default=False)
+        Optimizer | None,
+        typer.Option(help="[gatys, curves] L-BFGS or Adam (default: gatys L-BFGS, curves Adam).", show_default=False),
     ] = None
     scales: Annotated[
         str | None,
@@ -198,7 +204,10 @@ class Gatys:
         float | None, typer.Option(min=0, help="[gatys] Weight of the total-variation loss.", show_default=False)
     ] = None
     seed: Annotated[
-        int | None, typer.Option(help="Seed for every random choice of the run (gatys noise init).", show_default=False)
+        int | None,
+        typer.Option(
+            help="Seed for every random choice of the run (gatys noise init, curves wobble phases).", show_default=False
+        ),
     ] = None
     save_every: Annotated[
         int | None, typer.Option(min=1, help="[gatys] Also write the image every N steps.", show_default=False)
@@ -252,7 +261,60 @@ class Reading:
         return Spec(self.content_size, self.style_size, self.crop, self.budget())
 
 
-GROUPS = (Model, Gatys, Reading)  # spliced into command signatures by ``signature.command``
+CURVES_HELP = "Curves options (--method curves)"
+
+
+@dataclass(frozen=True)
+class Curves:
+    """--method curves only (with --iters, --optimizer, --seed); None = the method's default."""
+
+    render: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write each result's render (PNG, JPEG, ...): a file, or a folder for many results "
+            "(named as the outputs, .png).",
+            show_default=False,
+            rich_help_panel=CURVES_HELP,
+        ),
+    ] = None
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write what each rule did to each curve (JSON): a file, or a folder for many results.",
+            show_default=False,
+            rich_help_panel=CURVES_HELP,
+        ),
+    ] = None
+    curve_mask: Annotated[
+        Path | None,
+        typer.Option(
+            help="Only curves mostly on this image's white part may change (any size: stretched over the drawing).",
+            show_default=False,
+            rich_help_panel=CURVES_HELP,
+        ),
+    ] = None
+    reach: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="How far any curve may move from its input, as a share of the drawing's longer side.",
+            show_default="0.02",
+            rich_help_panel=CURVES_HELP,
+        ),
+    ] = None
+    lr: Annotated[
+        float | None,
+        typer.Option(
+            min=0, help="Adam's step size on the rules' parameters.", show_default="0.1", rich_help_panel=CURVES_HELP
+        ),
+    ] = None
+
+    def given(self) -> dict[str, Any]:
+        """The options the user set."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+
+GROUPS = (Model, Gatys, Reading, Curves)  # spliced into command signatures by ``signature.command``
 
 
 def with_scales(reading: Reading, gatys: Gatys) -> Reading:

@@ -14,10 +14,10 @@ from typing import Annotated
 import typer
 
 from . import options as o
-from .common import load_engine, parse_numbers, style_inputs
+from .common import also_outputs, load_engine, method_files, method_options, parse_numbers, style_inputs
 from .console import err, exit_for_failures, fail, guarded, out, progress_bar, say
 from .signature import command
-from .steps import gatys_steps, save_partial
+from .steps import method_steps, save_partial
 
 
 class Pairs(str, Enum):
@@ -116,6 +116,7 @@ def transfer(
     reading: o.Reading = o.Reading(),
     model: o.Model = o.Model(),
     gatys: o.Gatys = o.Gatys(),
+    curves: o.Curves = o.Curves(),
     pairs: PairsOpt = None,
     per_content: PerContent = None,
     name: NameOpt = None,
@@ -129,6 +130,8 @@ def transfer(
     Results are named {content}_stylized_{style}.{ext} in the current folder, or as -o says.
     A content folder is a dataset job: read recursively, its sub-folders mirrored under -o, every
     result listed in manifest.jsonl (see the Dataset options; works under torchrun).
+    With --method curves (line drawings, or SVG files): -o x.svg writes the curves, -o x.png a
+    render; --render and --report add the render and the report beside any output.
     """
     from ..controls import Controls
     from ..errors import InputError, Param
@@ -144,6 +147,8 @@ def transfer(
         sweep = tuple(parse_numbers(alpha_sweep, "alpha_sweep"))
     dataset = (pairs, per_content, name, skip_existing, workers, jpeg_quality, png_level)
     encoding = loader.Encoding(png_level if png_level is not None else 6, jpeg_quality or 95)
+    method_options(model, gatys, curves)  # another method's options: refused before any work
+    reads, writes = method_files(model)
     job = Job(
         Inputs(
             content,
@@ -152,16 +157,24 @@ def transfer(
             pairs=(pairs or Pairs.all).value,
             per_content=per_content or 1,
             seed=gatys.seed or 0,
+            reads=reads,
         ),
         Controls(1.0 if alpha is None else alpha, color, sweep=sweep),
-        Naming(output, name, ext, manifest=True if any(v is not None for v in dataset) else None),
+        Naming(
+            output,
+            name,
+            ext,
+            manifest=True if any(v is not None for v in dataset) else None,
+            writes=writes,
+            also=also_outputs(curves),
+        ),
         o.with_scales(reading, gatys).spec(),
         RunOptions(bool(skip_existing), workers, encoding),
     )
-    _run(job, model, gatys)
+    _run(job, model, gatys, curves)
 
 
-def _run(job, model, gatys) -> None:
+def _run(job, model, gatys, curves=None) -> None:
     """Plan (every input error before the weights load), run this process's share, report.
 
     A job of single files prints each result's path; a dataset job (manifest.jsonl) prints a
@@ -176,8 +189,9 @@ def _run(job, model, gatys) -> None:
     planned = runner.plan(job)
     rank, world, _ = dist_env()
     current: list = [None]  # the output being computed: Gatys writes its intermediates beside it
-    with progress_bar(show=rank == 0) as bar, gatys_steps(bar, model, current) as on_step:
-        engine = load_engine(dataclasses.replace(model, device=rank_device(model.device)), gatys, on_step=on_step)
+    with progress_bar(show=rank == 0) as bar, method_steps(bar, model, current) as on_step:
+        device = rank_device(model.device)
+        engine = load_engine(dataclasses.replace(model, device=device), gatys, curves=curves, on_step=on_step)
         where = f" (rank 0 of {world})" if world > 1 else ""
         task = bar.add_task(f"stylizing with {engine.describe()}{where}", total=len(planned))
 
@@ -186,7 +200,8 @@ def _run(job, model, gatys) -> None:
 
         def printed(path: Path, error) -> None:
             if error is None and not job.manifest:
-                out.print(str(path))
+                for written in (*job.naming.others(path.relative_to(job.naming.folder).as_posix()), path):
+                    out.print(str(written))
 
         report = runner.run(
             engine, job, planned, progress=progress, on_result=printed, on_start=lambda p: current.__setitem__(0, p)
@@ -196,9 +211,10 @@ def _run(job, model, gatys) -> None:
         return
     if report.interrupted:
         if report.partial is not None:
-            save_partial(report.partial[1], report.partial[0], (job.inputs.content,))
+            protect = (job.inputs.content, *(s for s in job.inputs.styles if isinstance(s, Path)))
+            save_partial(report.partial[1], report.partial[0], protect, report.partial_also)
         raise fail(
-            f"interrupted; {'the best image so far was written' if report.partial else 'no partial output was left'}",
+            f"interrupted; {'the best result so far was written' if report.partial else 'no partial output was left'}",
             130,
         )
     exit_for_failures(report.failures, report.written)

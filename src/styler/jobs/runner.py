@@ -13,7 +13,9 @@ the user's input (before any weights or work); ``run`` does this process's share
 
 Every style is read and represented once (through the on-disk style cache where the method
 keeps one); contents are decoded beside the model (``loader``) and go to the engine in
-same-size batches, each image with its own styles (``Engine.render_batch``).
+same-size batches, each image with its own styles (``Engine.render_batch``). Results that write
+themselves (a method with ``Method.writes``, such as curves' SVG and report, or any result with
+further outputs, ``Naming.also``) go content by content through ``Engine.result`` instead.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from ..dist import dist_env
 from ..engine import Engine
 from ..errors import InputError, Interrupted, Param, StylerError
 from ..media.files import check_writable
+from ..media.images import FORMATS
 from ..runtime import autotune
 from . import loader, manifest
 from .pairing import Pair, Source, list_tree, list_trees, make_pairs, shard
@@ -56,6 +59,7 @@ class Report:
     failures: list[StylerError] = field(default_factory=list)  # one per bad input or failed write
     interrupted: bool = False
     partial: tuple[Path, Any] | None = None  # interrupted: (output, best image so far) of an optimisation
+    partial_also: tuple[Path, ...] = ()  # ... and that result's further outputs (``Naming.also``)
     seconds: float = 0.0
     manifest: Path | None = None  # written (rank 0, or alone) when the job ended
     listed: int = 0  # records in that manifest: the whole job's outputs
@@ -75,7 +79,7 @@ def plan(job: Job) -> list[Pair]:
     if not naming.to_file and out.exists() and not out.is_dir():
         raise InputError(Param("output", out), " is a file without an image extension; pass a folder or an image name")
     check_writable(out / manifest.MANIFEST, "choose a writable output folder")
-    contents = list_tree(inputs.content)
+    contents = list_tree(inputs.content, inputs.reads)
     if inputs.content.is_dir() and _inside(out, inputs.content):
         # An output folder inside the content tree: never read earlier results as contents.
         contents = [c for c in contents if not _inside(c.path, out)] or contents
@@ -85,6 +89,7 @@ def plan(job: Job) -> list[Pair]:
         else list_trees([Path(s) for s in inputs.styles])
     )
     pairing = dict(mode=inputs.pairs, per_content=inputs.per_content, seed=inputs.seed, alpha=job.controls.alpha)
+    pairing["writes"] = naming.writes
     if naming.to_file:  # one result, named by the file: more would collide under any name
         count = len(make_pairs(contents, styles, **pairing))  # type: ignore[arg-type]
         if count > 1:
@@ -93,6 +98,12 @@ def plan(job: Job) -> list[Pair]:
             )
     name = naming.template(job.controls.sweep is not None)
     pairs = make_pairs(contents, styles, name=name, ext=naming.suffix, **pairing)  # type: ignore[arg-type]
+    for a in naming.also:
+        if a.to_file and len(pairs) > 1:
+            raise InputError(Param(a.name, a.path), f" is one file but there are {len(pairs)} results; pass a folder")
+        check_writable(a.target(pairs[0].output), "choose a writable output")
+        if any(os.path.realpath(a.target(p.output)) == os.path.realpath(out / p.output) for p in pairs):
+            raise InputError(Param(a.name, a.path), " would write over the output itself; choose another name")
     given = (inputs.content,) if inputs.named_styles else (inputs.content, *inputs.styles)
     if any(_inside(out, Path(p)) or _inside(Path(p), out) for p in given):
         sources = {os.path.realpath(p.content.path) for p in pairs} | {os.path.realpath(p.style.path) for p in pairs}
@@ -100,6 +111,19 @@ def plan(job: Job) -> list[Pair]:
             if os.path.realpath(out / p.output) in sources:
                 raise InputError(f"refusing to overwrite input {out / p.output}; choose another output folder or name")
     return pairs
+
+
+def check_method(engine: Engine, job: Job) -> None:
+    """Refuse, before any work, controls or output types the engine's method does not take."""
+    engine.check(job.controls)
+    method = engine.method
+    naming = job.naming
+    outputs = [(Param("output", naming.output) if naming.to_file else Param("ext", naming.suffix), naming.suffix)]
+    outputs += [(Param(a.name, a.path), a.path.suffix if a.to_file else a.ext) for a in naming.also]
+    for param, suffix in outputs:
+        suffix = "." + suffix.lstrip(".").lower()
+        if suffix not in FORMATS and suffix not in method.writes:
+            raise InputError(param, f": method {method.name} writes images, not {suffix} files; use an image format")
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -133,6 +157,7 @@ def run(
     """This process's share of the job (all of it when run alone); see the module docstring."""
     start = time.perf_counter()
     pairs = plan(job) if pairs is None else pairs
+    check_method(engine, job)
     rank, world, _ = dist_env()
     out = job.naming.folder
     mine = shard(pairs, rank, world)
@@ -169,6 +194,7 @@ def run(
             report.interrupted = True
             if isinstance(e, Interrupted) and e.partial is not None and current:
                 report.partial = (current[0], e.partial)
+                report.partial_also = tuple(job.naming.others(current[0].relative_to(out).as_posix()))
     report.interrupted = report.interrupted or stop.is_set()
     if job.manifest:
         report.manifest = manifest.finish(out, rank, world, records.values(), interrupted=report.interrupted)
@@ -228,6 +254,9 @@ class _Work:
         self.tick()
         self.pairs = {p.output: p for ps in by_content.values() for p in ps}
         paths = {p.content.rel: p.content.path for p in todo}
+        if self.engine.method.writes or self.job.naming.also:
+            self.results(by_content, paths, reps, stop)
+            return
         device = self.engine.runtime.device
         workers = self.job.run.workers
         workers = loader.default_workers(device, len(by_content)) if workers is None else workers
@@ -262,6 +291,40 @@ class _Work:
             self.settle(writer.drain())
             decode_pool.shutdown(wait=True, cancel_futures=True)
             encode_pool.shutdown(wait=True)
+
+    def results(
+        self, by_content: dict[str, list[Pair]], paths: dict[str, Path], reps: dict[str, Any], stop: threading.Event
+    ) -> None:
+        """Content by content through ``Engine.result``, each result written by itself: to its further
+        outputs, then under its own name, so an existing output means a finished pair. Contents of a
+        type the method reads itself (``Method.reads``) reach it as paths, the rest as images."""
+        reading, method = self.job.reading, self.engine.method
+        protect = tuple(paths.values()) + tuple(p.style.path for ps in by_content.values() for p in ps)
+        for rel, pairs in by_content.items():
+            if stop.is_set():
+                break
+            path = paths[rel]
+            content: Any = path
+            if path.suffix.lower() not in method.reads:
+                try:
+                    pixels = loader.decode(path, reading.content_size, reading.crop, reading.max_pixels)
+                except StylerError as e:
+                    self.fail(e, len(pairs))
+                    continue
+                content = loader.to_device([pixels], self.engine.runtime.device)
+            for p in pairs:
+                if stop.is_set():
+                    break
+                target = self.out / p.output
+                self.on_start(target)
+                error: StylerError | None = None
+                try:
+                    result = self.engine.result(content, [reps[p.style.rel]], self.job.controls)
+                    for where in (*self.job.naming.others(p.output), target):
+                        result.save(where, protect=protect)
+                except StylerError as e:
+                    error = type(e)(f"{rel}: ", *e.parts)
+                self.settle([(p.output, error)])
 
     def render(self, x: torch.Tensor, pairs: list[list[Pair]], reps: dict[str, Any], writer: loader.Writer) -> None:
         """A content batch x (B, 3, H, W); content i takes ``pairs[i]``'s styles."""

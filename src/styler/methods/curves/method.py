@@ -84,7 +84,7 @@ def read_mask(path: Path) -> Tensor:
     return torch.from_numpy(grey)
 
 
-def read_sketch(sketch: Any, config: CurvesConfig | None = None, what: str = "sketch") -> Curves:
+def read_sketch(sketch: Any, config: CurvesConfig | None = None, what: str = "the content") -> Curves:
     """Curves from an SVG file, an image file (at its own size), a PIL image or an RGB tensor
     (1, 3, H, W) in [0, 1]."""
     cfg = config if config is not None else CurvesConfig()

@@ -66,7 +66,7 @@ def otsu(values: np.ndarray, bins: int = 256) -> float:
     return float(levels[int(np.argmax(between[:-1]))]) + 0.5 / (bins - 1)
 
 
-def binarise(luma: np.ndarray, what: str = "sketch") -> tuple[np.ndarray, bool]:
+def binarise(luma: np.ndarray, what: str = "the content") -> tuple[np.ndarray, bool]:
     """Luma (H, W) -> (ink (H, W) bool, dark_on_light); a picture that is no line drawing is refused."""
     dark_on_light = bool(np.median(luma) > 0.5)
     cut = otsu(luma)
@@ -79,12 +79,13 @@ def binarise(luma: np.ndarray, what: str = "sketch") -> tuple[np.ndarray, bool]:
     if share < MIN_INK or hi - lo < 0.1:
         raise InputError(
             f"{what} has no strokes ({share:.2%} of its pixels inked, at least {MIN_INK:.1%} needed); "
-            "method curves needs line art"
+            "method curves needs a line drawing"
         )
     if share > MAX_INK or mid > MAX_MIDTONES:
         raise InputError(
             f"{what} is not a line drawing but a photo or shaded picture ({share:.0%} of its pixels inked, at "
-            f"most {MAX_INK:.0%}; {mid:.0%} mid-tones, at most {MAX_MIDTONES:.0%}); method curves needs line art"
+            f"most {MAX_INK:.0%}; {mid:.0%} mid-tones, at most {MAX_MIDTONES:.0%}); method curves needs a line "
+            "drawing (dark strokes on a light ground, or the reverse)"
         )
     return ink, dark_on_light
 
@@ -202,7 +203,7 @@ def _is_spur(pts: np.ndarray, closed: bool, width: float, degree: np.ndarray) ->
     return length < width and ends[0] == 1 and ends[1] >= 3
 
 
-def vectorise(image: Any, *, tolerance: float = 0.25, max_segment: float = 16.0, what: str = "sketch") -> Curves:
+def vectorise(image: Any, *, tolerance: float = 0.25, max_segment: float = 16.0, what: str = "the content") -> Curves:
     """A line drawing (PIL image or RGB tensor in [0, 1]) -> its stroke centre lines as ``Curves``."""
     if not tolerance > 0 or not max_segment > 0:
         raise InputError(f"{{tolerance}} and {{max_segment}} must be > 0 px, got {tolerance} and {max_segment}")
