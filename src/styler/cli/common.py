@@ -81,11 +81,11 @@ def also_outputs(curves) -> tuple:
     return tuple(Also(path, ext, name) for path, ext, name in wanted if path is not None)
 
 
-def method_files(model) -> tuple[frozenset[str], frozenset[str]]:
-    """What ``model.method`` reads and writes besides images (``methods.files``), before it loads."""
-    from ..methods import files
+def method_kind(model):
+    """The class of ``model.method`` (``methods.kind``): what it reads, writes and refuses, before it loads."""
+    from ..methods import kind
 
-    return files(model.method)
+    return kind(model.method)
 
 
 def style_inputs(model, positional, options) -> list:
@@ -131,8 +131,7 @@ def single_result(
     from .steps import method_steps, save_partial
 
     method_options(model, gatys, curves)  # another method's options: refused before anything is read
-    _, writes = method_files(model)
-    naming = Naming(output, ext=ext, writes=writes, also=also_outputs(curves))
+    naming = Naming(output, ext=ext, writes=method_kind(model).writes, also=also_outputs(curves))
     target = naming.one(stem)
     others = naming.others(target.name)
     reading = with_scales(reading, gatys)

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from . import options as o
-from .common import also_outputs, load_engine, method_files, method_options, parse_numbers, style_inputs
+from .common import also_outputs, load_engine, method_kind, method_options, parse_numbers, style_inputs
 from .console import err, exit_for_failures, fail, guarded, out, progress_bar, say
 from .signature import command
 from .steps import method_steps, save_partial
@@ -148,7 +148,9 @@ def transfer(
     dataset = (pairs, per_content, name, skip_existing, workers, jpeg_quality, png_level)
     encoding = loader.Encoding(png_level if png_level is not None else 6, jpeg_quality or 95)
     method_options(model, gatys, curves)  # another method's options: refused before any work
-    reads, writes = method_files(model)
+    kind = method_kind(model)
+    controls = Controls(1.0 if alpha is None else alpha, color, sweep=sweep)
+    kind.check_controls(controls)
     job = Job(
         Inputs(
             content,
@@ -157,15 +159,15 @@ def transfer(
             pairs=(pairs or Pairs.all).value,
             per_content=per_content or 1,
             seed=gatys.seed or 0,
-            reads=reads,
+            reads=kind.reads,
         ),
-        Controls(1.0 if alpha is None else alpha, color, sweep=sweep),
+        controls,
         Naming(
             output,
             name,
             ext,
             manifest=True if any(v is not None for v in dataset) else None,
-            writes=writes,
+            writes=kind.writes,
             also=also_outputs(curves),
         ),
         o.with_scales(reading, gatys).spec(),

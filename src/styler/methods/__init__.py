@@ -19,19 +19,28 @@ from ..names import MethodName
 if TYPE_CHECKING:
     from .base import Method
 
-__all__ = ["MethodName", "files", "load"]
+__all__ = ["MethodName", "kind", "load"]
 
 
-def files(name: str | MethodName) -> tuple[frozenset[str], frozenset[str]]:
-    """The file types (suffixes) method ``name`` reads as content and writes as results besides
-    images, known before any weights load (a job checks its names with them): the ``READS`` and
-    ``WRITES`` of its ``method`` module; none for a method of images only."""
+def kind(name: str | MethodName) -> type[Method]:
+    """The class of method ``name``, imported without any weights, so its capabilities (``reads``,
+    ``writes``, ``check_controls``) are known before a job starts: the ``Method`` subclass its
+    ``method`` module defines (``METHOD`` names it where there are several)."""
+    from .base import Method
+
     try:
-        kind = MethodName(name)
+        chosen = MethodName(name)
     except ValueError:
         raise InputError(f"unknown method '{name}'; use one of {', '.join(m.value for m in MethodName)}") from None
-    module = importlib.import_module(f"{__name__}.{kind.value}.method")
-    return frozenset(getattr(module, "READS", ())), frozenset(getattr(module, "WRITES", ()))
+    module = importlib.import_module(f"{__name__}.{chosen.value}.method")
+    if hasattr(module, "METHOD"):
+        return module.METHOD  # type: ignore[no-any-return]
+    own = [
+        v
+        for v in vars(module).values()
+        if isinstance(v, type) and issubclass(v, Method) and v.__module__ == module.__name__
+    ]
+    return own[0] if len(own) == 1 else Method
 
 
 def load(name: str | MethodName = "adain", **options: Any) -> Method:

@@ -96,8 +96,10 @@ class Method(ABC):
     writes: ClassVar[frozenset[str]] = frozenset()  # result file types besides images (".svg", ".json")
     runtime: Runtime
 
-    def check_controls(self, controls: Controls) -> None:
-        """Refuse, in one line, controls that do not apply to this method (all apply by default)."""
+    @classmethod
+    def check_controls(cls, controls: Controls) -> None:
+        """Refuse, in one line, controls that do not apply to this method (all apply by default);
+        a class method, so jobs ask before any weights load (``methods.kind``)."""
         return None
 
     @abstractmethod

@@ -201,7 +201,8 @@ class CurvesMethod(Method):
         self.config = config if config is not None else CurvesConfig()
         self.encoder = encoder.eval().requires_grad_(False).to(runtime.device, torch.float32)
 
-    def check_controls(self, controls: Controls) -> None:
+    @classmethod
+    def check_controls(cls, controls: Controls) -> None:
         check_colour(controls.color)
 
     def represent(self, style: Any) -> CurvesStyle:
