@@ -13,7 +13,7 @@ from pathlib import Path
 from rich.console import Console
 
 HERE = Path(__file__).resolve().parent
-SECTIONS = ["bench_images", "bench_video", "bench_train", "bench_cin", "bench_gatys", "bench_dataset"]
+SECTIONS = ["bench_images", "bench_video", "bench_train", "bench_cin", "bench_gatys", "bench_dataset", "bench_curves"]
 
 
 def main(argv: list[str]) -> None:
