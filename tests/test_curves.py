@@ -570,3 +570,34 @@ def test_load_resolves_the_weights_directory():
 
     m = load("curves", device="cpu", curves=CurvesConfig(size=64))
     assert isinstance(m, CurvesMethod) and m.runtime.precision == "fp32" and m.config.size == 64
+
+
+def test_a_torchvision_vgg19_file_is_converted(tmp_path):
+    """--vgg accepts torchvision's vgg19 layout (e.g. fine-tuned on sketches): the ImageNet normalisation
+    folds into the first 1x1 conv, and relu1_1 matches torchvision's away from the border (zero vs
+    reflection padding)."""
+    from torchvision.models.vgg import cfgs, make_layers
+
+    from styler.errors import WeightsError
+    from styler.methods import load
+
+    torch.manual_seed(0)
+    features = make_layers(cfgs["E"])[:21]  # up to relu4_1
+    state = {f"features.{k}": v for k, v in features.state_dict().items()}
+    state["classifier.0.weight"] = torch.zeros(2, 2)  # a whole model's file: the classifier is dropped
+    torch.save(state, tmp_path / "vgg19.pth")
+    m = load("curves", device="cpu", vgg=tmp_path / "vgg19.pth")
+    x = torch.rand(1, 3, 24, 24)
+    mean, std = (
+        torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1),
+        torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1),
+    )
+    with torch.no_grad():
+        theirs = features[:2]((x - mean) / std)
+        ours = m.encoder(x).relu1_1
+    assert torch.allclose(ours[..., 1:-1, 1:-1], theirs[..., 1:-1, 1:-1], atol=1e-5)
+    del state["features.16.weight"]
+    torch.save(state, tmp_path / "cut.pth")
+    with pytest.raises(WeightsError) as e:
+        load("curves", device="cpu", vgg=tmp_path / "cut.pth")
+    one_line(e, "torchvision", "features.16.weight")

@@ -38,7 +38,7 @@ from ...nets.vgg import Encoder, load_encoder
 from ...runtime import Runtime
 from ...tiling import Setting
 from ..base import Method, Mix
-from . import svgparse
+from . import svgparse, vggfile
 from .config import CurvesConfig, CurvesStep, runtime_for
 from .curveset import Curves
 from .optimise import Target, grams, optimise, region_target, render_size
@@ -68,13 +68,14 @@ def load(
     on_step: Callable[[CurvesStep], None] | None = None,
     progress: weights.Progress | None = None,
 ) -> CurvesMethod:
-    """The VGG from ``vgg`` (any VGG-19 in the public normalised layout, full or cut at relu4_1) or
-    the weights directory, on this method's runtime (``runtime_for``). ``curve_mask``: an image
-    whose white part holds the curves that may change (any size: stretched over each drawing)."""
+    """The VGG from ``vgg`` (a VGG-19 in the public normalised layout, full or cut at relu4_1, or in
+    torchvision's layout: ``vggfile``) or the weights directory, on this method's runtime
+    (``runtime_for``). ``curve_mask``: an image whose white part holds the curves that may change
+    (any size: stretched over each drawing)."""
     rt = runtime_for(device, precision)
     mask = read_mask(curve_mask) if curve_mask is not None else None
     path = weights.resolve(weights.VGG, vgg, progress=progress)
-    encoder = load_encoder(weights.load_state_dict(path), label=str(path))
+    encoder = load_encoder(vggfile.normalised(weights.load_state_dict(path), str(path)), label=str(path))
     return CurvesMethod(encoder, rt, curves, curve_mask=mask, on_step=on_step)
 
 
