@@ -273,3 +273,9 @@ def test_ctrl_c_keeps_the_best_result_and_exits_130(tmp_path, monkeypatch):
     report = json.loads((tmp_path / "b.json").read_text())
     assert report["loss"] is None and (tmp_path / "best.svg").is_file()  # the best curves of two steps
     assert not list(tmp_path.glob(".*.part"))
+
+
+def test_video_is_refused_in_one_line(tmp_path):
+    (tmp_path / "in.mp4").write_bytes(b"not read")
+    r = run_cli("video", tmp_path / "in.mp4", "--style", scribble(tmp_path / "s.png"), "--method", "curves")
+    one_line_error(r, "--method curves", "does not run on video")
