@@ -279,3 +279,28 @@ def test_video_is_refused_in_one_line(tmp_path):
     (tmp_path / "in.mp4").write_bytes(b"not read")
     r = run_cli("video", tmp_path / "in.mp4", "--style", scribble(tmp_path / "s.png"), "--method", "curves")
     one_line_error(r, "--method curves", "does not run on video")
+
+
+def test_the_python_api_writes_curves_and_further_outputs(tmp_path):
+    import styler
+    from styler.jobs.spec import Also
+
+    engine = styler.load("curves", device="cpu", curves=styler.CurvesConfig(iters=1))
+    content, style = sketch(tmp_path / "in" / "a.png", 48), scribble(tmp_path / "s.png")
+    result = engine.result(styler.load_image(content, 0), [styler.load_image(style, 0)])
+    assert result.save(tmp_path / "r.svg").read_text().startswith("<svg")
+    report = styler.transfer(
+        engine,
+        tmp_path / "in",
+        [style],
+        tmp_path / "out",
+        ext="svg",
+        content_size=0,
+        also=(Also(tmp_path / "out", "json"),),
+    )
+    assert report.written == 1 and not report.failures
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "a_stylized_s.json",
+        "a_stylized_s.svg",
+        "manifest.jsonl",
+    ]
