@@ -304,3 +304,10 @@ def test_the_python_api_writes_curves_and_further_outputs(tmp_path):
         "a_stylized_s.svg",
         "manifest.jsonl",
     ]
+
+
+def test_interpolate_writes_renders_only(tmp_path, loads):
+    content, a, b = sketch(tmp_path / "c.png"), scribble(tmp_path / "a.png"), scribble(tmp_path / "b.png")
+    r = run_cli("interpolate", content, a, b, "--method", "curves", "-o", tmp_path / "x.svg")
+    one_line_error(r, "x.svg", "unknown image extension")
+    assert loads == []

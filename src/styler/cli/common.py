@@ -118,11 +118,13 @@ def single_result(
     summary,
     *,
     curves=None,
+    results: bool = False,
     extra_inputs: tuple[Path, ...] = (),
 ) -> None:
     """The flow of the one-image commands (interpolate, mask, color-preserve): check the output,
     read the inputs, load the engine, ``render(engine, content, styles)``, write, report.
-    ``render`` returns an image or a result that writes itself (``Engine.result``: SVG from curves).
+    ``render`` returns an image, or with ``results`` a result that writes itself (``Engine.result``),
+    which may go to any file type the method writes (curves: SVG, a report).
     ``summary``: the closing line's detail, a string or a list the render fills."""
     from ..errors import Interrupted
     from ..jobs.spec import Naming
@@ -131,7 +133,8 @@ def single_result(
     from .steps import method_steps, save_partial
 
     method_options(model, gatys, curves)  # another method's options: refused before anything is read
-    naming = Naming(output, ext=ext, writes=method_kind(model).writes, also=also_outputs(curves))
+    writes = method_kind(model).writes if results else frozenset()
+    naming = Naming(output, ext=ext, writes=writes, also=also_outputs(curves))
     target = naming.one(stem)
     others = naming.others(target.name)
     reading = with_scales(reading, gatys)

@@ -81,5 +81,6 @@ def mask(
         render,
         shares,
         curves=curves,
+        results=True,
         extra_inputs=(mask,),
     )
