@@ -241,13 +241,15 @@ def test_a_folder_job_writes_every_output_and_resumes(tmp_path):
     assert resumed.exit_code == 0 and "0 written, 2 already there" in resumed.stderr
 
 
-def test_photos_and_colour_are_one_line(tmp_path):
+def test_photos_colour_and_sweeps_are_one_line(tmp_path):
     style = scribble(tmp_path / "style.png")
     photo = make_image(tmp_path / "photo.png", (64, 64), 3)
     r = run_cli("transfer", photo, style, "--method", "curves", "-o", tmp_path / "p.svg", "--device", "cpu")
     one_line_error(r, "photo.png", "not a line drawing", "needs a line drawing")
     c = run_cli("transfer", sketch(tmp_path / "c.png"), style, "--method", "curves", "--color", "luminance")
     one_line_error(c, "--color luminance does not apply", "line art")
+    w = run_cli("transfer", tmp_path / "c.png", style, "--method", "curves", "--alpha-sweep", "0,1", "--device", "cpu")
+    one_line_error(w, "--alpha-sweep makes a sheet of images", "--alpha")
     assert not list(tmp_path.glob("*.svg"))
 
 

@@ -118,6 +118,12 @@ def check_method(engine: Engine, job: Job) -> None:
     engine.check(job.controls)
     method = engine.method
     naming = job.naming
+    if job.controls.sweep is not None and (method.writes or naming.also):
+        raise InputError(
+            Param("alpha_sweep"),
+            f" makes a sheet of images, not a result of method {method.name}; pass ",
+            Param("alpha"),
+        )
     outputs = [(Param("output", naming.output) if naming.to_file else Param("ext", naming.suffix), naming.suffix)]
     outputs += [(Param(a.name, a.path), a.path.suffix if a.to_file else a.ext) for a in naming.also]
     for param, suffix in outputs:
