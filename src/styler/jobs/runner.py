@@ -36,9 +36,8 @@ from ..dist import dist_env
 from ..engine import Engine
 from ..errors import InputError, Interrupted, Param, StylerError
 from ..media.files import check_writable
-from ..media.images import FORMATS
 from ..runtime import autotune
-from . import loader, manifest
+from . import loader, manifest, results
 from .pairing import Pair, Source, list_tree, list_trees, make_pairs, shard
 from .spec import Job
 from .stylecache import represent_styles
@@ -113,25 +112,6 @@ def plan(job: Job) -> list[Pair]:
     return pairs
 
 
-def check_method(engine: Engine, job: Job) -> None:
-    """Refuse, before any work, controls or output types the engine's method does not take."""
-    engine.check(job.controls)
-    method = engine.method
-    naming = job.naming
-    if job.controls.sweep is not None and (method.writes or naming.also):
-        raise InputError(
-            Param("alpha_sweep"),
-            f" makes a sheet of images, not a result of method {method.name}; pass ",
-            Param("alpha"),
-        )
-    outputs = [(Param("output", naming.output) if naming.to_file else Param("ext", naming.suffix), naming.suffix)]
-    outputs += [(Param(a.name, a.path), a.path.suffix if a.to_file else a.ext) for a in naming.also]
-    for param, suffix in outputs:
-        suffix = "." + suffix.lstrip(".").lower()
-        if suffix not in FORMATS and suffix not in method.writes:
-            raise InputError(param, f": method {method.name} writes images, not {suffix} files; use an image format")
-
-
 def _inside(path: Path, folder: Path) -> bool:
     a, b = os.path.realpath(path), os.path.realpath(folder)
     return a == b or a.startswith(b.rstrip(os.sep) + os.sep)
@@ -163,7 +143,7 @@ def run(
     """This process's share of the job (all of it when run alone); see the module docstring."""
     start = time.perf_counter()
     pairs = plan(job) if pairs is None else pairs
-    check_method(engine, job)
+    results.check(engine, job)
     rank, world, _ = dist_env()
     out = job.naming.folder
     mine = shard(pairs, rank, world)
@@ -261,7 +241,7 @@ class _Work:
         self.pairs = {p.output: p for ps in by_content.values() for p in ps}
         paths = {p.content.rel: p.content.path for p in todo}
         if self.engine.method.writes or self.job.naming.also:
-            self.results(by_content, paths, reps, stop)
+            results.run(self, by_content, paths, reps, stop)
             return
         device = self.engine.runtime.device
         workers = self.job.run.workers
@@ -297,40 +277,6 @@ class _Work:
             self.settle(writer.drain())
             decode_pool.shutdown(wait=True, cancel_futures=True)
             encode_pool.shutdown(wait=True)
-
-    def results(
-        self, by_content: dict[str, list[Pair]], paths: dict[str, Path], reps: dict[str, Any], stop: threading.Event
-    ) -> None:
-        """Content by content through ``Engine.result``, each result written by itself: to its further
-        outputs, then under its own name, so an existing output means a finished pair. Contents of a
-        type the method reads itself (``Method.reads``) reach it as paths, the rest as images."""
-        reading, method = self.job.reading, self.engine.method
-        protect = tuple(paths.values()) + tuple(p.style.path for ps in by_content.values() for p in ps)
-        for rel, pairs in by_content.items():
-            if stop.is_set():
-                break
-            path = paths[rel]
-            content: Any = path
-            if path.suffix.lower() not in method.reads:
-                try:
-                    pixels = loader.decode(path, reading.content_size, reading.crop, reading.max_pixels)
-                except StylerError as e:
-                    self.fail(e, len(pairs))
-                    continue
-                content = loader.to_device([pixels], self.engine.runtime.device)
-            for p in pairs:
-                if stop.is_set():
-                    break
-                target = self.out / p.output
-                self.on_start(target)
-                error: StylerError | None = None
-                try:
-                    result = self.engine.result(content, [reps[p.style.rel]], self.job.controls)
-                    for where in (*self.job.naming.others(p.output), target):
-                        result.save(where, protect=protect)
-                except StylerError as e:
-                    error = type(e)(f"{rel}: ", *e.parts)
-                self.settle([(p.output, error)])
 
     def render(self, x: torch.Tensor, pairs: list[list[Pair]], reps: dict[str, Any], writer: loader.Writer) -> None:
         """A content batch x (B, 3, H, W); content i takes ``pairs[i]``'s styles."""
