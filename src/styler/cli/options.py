@@ -165,7 +165,7 @@ class Model:
 
 @dataclass(frozen=True)
 class Gatys:
-    """--method gatys only; None = the method's default (see the README's Gatys section)."""
+    """--method gatys (--iters, --optimizer, --seed: curves too); None = the method's default."""
 
     iters: Annotated[
         int | None,
