@@ -174,7 +174,8 @@ def transfer(
         try:
             raw, losses = optimise(rules, encoder, target, strength, cfg, on_step)
         except Interrupted as e:
-            raise Interrupted(CurvesResult.build(rules, e.partial, strength)) from None  # type: ignore[arg-type]
+            best, seen = e.partial  # type: ignore[misc]
+            raise Interrupted(CurvesResult.build(rules, best, strength, tuple(seen))) from None
     return CurvesResult.build(rules, raw, strength, tuple(losses))
 
 

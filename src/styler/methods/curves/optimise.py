@@ -84,7 +84,7 @@ def optimise(
 ) -> tuple[Tensor, list[float]]:
     """The raw parameters (C, len(RAW)) with the lowest style loss seen, and the loss of every step.
 
-    Ctrl-C raises ``Interrupted`` whose ``partial`` is the best raw parameters so far."""
+    Ctrl-C raises ``Interrupted`` whose ``partial`` is (the best raw parameters so far, the losses so far)."""
     size = render_size(rules.curves.size, config.size)
     raw = start(rules, config.seed).requires_grad_(True)
     best = _Best(math.inf, raw.detach().clone())
@@ -118,7 +118,7 @@ def optimise(
             if on_step is not None:
                 on_step(CurvesStep(i, config.iters, losses[-1], best.loss))
     except KeyboardInterrupt:
-        raise Interrupted(best.raw) from None
+        raise Interrupted((best.raw, losses)) from None
     return best.raw, losses
 
 
