@@ -13,7 +13,16 @@ from pathlib import Path
 from rich.console import Console
 
 HERE = Path(__file__).resolve().parent
-SECTIONS = ["bench_images", "bench_video", "bench_train", "bench_cin", "bench_gatys", "bench_dataset", "bench_curves"]
+SECTIONS = [
+    "bench_images",
+    "bench_video",
+    "bench_train",
+    "bench_cin",
+    "bench_gatys",
+    "bench_dataset",
+    "bench_aesfa",
+    "bench_curves",
+]
 
 
 def main(argv: list[str]) -> None:

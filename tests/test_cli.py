@@ -121,7 +121,7 @@ def test_error_paths_are_one_line_and_write_nothing(images, tmp_path, weights_di
         (("transfer", c, "-o", o), ["no style given"]),
         (("transfer", c, s, "-o", o, "--iters", "5"), ["--iters 5 only apply to --method gatys"]),
         (("transfer", c, "-o", o, "--model", s, "-s", "x"), ["CIN model", "style.jpg", "cannot be read"]),
-        (("transfer", c, s, "-o", o, "--model", s, "--method", "gatys"), ["CIN network file", "--method cin"]),
+        (("transfer", c, s, "-o", o, "--model", s, "--method", "gatys"), ["CIN or AesFA network file", "--method cin"]),
         (("transfer", c, s, "-o", o, "--content-size", "100000"), ["after resizing", "use --content-size 0"]),
         (("transfer", c, s, "-o", o, "--alpha", "lots"), ["--alpha"]),
         (("transfer", c, s, "-o", blocker / "o.png"), ["cannot write"]),
@@ -263,4 +263,4 @@ def test_short_help_lists_every_command_and_the_shared_vocabulary():
             "--decoder",
         ):
             assert flag in r.stdout, (command, flag)
-        assert "[adain|gatys|cin|curves]" in r.stdout and "--preserve-color" not in r.stdout
+        assert "[adain|gatys|cin|aesfa|curves]" in r.stdout and "--preserve-color" not in r.stdout

@@ -286,9 +286,10 @@ def test_verify_tells_the_release_from_custom_files(files, weights_dir, tmp_path
     r = run_cli("weights", "verify")
     assert r.exit_code == 0, r.output
     lines = r.stderr.strip().splitlines()
-    assert len(lines) == 2
+    assert len(lines) == 3
     assert f"{weights_dir / 'vgg_normalised.pth'}: a custom vgg file (valid layout" in lines[0]
     assert f"{weights_dir / 'decoder.pth'}: the release decoder.pth" in lines[1]
+    assert f"{weights_dir / 'main.pth'}: not downloaded (only --method aesfa needs it" in lines[2]
     sd = torch.load(weights_dir / "decoder.pth", weights_only=True)
     torch.save({"decoder": sd, "iter": 3}, tmp_path / "trained.pth")  # a training checkpoint
     r = run_cli("weights", "verify", tmp_path / "trained.pth", tmp_path / "missing.pth")

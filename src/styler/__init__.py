@@ -1,6 +1,6 @@
 """styler: neural style transfer. AdaIN (Huang & Belongie, ICCV 2017), Gatys optimisation
-(Gatys et al., CVPR 2016) and conditional-instance-norm networks (Dumoulin et al., ICLR 2017)
-behind one engine.
+(Gatys et al., CVPR 2016), conditional-instance-norm networks (Dumoulin et al., ICLR 2017) and
+AesFA (Kwon, Kim et al., AAAI 2024) behind one engine.
 
     import styler
 
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AdaINTrainConfig",
+    "AesFATrainConfig",
     "CINTrainConfig",
     "Controls",
     "CurvesConfig",
@@ -62,8 +63,9 @@ __all__ = [
 ]
 
 _CLASSES = {
-    "AdaINTrainConfig": "methods.adain.train",
-    "CINTrainConfig": "methods.cin.train",
+    "AdaINTrainConfig": "methods.adain.config",
+    "AesFATrainConfig": "methods.aesfa.config",
+    "CINTrainConfig": "methods.cin.config",
     "Controls": "controls",
     "CurvesConfig": "methods.curves.config",
     "DeviceError": "errors",
@@ -92,7 +94,7 @@ def __dir__() -> list[str]:
 
 
 def methods() -> list[str]:
-    """The method names ``load`` takes: adain, gatys, cin, curves."""
+    """The method names ``load`` takes: adain, gatys, cin, aesfa, curves."""
     from .names import MethodName
 
     return [m.value for m in MethodName]
@@ -105,9 +107,10 @@ def load(
     ``precision`` (auto, fp32, bf16, fp16), its weights resolved (an explicit file, then
     ``$STYLER_WEIGHTS_DIR``, then the cache) and downloaded on first use.
 
-    ``options``: ``vgg``/``decoder`` files (adain, gatys), ``model`` (cin: a trained network file),
-    ``gatys`` (a ``GatysConfig``), ``curves`` (a ``CurvesConfig``) and ``curve_mask`` (curves: an
-    image file, white = curves that may change). ``tile``: auto, off or a tile size in px (memory bound)."""
+    ``options``: ``vgg``/``decoder`` files (adain, gatys), ``model`` (cin: a trained network file;
+    aesfa: a main.pth or its folder, default the weights folder's), ``gatys`` (a ``GatysConfig``),
+    ``curves`` (a ``CurvesConfig``) and ``curve_mask`` (curves: an image file, white = curves that
+    may change). ``tile``: auto, off or a tile size in px (memory bound)."""
     from .engine import Engine
 
     return Engine.load(method, device=device, precision=precision, tile=tile, **options)
@@ -187,7 +190,8 @@ def train(
     on_start: Callable[[str, int], None] | None = None,
 ) -> TrainResult:
     """Train the method ``config`` belongs to (``AdaINTrainConfig``: a decoder; ``CINTrainConfig``:
-    a multi-style network), or with ``resume=True`` continue its run; ``on_step`` gets a
+    a multi-style network; ``AesFATrainConfig``: AesFA's three networks, written as main.pth), or
+    with ``resume=True`` continue its run; ``on_step`` gets a
     ``StepInfo`` after every iteration. Ctrl-C/SIGTERM save a checkpoint and stop."""
     from .training.loop import train as run
 

@@ -28,7 +28,7 @@ from . import colour, ops, temporal, tiling
 from .controls import Controls, check_color, normalize_weights
 from .errors import InputError, Interrupted, Param
 from .media import images, sheets
-from .methods.base import ImageResult, Keys, Method, Mix, OnStart, Result
+from .methods.base import Bands, ImageResult, Keys, Method, Mix, OnStart, Result
 from .names import Color
 from .runtime import Runtime
 
@@ -75,10 +75,23 @@ class Engine:
         return self.method.describe()
 
     def represent(self, style: Any) -> Any:
-        """A style input -> the method's representation; representations pass through."""
+        """A style input -> the method's representation; representations pass through. ``Bands``
+        (frequency blending) go to methods that take them, each member represented first."""
+        if isinstance(style, Bands):
+            self.check_bands()
+            return self.method.represent(style.map(self.represent))
         if self.method.takes_images and not isinstance(style, Tensor):
             return style
         return self.method.represent(style)
+
+    def check_bands(self) -> None:
+        """Frequency-blended styles (``Bands``) only for methods that split styles into bands."""
+        if not self.method.takes_bands:
+            raise InputError(
+                Param("low_style"),
+                f" takes the low frequency band from another style; method {self.method.name} does not split "
+                "styles into bands (aesfa does): drop it or choose such a method",
+            )
 
     def mix(
         self, count: int, size: tuple[int, int], controls: Controls = Controls(), masks: Tensor | None = None
@@ -107,7 +120,8 @@ class Engine:
     ) -> Tensor:
         """Stylize ``content`` (N, 3, H, W) in [0, 1] -> (N, 3, H, W) float32 in [0, 1].
 
-        ``styles``: images (1, 3, h, w), names/indices (CIN) or representations. With several
+        ``styles``: images (1, 3, h, w), names/indices (CIN), representations or (methods with
+        ``takes_bands``) ``Bands`` of two images for frequency blending. With several
         styles: ``weights`` interpolate (normalised; equal when None) or ``masks`` (R, H', W')
         give region r style r. ``color``: None, "coral" or "luminance"."""
         controls = Controls(alpha, check_color(color), None if weights is None else tuple(weights), feather)
@@ -129,7 +143,7 @@ class Engine:
         if color is None:
             reps = [self.represent(s) for s in styles]
             return self.method.stylize(content, reps, mix, alpha=alpha, tile=self.tile)
-        if self.method.takes_images and not all(isinstance(s, Tensor) for s in styles):
+        if self.method.takes_images and not all(_is_image(s) for s in styles):
             raise InputError(
                 "colour preservation adapts each style image to the content; pass style images, "
                 "not precomputed style representations"
@@ -147,14 +161,19 @@ class Engine:
         """One content image (1, 3, H, W): the styles adapted to its colours (coral), or its
         luminance stylized with luminance-matched styles and its chrominance put back."""
         c = c.to(self.runtime.device, torch.float32)
-        imgs = [s.to(c.device, torch.float32) for s in styles] if self.method.takes_images else list(styles)
+        imgs = (
+            [_each(s, lambda t: t.to(c.device, torch.float32)) for s in styles] if self.method.takes_images else styles
+        )
         if color is Color.coral:
             target = colour.rgb_stats(c[0])
-            reps = [self.represent(colour.coral(s[0], target).unsqueeze(0)) for s in imgs]
+            reps = [self.represent(_each(s, lambda t: colour.coral(t[0], target).unsqueeze(0))) for s in imgs]
             return self.method.stylize(c, reps, mix, alpha=alpha, tile=self.tile)
         luma = colour.luminance(c)  # (1, 1, H, W)
         if self.method.takes_images:
-            imgs = [colour.match_luminance(colour.luminance(s), luma).expand(-1, 3, -1, -1) for s in imgs]
+            imgs = [
+                _each(s, lambda t: colour.match_luminance(colour.luminance(t), luma).expand(-1, 3, -1, -1))
+                for s in imgs
+            ]
         reps = [self.represent(s) for s in imgs]
         try:
             out = self.method.stylize(luma.expand(-1, 3, -1, -1), reps, mix, alpha=alpha, tile=self.tile)
@@ -287,6 +306,17 @@ class Engine:
             else style
         )
         return images.to_pil(self.render(c, [s], alpha=alpha))
+
+
+def _each(style: Any, fn: Any) -> Any:
+    """``fn`` on a style image, or on each member of ``Bands`` (colour preservation adapts both)."""
+    return style.map(fn) if isinstance(style, Bands) else fn(style)
+
+
+def _is_image(style: Any) -> bool:
+    if isinstance(style, Bands):
+        return isinstance(style.high, Tensor) and isinstance(style.low, Tensor)
+    return isinstance(style, Tensor)
 
 
 def check_batch(content: Any) -> Tensor:

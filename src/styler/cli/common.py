@@ -105,6 +105,35 @@ def style_inputs(model, positional, options) -> list:
     return [Path(s) for s in styles]
 
 
+def check_low_style(model, low_style: Path | None) -> None:
+    """``--low-style`` only with a method that splits styles into frequency bands (aesfa)."""
+    from ..errors import InputError, Param
+
+    if low_style is not None and model.method.value != "aesfa":
+        raise InputError(
+            Param("low_style"),
+            f" takes colour and broad strokes from another style by frequency band, which method {model.method.value}"
+            " does not split; add ",
+            Param("method", "aesfa"),
+            " or drop ",
+            Param("low_style"),
+        )
+
+
+def with_low_style(inputs: list, low) -> list:
+    """Each style input as ``Bands``: its own high band, the low band of ``low`` (an image); as is without."""
+    if low is None:
+        return inputs
+    from ..methods.base import Bands
+
+    return [Bands(s, low) for s in inputs]
+
+
+def low_suffix(low_style: Path | None) -> str:
+    """The default output names' mark of frequency blending: '_low_b' for --low-style b.jpg."""
+    return "" if low_style is None else f"_low_{low_style.stem}"
+
+
 def single_result(
     content: Path,
     styles: list,
@@ -120,12 +149,14 @@ def single_result(
     curves=None,
     results: bool = False,
     extra_inputs: tuple[Path, ...] = (),
+    low_style: Path | None = None,
 ) -> None:
     """The flow of the one-image commands (interpolate, mask, color-preserve): check the output,
     read the inputs, load the engine, ``render(engine, content, styles)``, write, report.
     ``render`` returns an image, or with ``results`` a result that writes itself (``Engine.result``),
     which may go to any file type the method writes (curves: SVG, a report).
-    ``summary``: the closing line's detail, a string or a list the render fills."""
+    ``summary``: the closing line's detail, a string or a list the render fills. ``low_style``:
+    each style becomes ``Bands`` with that image's low band (``check_low_style`` first)."""
     from ..errors import Interrupted
     from ..jobs.spec import Naming
     from ..media.images import load_image, save_image
@@ -140,7 +171,9 @@ def single_result(
     reading = with_scales(reading, gatys)
     image = load_image(content, reading.content_size, reading.crop, max_pixels=reading.budget())
     inputs = read_styles(styles, reading)
-    protect = (content, *(s for s in styles if isinstance(s, Path)), *extra_inputs)
+    low = None if low_style is None else read_styles([low_style], reading)[0]
+    inputs = with_low_style(inputs, low)
+    protect = (content, *(s for s in styles if isinstance(s, Path)), *extra_inputs, *([low_style] if low_style else []))
     with progress_bar() as bar, method_steps(bar, model, [target]) as on_step:
         engine = load_engine(model, gatys, curves=curves, on_step=on_step)
         try:

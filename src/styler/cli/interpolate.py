@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from . import options as o
-from .common import parse_numbers, single_result, stems, style_inputs
+from .common import check_low_style, low_suffix, parse_numbers, single_result, stems, style_inputs
 from .console import guarded
 from .signature import command
 
@@ -25,6 +25,7 @@ def interpolate(
         list[Path] | None, typer.Argument(help="Two or more styles (or use --style).", show_default=False)
     ] = None,
     style: o.Styles = None,
+    low_style: o.LowStyle = None,
     weights: Annotated[
         str | None,
         typer.Option(
@@ -61,6 +62,7 @@ def interpolate(
 
     controls = Controls(alpha, color)
     names = style_inputs(model, styles, style)
+    check_low_style(model, low_style)
     if len(names) < 2:
         raise InputError("interpolate needs two or more styles; use styler transfer for one")
     if grid is not None:
@@ -71,7 +73,7 @@ def interpolate(
         if not 2 <= grid <= MAX_GRID:
             raise InputError(Param("grid"), f" must be between 2 and {MAX_GRID}, got {grid}")
         cells = [[_corner_weights(i, j, grid) for j in range(grid)] for i in range(grid)]
-        name = f"{content.stem}_grid{grid}_{stems(names)}"
+        name = f"{content.stem}_grid{grid}_{stems(names)}{low_suffix(low_style)}"
         used = f"{grid} x {grid} grid, " + ", ".join(f"{_name(s)} {c}" for s, c in zip(names, CORNERS))
     else:
         if show_styles:
@@ -84,7 +86,7 @@ def interpolate(
             )
         w = normalize_weights(None if weights is None else parse_numbers(weights, "weights"), len(names))
         cells = [[w]]
-        name = f"{content.stem}_interpolated_{stems(names)}"
+        name = f"{content.stem}_interpolated_{stems(names)}{low_suffix(low_style)}"
         used = "weights " + ", ".join(f"{_name(s)} {x:.4g}" for s, x in zip(names, w))
 
     def render(engine, image, styles_in):
@@ -92,9 +94,12 @@ def interpolate(
         rows = [[engine.apply(image, reps, replace(controls, weights=tuple(w))) for w in row] for row in cells]
         if grid is None:
             return rows[0][0]
-        return _sheet(rows, styles_in, image, grid) if show_styles else _sheet(rows, None, image, grid)
+        thumbs = [getattr(s, "high", s) for s in styles_in]  # with --low-style: each style's own image
+        return _sheet(rows, thumbs, image, grid) if show_styles else _sheet(rows, None, image, grid)
 
-    single_result(content, names, name, ext, output, reading, model, gatys, render, used)
+    if low_style is not None:
+        used += f"; low band from {low_style.name}"
+    single_result(content, names, name, ext, output, reading, model, gatys, render, used, low_style=low_style)
 
 
 def _name(style) -> str:

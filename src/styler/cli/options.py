@@ -19,6 +19,8 @@ import typer
 
 from ..names import Color, MethodName
 
+AESFA_FILE = "main.pth"  # the AesFA release's model file name (training runs export the same)
+
 
 class Precision(str, Enum):
     auto = "auto"
@@ -101,6 +103,15 @@ Ext = Annotated[
     ),
 ]
 Feather = Annotated[float, typer.Option(help="Soften region boundaries over about PX pixels (0 = hard edges).")]
+LowStyle = Annotated[
+    Path | None,
+    typer.Option(
+        "--low-style",
+        help="[aesfa] Frequency blending: colour and broad strokes (the low band) from this style image, fine "
+        "texture (the high band) from each --style.",
+        show_default=False,
+    ),
+]
 
 
 Device = Annotated[
@@ -124,13 +135,17 @@ class Model:
         typer.Option(
             "--method",
             help="adain (fast, any style), gatys (optimisation: best quality, slow), cin (a trained "
-            "multi-style network, --model) or curves (line drawings edited as curves: SVG out).",
+            "multi-style network, --model), aesfa (any style, octave features: sharper, cheapest at high "
+            "resolution; --model main.pth or the weights folder's) or curves (line drawings edited as "
+            "curves: SVG out).",
         ),
     ] = MethodName.adain
     model: Annotated[
         Path | None,
         typer.Option(
-            help="CIN network file (from `styler train --method cin`); styles are then names or indices.",
+            help="A network file: CIN (from `styler train --method cin`; styles are then names or indices) or "
+            "AesFA (main.pth, the release's or a trained one, or its folder). Alone it selects cin, or aesfa "
+            "for a main.pth or a folder holding one.",
             show_default=False,
         ),
     ] = None
@@ -158,9 +173,12 @@ class Model:
     ] = None
 
     def __post_init__(self) -> None:
-        # --model names a CIN network, so it selects the cin method: `--model m.pth --style x` works as written.
+        # --model names a network, so alone (the default method) it selects the method that reads it:
+        # aesfa for the release's file name main.pth or a folder holding one, else cin. Any other
+        # --method is kept as given (e.g. --method aesfa --model weights/aesfa.pth).
         if self.model is not None and self.method is MethodName.adain:
-            object.__setattr__(self, "method", MethodName.cin)
+            aesfa = self.model.name == AESFA_FILE or (self.model / AESFA_FILE).is_file()
+            object.__setattr__(self, "method", MethodName.aesfa if aesfa else MethodName.cin)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""styler train: an AdaIN decoder or a multi-style CIN network; a Rich bar over the shared loop."""
+"""styler train: an AdaIN decoder, a multi-style CIN network or AesFA's networks; a Rich bar over the shared loop."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ from rich.progress import ProgressColumn, TextColumn
 from rich.text import Text
 
 from ..methods.adain.config import AdaINTrainConfig
+from ..methods.aesfa.config import AesFATrainConfig
 from ..methods.cin.config import CINTrainConfig
 from .console import err, fail, guarded, out, progress_bar
 from .options import Device, Vgg
 
-CONFIGS = {"adain": AdaINTrainConfig, "cin": CINTrainConfig}  # each method's recipe: the defaults below
+# each method's recipe: the defaults below
+CONFIGS = {"adain": AdaINTrainConfig, "cin": CINTrainConfig, "aesfa": AesFATrainConfig}
 
 TrainPrecision = Annotated[
     str, typer.Option(help="auto (bf16 autocast on CUDA when supported, else fp32), bf16 or fp32.")
@@ -28,6 +30,7 @@ TrainPrecision = Annotated[
 class TrainMethod(str, Enum):
     adain = "adain"  # a decoder for arbitrary styles (--coco, --wikiart)
     cin = "cin"  # one network for the styles in a folder (--coco, --styles)
+    aesfa = "aesfa"  # AesFA's three networks for any style (--coco, --wikiart)
 
 
 class Rate(ProgressColumn):
@@ -60,7 +63,8 @@ def train(
         TrainMethod,
         typer.Option(
             help="adain: a decoder for any style (needs --coco, --wikiart); "
-            "cin: one network for the styles in --styles (needs --coco, --styles)."
+            "cin: one network for the styles in --styles (needs --coco, --styles); "
+            "aesfa: AesFA's encoders and generator for any style, the release's recipe (needs --coco, --wikiart)."
         ),
     ] = TrainMethod.adain,
     content_dir: Annotated[
@@ -72,7 +76,9 @@ def train(
     wikiart: Annotated[
         Path | None,
         typer.Option(
-            "--wikiart", help="adain: style images (WikiArt in the paper), searched recursively.", show_default=False
+            "--wikiart",
+            help="adain, aesfa: style images (WikiArt in the papers), searched recursively.",
+            show_default=False,
         ),
     ] = None,
     styles: Annotated[
@@ -97,7 +103,7 @@ def train(
             "--out",
             "-o",
             help="Run folder: checkpoints/, the model, log.jsonl, samples/. Default: a new runs/train[-N] "
-            "(cin: runs/cin[-N]).",
+            "(cin: runs/cin[-N], aesfa: runs/aesfa[-N]).",
             show_default=False,
         ),
     ] = None,
@@ -106,12 +112,22 @@ def train(
     lr: _num("lr", "Adam learning rate.", float) = None,
     lr_decay: _num("lr_decay", "Learning rate at iteration i: lr / (1 + lr_decay * i).", float) = None,
     content_weight: _num("content_weight", "Weight of the content loss.", float) = None,
-    style_weight: _num("style_weight", "Weight of the style loss.", float) = None,
+    style_weight: _num("style_weight", "Weight of the style loss (aesfa: EFDM).", float) = None,
+    contrast_weight: Annotated[
+        float | None,
+        typer.Option(
+            help="aesfa: weight of the contrastive loss (each output against its style and a hard negative; "
+            f"0 = off). Default {AesFATrainConfig().contrast_weight:g}.",
+            show_default=False,
+        ),
+    ] = None,
     save_every: _num("save_every", "Checkpoint every N iterations and at the end.") = None,
     keep: _num("keep", "Checkpoints kept; older ones are deleted.") = None,
     log_every: _num("log_every", "A log.jsonl record (mean losses) every N iterations.") = None,
     sample_every: _num("sample_every", "A sample grid every N iterations (0 = none).") = None,
-    resize: _num("resize", "Content shorter side before cropping, 0 = keep.") = None,
+    resize: _num(
+        "resize", "Shorter side before cropping, 0 = keep (aesfa: both sides, squashed square as the release)."
+    ) = None,
     crop: _num("crop", "Random square crop size.") = None,
     style_size: Annotated[
         int | None,
@@ -130,7 +146,8 @@ def train(
     precision: TrainPrecision = "auto",
     vgg: Vgg = None,
 ) -> None:
-    """Train a decoder (adain: COCO + WikiArt) or a multi-style network (cin: COCO + a folder of styles).
+    """Train a decoder (adain: COCO + WikiArt), a multi-style network (cin: COCO + a folder of styles) or
+    AesFA's networks (aesfa: COCO + WikiArt).
 
     Ctrl-C or SIGTERM saves a checkpoint and stops; --resume continues exactly there.
     Multi-GPU: torchrun --nproc-per-node N -m styler train ... -o RUN
@@ -159,7 +176,11 @@ def train(
         workers=workers,
         seed=seed,
     )
-    extra = {"style_size": style_size, "extend": None if extend is None else str(extend)}
+    extra = {
+        "style_size": style_size,
+        "extend": None if extend is None else str(extend),
+        "contrast_weight": contrast_weight,
+    }
     given = {k: v for k, v in {**numbers, **extra}.items() if v is not None}
     if wrong := [k for k in given if k not in {f.name for f in dataclasses.fields(config)}]:
         raise InputError(
@@ -171,9 +192,7 @@ def train(
     torchrun = int(os.environ.get("WORLD_SIZE", "1")) > 1
     if out_dir is None and (resume or torchrun):
         raise fail("--resume and torchrun runs need the run folder: pass -o RUN")
-    run = (
-        out_dir if out_dir is not None else fresh_run(Path("runs") / ("cin" if method is TrainMethod.cin else "train"))
-    )
+    run = out_dir if out_dir is not None else fresh_run(Path(config.out))
     cfg = config(
         content_dir=str(content_dir),
         style_dir=str(folders[need]),
@@ -205,7 +224,8 @@ def _fit(cfg, run: Path, resumed_hint: str) -> None:
         if not info.synced:  # reading the losses would wait for the GPU: only where the loop synced
             bar.update(task, completed=info.iter)
             return
-        losses = f"loss {info.loss:.4g} (c {info.content_loss:.3g}, s {info.style_loss:.3g}) lr {info.lr:.2e}"
+        more = "".join(f", {name} {value:.3g}" for name, value in info.extra_losses.items())
+        losses = f"loss {info.loss:.4g} (c {info.content_loss:.3g}, s {info.style_loss:.3g}{more}) lr {info.lr:.2e}"
         bar.update(task, completed=info.iter, losses=losses)
         if main and info.checkpoint:
             bar.console.print(f"iter {info.iter}: {losses}; saved {info.checkpoint}")
@@ -233,9 +253,8 @@ def _fit(cfg, run: Path, resumed_hint: str) -> None:
             130,
         )
     out.print(str(result.decoder))
-    use = (
-        f"`styler transfer CONTENT --model {result.decoder} --style NAME`"
-        if cfg.method == "cin"
-        else f"`styler transfer CONTENT STYLE --decoder {result.decoder}`"
-    )
+    use = {
+        "cin": f"`styler transfer CONTENT --model {result.decoder} --style NAME`",
+        "aesfa": f"`styler transfer CONTENT STYLE --method aesfa --model {result.decoder}`",
+    }.get(cfg.method, f"`styler transfer CONTENT STYLE --decoder {result.decoder}`")
     err.print(escape(f"done: {result.iter} iterations in {run}; use it with {use}"))

@@ -14,7 +14,15 @@ from typing import Annotated
 import typer
 
 from . import options as o
-from .common import also_outputs, load_engine, method_kind, method_options, parse_numbers, style_inputs
+from .common import (
+    also_outputs,
+    check_low_style,
+    load_engine,
+    method_kind,
+    method_options,
+    parse_numbers,
+    style_inputs,
+)
 from .console import err, exit_for_failures, fail, guarded, out, progress_bar, say
 from .signature import command
 from .steps import method_steps, save_partial
@@ -98,6 +106,7 @@ def transfer(
         list[Path] | None, typer.Argument(help="Style images or folders (or use --style).", show_default=False)
     ] = None,
     style: o.Styles = None,
+    low_style: o.LowStyle = None,
     output: o.Output = None,
     alpha: Annotated[
         float | None,
@@ -138,6 +147,7 @@ def transfer(
     from ..jobs import loader
     from ..jobs.spec import Inputs, Job, Naming, RunOptions
 
+    check_low_style(model, low_style)
     sweep = None
     if alpha_sweep is not None:
         if alpha is not None:
@@ -160,6 +170,7 @@ def transfer(
             per_content=per_content or 1,
             seed=gatys.seed or 0,
             reads=kind.reads,
+            low_style=low_style,
         ),
         controls,
         Naming(

@@ -9,7 +9,17 @@ import typer
 from rich.progress import TextColumn
 
 from . import options as o
-from .common import load_engine, parse_numbers, read_styles, region_summary, stems, style_inputs
+from .common import (
+    check_low_style,
+    load_engine,
+    low_suffix,
+    parse_numbers,
+    read_styles,
+    region_summary,
+    stems,
+    style_inputs,
+    with_low_style,
+)
 from .console import err, guarded, out, progress_bar
 from .signature import command
 
@@ -22,6 +32,7 @@ def video(
         list[Path] | None, typer.Argument(help="Style image(s) (or use --style).", show_default=False)
     ] = None,
     style: o.Styles = None,
+    low_style: o.LowStyle = None,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -81,12 +92,15 @@ def video(
             Param("method", model.method.value),
             " optimises each image for minutes, so it does not run on video; use ",
             Param("method", "adain"),
+            ", ",
+            Param("method", "aesfa"),
             " or ",
             Param("method", "cin"),
         )
     mix = None if weights is None else tuple(parse_numbers(weights, "weights"))
     controls = Controls(alpha, color, mix, feather, smooth=smooth)
     names = style_inputs(model, styles, style)
+    check_low_style(model, low_style)
     normalize_weights(mix, len(names))  # one weight per style: checked before the video is opened
     if mask is not None and weights is not None:
         raise InputError("pass ", Param("weights"), " (interpolation) or a ", Param("mask"), " (regions), not both")
@@ -94,7 +108,11 @@ def video(
         raise InputError(
             Param("feather"), " only applies to a mask; add ", Param("mask", "FILE"), " or drop ", Param("feather")
         )
-    dest = output if output is not None else Path.cwd() / f"{input.stem}_stylized_{stems(names)}.mp4"
+    dest = (
+        output
+        if output is not None
+        else Path.cwd() / f"{input.stem}_stylized_{stems(names)}{low_suffix(low_style)}.mp4"
+    )
     info = probe(input)
     check_output(dest, codec, crf, protect=input)
     w, h = frame_size(info, reading.content_size, reading.budget())
@@ -102,6 +120,7 @@ def video(
         None if mask is None else load_regions(mask, (h, w), len(names), reading.crop, max_pixels=reading.budget())
     )
     inputs = read_styles(names, reading)
+    inputs = with_low_style(inputs, None if low_style is None else read_styles([low_style], reading)[0])
     with progress_bar(TextColumn("{task.fields[fps]} fps")) as bar:
         engine = load_engine(model)
         task = bar.add_task(f"stylizing on {engine.describe()}", total=info.frames, fps="-")
@@ -126,6 +145,8 @@ def video(
         )
     out.print(str(report.path))
     extra = f"; colour kept ({color.value})" if color else ""
+    if low_style is not None:
+        extra += f"; low band from {low_style.name}"
     if regions is not None:
         extra += "; " + region_summary(names, regions)
     err.print(_done(report, info, engine.describe(), smooth) + extra)

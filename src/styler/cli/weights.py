@@ -32,7 +32,10 @@ def list_() -> None:
         state = f"{path.stat().st_size / 1e6:.1f} MB" if path.is_file() else "missing"
         recorded = weights.recorded_hash(path) if path.is_file() else None
         digest = (recorded or "-")[:16]
-        kind = "" if recorded is None else " (release)" if recorded == known.sha256 else " (custom)"
+        if known.sha256 is None:  # no published hash: verify checks the layout instead
+            kind = " (unpinned: no published hash; the layout is verified)"
+        else:
+            kind = "" if recorded is None else " (release)" if recorded == known.sha256 else " (custom)"
         out.print(
             f"{known.name:<8} {known.filename:<19} {state:<9} sha256 {digest:<16}{kind:<10} "
             f"{weights.download_url(known)}"
@@ -41,18 +44,27 @@ def list_() -> None:
 
 @weights_app.command()
 @guarded
-def download(force: Annotated[bool, typer.Option(help="Download again even if present.")] = False) -> None:
-    """Download missing weights into the weights directory (size and SHA-256 checked, resumable,
-    one download at a time per directory)."""
+def download(
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(help="Which: vgg, decoder, aesfa (default: all of them).", show_default=False),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Download again even if present.")] = False,
+) -> None:
+    """Download missing weights into the weights directory (size and SHA-256 checked where a hash
+    is published, the layout always; resumable, one download at a time per directory)."""
+    from ..errors import InputError
     from ..nets import weights
 
-    for known in weights.KNOWN.values():
+    if unknown := [n for n in names or [] if n not in weights.KNOWN]:
+        raise InputError(f"no weights named '{unknown[0]}'; the table has {', '.join(weights.KNOWN)}")
+    for known in [weights.KNOWN[n] for n in names] if names else weights.KNOWN.values():
         path = weights.default_dir() / known.filename
         if path.is_file() and not force:
             err.print(f"{known.filename}: already in {path.parent}")
             continue
         with download_progress() as cb:
-            dest = weights.fetch(known, path.parent, progress=cb, force=force)
+            dest = weights.fetch(known, path.parent, progress=cb, force=force, check=_checker(known))
         out.print(str(dest))
 
 
@@ -64,8 +76,10 @@ def verify(
     ] = None,
 ) -> None:
     """Check weights files: safe to load, exact layout, unchanged since they were fetched, and
-    whether each is the pinned release file or a custom one (a trained decoder)."""
+    whether each is the pinned release file or a custom one (a trained decoder). Files with no
+    published hash (AesFA's main.pth) are checked by layout only."""
     from ..errors import WeightsError
+    from ..methods import check_weights
     from ..nets import weights
 
     targets: list[tuple[weights.KnownWeights | None, Path]]
@@ -75,17 +89,26 @@ def verify(
         targets = [(known, weights.default_dir() / known.filename) for known in weights.KNOWN.values()]
     bad = 0
     for known, path in targets:
+        if known is not None and known.method is not None and not path.is_file():  # only that method needs it
+            err.print(
+                f"[dim]-[/] {escape(str(path))}: not downloaded (only --method {known.method} needs it; "
+                "`styler weights download` fetches it)",
+                markup=True,
+            )
+            continue
         try:
             if not path.is_file():
                 hint = "check the path" if files else "run `styler weights download`"
                 raise WeightsError(f"{path} is missing; {hint}")
             known = known or _identify(path)
-            weights.check_file(known, path)
+            check_weights(known, path)
             digest = weights.sha256_of(path)
             recorded = weights.recorded_hash(path)
             if recorded and recorded != digest:
                 raise WeightsError(f"{path} changed since it was fetched (SHA-256 differs); download it again")
-            if weights.is_release(known, path, digest):
+            if known.sha256 is None:
+                what = f"a valid {known.filename} layout ({known.name}; unpinned: no published hash to compare)"
+            elif weights.is_release(known, path, digest):
                 what = f"the release {known.filename}"
             else:
                 what = f"a custom {known.name} file (valid layout, not the release {known.filename})"
@@ -97,26 +120,41 @@ def verify(
         raise fail(f"{bad} weights file(s) failed verification")
 
 
+def _checker(known: weights.KnownWeights):
+    """``known``'s full layout check (a method's model file: that method's)."""
+    from ..methods import check_weights
+
+    return lambda path: check_weights(known, path)
+
+
 def _identify(path: Path) -> weights.KnownWeights:
     """The known weights whose layout ``path`` has (``WeightsError`` if none)."""
     from ..errors import WeightsError
+    from ..methods import check_weights
     from ..nets import weights
 
-    reason = ""
+    reasons: dict[str, str] = {}
     for known in weights.KNOWN.values():
         try:
-            weights.check_file(known, path)
+            check_weights(known, path)
             return known
         except WeightsError as e:
-            reason = str(e)
-    raise WeightsError(f"{path} is neither a vgg_normalised.pth nor a decoder.pth ({reason})")
+            reasons[known.filename] = str(e)
+    # The reason given: that of the known file ``path`` is named like, else of the last shared one.
+    shared = [k.filename for k in weights.KNOWN.values() if k.method is None]
+    reason = reasons.get(path.name, reasons[shared[-1]])
+    *first, last = [k.filename for k in weights.KNOWN.values()]
+    raise WeightsError(f"{path} is neither a {', a '.join(first)} nor a {last} ({reason})")
 
 
 @weights_app.command("import")
 @guarded
-def import_(files: Annotated[list[Path], typer.Argument(help="vgg_normalised.pth and/or decoder.pth files.")]) -> None:
+def import_(
+    files: Annotated[list[Path], typer.Argument(help="vgg_normalised.pth, decoder.pth and/or AesFA's main.pth.")],
+) -> None:
     """Copy weights from local files (for machines without internet); each is checked first."""
     from ..nets import weights
 
     for file in files:
-        out.print(str(weights.install(_identify(file), file, weights.default_dir())))
+        known = _identify(file)
+        out.print(str(weights.install(known, file, weights.default_dir(), check=_checker(known))))

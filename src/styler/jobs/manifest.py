@@ -23,9 +23,14 @@ HINT = "choose a writable output folder"
 BARRIER_TIMEOUT = timedelta(days=2)  # ranks wait for the slowest one before the merge
 
 
-def record(pair: Pair, alpha: float) -> dict[str, object]:
-    """The manifest line of one written (or already present) result."""
-    return {"output": pair.output, "content": pair.content.rel, "style": pair.style.rel, "alpha": alpha}
+def record(pair: Pair, alpha: float, low_style: Path | None = None) -> dict[str, object]:
+    """The manifest line of one written (or already present) result (``low_style``: the file
+    every style took its low frequency band from, when the job blends by band)."""
+    line: dict[str, object] = {"output": pair.output, "content": pair.content.rel, "style": pair.style.rel}
+    line["alpha"] = alpha
+    if low_style is not None:
+        line["low_style"] = str(low_style)
+    return line
 
 
 def part_path(out: Path, rank: int) -> Path:

@@ -96,6 +96,9 @@ def plan(job: Job) -> list[Pair]:
                 Param("output", naming.output), f" is one file but there are {count} results; pass a folder"
             )
     name = naming.template(job.controls.sweep is not None)
+    low = inputs.low_style
+    if low is not None and naming.name is None and not naming.to_file:  # default names say the low band's source
+        name += "_low_" + low.stem.replace("{", "{{").replace("}", "}}")
     pairs = make_pairs(contents, styles, name=name, ext=naming.suffix, **pairing)  # type: ignore[arg-type]
     for a in naming.also:
         if a.to_file and len(pairs) > 1:
@@ -104,8 +107,10 @@ def plan(job: Job) -> list[Pair]:
         if any(os.path.realpath(a.target(p.output)) == os.path.realpath(out / p.output) for p in pairs):
             raise InputError(Param(a.name, a.path), " would write over the output itself; choose another name")
     given = (inputs.content,) if inputs.named_styles else (inputs.content, *inputs.styles)
+    given += (low,) if low is not None else ()
     if any(_inside(out, Path(p)) or _inside(Path(p), out) for p in given):
         sources = {os.path.realpath(p.content.path) for p in pairs} | {os.path.realpath(p.style.path) for p in pairs}
+        sources |= {os.path.realpath(low)} if low is not None else set()
         for p in pairs:
             if os.path.realpath(out / p.output) in sources:
                 raise InputError(f"refusing to overwrite input {out / p.output}; choose another output folder or name")
@@ -152,7 +157,7 @@ def run(
     todo = []
     for p in mine:
         if job.run.skip_existing and (out / p.output).is_file():
-            records[p.output] = manifest.record(p, job.controls.alpha)
+            records[p.output] = manifest.record(p, job.controls.alpha, job.inputs.low_style)
             report.existing += 1
         else:
             todo.append(p)
@@ -212,7 +217,7 @@ class _Work:
         for output, error in done:
             pair = self.pairs[output]
             if error is None:
-                self.records[output] = manifest.record(pair, self.job.controls.alpha)
+                self.records[output] = manifest.record(pair, self.job.controls.alpha, self.job.inputs.low_style)
                 self.report.written += 1
             else:
                 self.report.failures.append(error)
@@ -249,6 +254,7 @@ class _Work:
         max_batch = CUDA_BATCH if device.type == "cuda" else 1
         decode_pool, encode_pool = loader.pool(workers, "decode"), loader.pool(workers, "encode")
         protect = tuple(p.content.path for p in todo) + tuple(p.style.path for p in todo)
+        protect += (self.job.inputs.low_style,) if self.job.inputs.low_style is not None else ()
         writer = loader.Writer(encode_pool, self.job.run.encoding, 2 * max(workers, 1) + max_batch, protect)
         reading = self.job.reading
         try:

@@ -51,10 +51,20 @@ class Inputs:
     pairs: PairMode = PairMode.ALL
     per_content: int = 1  # pairs=random: styles drawn per content
     seed: int = 0  # pairs=random: the draw's seed
-    reads: frozenset[str] = frozenset()  # content file types besides images, found in folders too (``methods.files``)
+    low_style: Path | None = None  # frequency blending: every style takes this image's low band (``Bands``)
+    reads: frozenset[str] = frozenset()  # content file types besides images, found in folders too (``Method.reads``)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "content", Path(self.content).expanduser())
+        if self.low_style is not None:
+            if self.named_styles:
+                raise InputError(
+                    Param("low_style"), " is a style image's low band; a model's named styles have no bands"
+                )
+            low = Path(self.low_style).expanduser()
+            if not low.is_file():
+                raise InputError(Param("low_style", low), " is not an image file; pass one style image")
+            object.__setattr__(self, "low_style", low)
         styles = (self.styles,) if isinstance(self.styles, (str, Path)) else tuple(self.styles)
         if not styles:
             raise InputError("no style given; pass at least one style")

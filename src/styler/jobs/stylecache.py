@@ -23,6 +23,7 @@ from ..engine import Engine
 from ..errors import StylerError
 from ..media.files import atomic_path
 from ..media.images import load_image
+from ..methods.base import Bands
 from ..nets.weights import default_dir, sha256_of
 from .pairing import Source
 from .spec import Job
@@ -102,7 +103,9 @@ def represent_styles(
 ) -> tuple[dict[str, Any], list[StylerError], StyleCache | None]:
     """Each style read and represented once: (representation by relative path, the errors of the
     styles that could not be read, the cache used). Through this cache where the method keeps one;
-    with colour preservation the image itself is kept: it is adapted to each content."""
+    with colour preservation the image itself is kept: it is adapted to each content. With the
+    job's ``low_style`` each style becomes ``Bands`` (its high band, that file's low band), the low
+    style read and represented once (an unreadable one fails the job: every pair needs it)."""
     inputs, reading, controls = job.inputs, job.reading, job.controls
     key = engine.style_key() if job.run.style_cache and controls.color is None and not inputs.named_styles else None
     cache = (
@@ -115,16 +118,25 @@ def represent_styles(
     def compute(path: Path) -> dict[str, Tensor]:
         return engine.pack(engine.represent(read(path)))
 
+    def one(path: Path) -> Any:
+        if cache is not None:
+            return engine.unpack(cache.get(path, partial(compute, path)))
+        return read(path) if controls.color is not None else engine.represent(read(path))
+
+    if inputs.low_style is not None:
+        engine.check_bands()
+    low = None if inputs.low_style is None else one(inputs.low_style)
     reps: dict[str, Any] = {}
     failures: list[StylerError] = []
     for style in styles:
         try:
             if inputs.named_styles:
                 reps[style.rel] = engine.represent(style.rel)
-            elif cache is not None:
-                reps[style.rel] = engine.unpack(cache.get(style.path, partial(compute, style.path)))
-            else:
-                reps[style.rel] = read(style.path) if controls.color is not None else engine.represent(read(style.path))
+            elif low is None:
+                reps[style.rel] = one(style.path)
+            else:  # with colour preservation both images stay images, adapted per content
+                bands = Bands(one(style.path), low)
+                reps[style.rel] = bands if controls.color is not None else engine.represent(bands)
         except StylerError as e:
             failures.append(e)
     return reps, failures, cache

@@ -2,9 +2,11 @@
 
 ``adain`` (Huang & Belongie 2017, arbitrary styles, fast), ``gatys`` (Gatys et al. 2016,
 optimisation, best quality, slow), ``cin`` (Dumoulin et al. 2017, many fixed styles in one
-fast network), ``curves`` (Chen, Kara & Cagan 2023, line drawings edited as curves, SVG out).
-Each method is a package whose ``method`` module has a ``load(**options)`` function; ``load``
-here finds it by name (imported on first use) and says in one line which options do not apply.
+fast network), ``aesfa`` (Kwon, Kim et al. 2024, arbitrary styles, octave features and
+style-predicted kernels, cheapest at high resolution), ``curves`` (Chen, Kara & Cagan 2023, line
+drawings edited as curves, SVG out). Each method is a package whose ``method`` module has a
+``load(**options)`` function; ``load`` here finds it by name (imported on first use) and says in
+one line which options do not apply.
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ from ..errors import InputError, Param
 from ..names import MethodName
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ..nets.download import KnownWeights
     from .base import Method
 
-__all__ = ["MethodName", "kind", "load"]
+__all__ = ["MethodName", "check_weights", "kind", "load"]
 
 
 def kind(name: str | MethodName) -> type[Method]:
@@ -47,9 +52,9 @@ def load(name: str | MethodName = "adain", **options: Any) -> Method:
     """A method by name with its weights resolved (and downloaded on first use).
 
     ``options`` are the method's ``load`` keywords: always ``device``, ``precision`` and
-    ``progress``; ``vgg``/``decoder`` (adain, gatys), ``vgg`` (curves), ``model`` (cin), ``gatys`` (a
-    ``GatysConfig``), ``curves`` (a ``CurvesConfig``) and ``curve_mask`` (curves), ``on_step`` (gatys,
-    curves). Options left at None are not passed on."""
+    ``progress``; ``vgg``/``decoder`` (adain, gatys), ``vgg`` (curves), ``model`` (cin, aesfa), ``gatys``
+    (a ``GatysConfig``), ``curves`` (a ``CurvesConfig``) and ``curve_mask`` (curves), ``on_step``
+    (gatys, curves). Options left at None are not passed on."""
     try:
         kind = MethodName(name)
     except ValueError:
@@ -67,10 +72,24 @@ def load(name: str | MethodName = "adain", **options: Any) -> Method:
     if extra and extra[0] == "model":
         raise InputError(
             Param("model"),
-            f" is a CIN network file; it does not apply to method {kind.value} (use ",
+            f" is a CIN or AesFA network file; it does not apply to method {kind.value} (use ",
             Param("method", "cin"),
+            " or ",
+            Param("method", "aesfa"),
             ")",
         )
     if extra:
         raise InputError(Param(extra[0]), f" does not apply to method {kind.value}; drop it or choose another method")
     return loader(**given)
+
+
+def check_weights(known: KnownWeights, path: Path) -> None:
+    """Raise ``WeightsError`` unless ``path`` has ``known``'s layout: a method's model file is
+    checked by that method's ``modelfile.check_file``, the shared files by ``nets.weights``."""
+    if known.method is None:
+        from ..nets.weights import check_file
+
+        check_file(known, path)
+        return
+    MethodName(known.method)  # only the registry's own packages are imported
+    importlib.import_module(f"{__name__}.{known.method}.modelfile").check_file(path)

@@ -11,11 +11,13 @@ with any number of those under the shared controls:
 
 What jobs need beyond that is a capability of the method, never a check of its type:
 ``stylize_batch`` (several contents, each with its own styles, in as few calls as the method
-can), ``style_key``/``pack``/``unpack`` (representations kept in the on-disk style cache), and
-what a result is: an image by default, which jobs encode themselves; a method with ``writes``
-(curves: SVG and a JSON report) makes ``Result`` objects that write themselves (``result``), and
-may read content files of its own (``reads``). ``check_controls`` refuses controls that do not
-apply to a method (curves: colour preservation), before any work.
+can), ``style_key``/``pack``/``unpack`` (representations kept in the on-disk style cache),
+``takes_bands`` (a style may be ``Bands``: fine texture from one input, colour and broad strokes
+from another, for methods whose networks split features by frequency), and what a result is: an
+image by default, which jobs encode themselves; a method with ``writes`` (curves: SVG and a JSON
+report) makes ``Result`` objects that write themselves (``result``), and may read content files of
+its own (``reads``). ``check_controls`` refuses controls that do not apply to a method (curves:
+colour preservation), before any work.
 
 Colour preservation, validation and video streams are the engine's: a method sees content that
 may already be luminance-only, styles already colour-adapted, and controls already checked.
@@ -62,6 +64,19 @@ def check_image(x: Any, what: str, min_side: int, deepest: str) -> Tensor:
 
 
 @dataclass(frozen=True)
+class Bands:
+    """A frequency-blended style: the high band (fine texture) of ``high``, the low band (colour,
+    broad strokes) of ``low``; each a style image (1, 3, h, w) in [0, 1] or a representation.
+    Only methods with ``takes_bands`` accept it; the engine adapts each member for colour."""
+
+    high: Any
+    low: Any
+
+    def map(self, fn: Callable[[Any], Any]) -> Bands:
+        return Bands(fn(self.high), fn(self.low))
+
+
+@dataclass(frozen=True)
 class Mix:
     """How several styles combine on each content image."""
 
@@ -92,6 +107,7 @@ class Method(ABC):
 
     name: ClassVar[str]
     takes_images: ClassVar[bool] = True  # False: styles are names or indices (CIN), not images
+    takes_bands: ClassVar[bool] = False  # True: ``represent`` accepts ``Bands`` (frequency blending)
     reads: ClassVar[frozenset[str]] = frozenset()  # content file types ``result`` takes as paths (".svg")
     writes: ClassVar[frozenset[str]] = frozenset()  # result file types besides images (".svg", ".json")
     runtime: Runtime

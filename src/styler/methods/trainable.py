@@ -4,6 +4,11 @@ A method's training is a config (a ``TrainConfig`` subclass with the method's re
 defaults) whose ``objective()`` makes an ``Objective``: the model, data, losses, checkpoint
 payload and samples. The loop (``training.loop``) owns everything else and hands each objective
 a narrow ``TrainContext``, never itself, so methods never import the training package.
+
+The loop minimises ``content_weight * content + style_weight * style`` plus, for each name in
+the objective's ``extra_losses``, ``<name>_weight * <name>`` (the config's field): every term
+is logged by name. ``to_device`` returns the parameters Adam updates, or Adam parameter groups
+(dicts with ``params`` and per-group settings such as ``betas``) where they differ.
 """
 
 from __future__ import annotations
@@ -106,26 +111,33 @@ class TrainContext(Protocol):
     def images(self, folder: str, param: str) -> list[Path]:
         """The image files under ``folder``, searched recursively; ``param`` names it in errors."""
 
-    def stream(self, paths: list[Path], stream: int) -> Iterator[Batch]:
-        """Endless seeded batches of random crops of ``paths`` for this rank, resuming at ``start``."""
+    def stream(self, paths: list[Path], stream: int, *, square: bool = False) -> Iterator[Batch]:
+        """Endless seeded batches of random crops of ``paths`` for this rank, resuming at ``start``;
+        images resized by ``cfg.resize`` (shorter side; ``square``: both sides, aspect distorted)."""
 
 
 class Objective(Protocol):
-    """What a method adds to the loop: its model, data, losses, checkpoint payload and samples."""
+    """What a method adds to the loop: its model, data, losses, checkpoint payload and samples.
+
+    Optionally ``extra_losses``, a tuple of names of loss terms beyond content and style (e.g.
+    ``("contrast",)``): ``losses`` then returns them as a 4th item ``{name: term}``, and the loop
+    weights each by ``cfg.<name>_weight`` and logs it. Absent: ``()``."""
 
     export_name: str  # the run folder's model file, rewritten at every checkpoint
 
     def setup(self, ctx: TrainContext, saved: dict | None) -> nn.Module:
         """Load data lists and weights, build the trained module on CPU (restored from ``saved``)."""
 
-    def to_device(self, ctx: TrainContext) -> list[nn.Parameter]:
-        """Move what the losses need to the context's device; return the parameters Adam updates."""
+    def to_device(self, ctx: TrainContext) -> list[nn.Parameter] | list[dict[str, Any]]:
+        """Move what the losses need to the context's device; return the parameters Adam updates
+        (or Adam parameter groups: {"params": [...], "betas": (b1, b2), ...}; lr is the loop's)."""
 
     def next_batch(self, ctx: TrainContext, iteration: int) -> tuple:
         """The host-side batch of one iteration (raises through for the loop to handle)."""
 
-    def losses(self, ctx: TrainContext, batch: tuple) -> tuple[Tensor, Tensor, Tensor]:
-        """(content loss, style loss, output) in float32 for one device batch."""
+    def losses(self, ctx: TrainContext, batch: tuple) -> tuple[Any, ...]:
+        """(content loss, style loss, output) in float32 for one device batch; objectives with
+        ``extra_losses`` add a 4th item, {name: unweighted float32 scalar}."""
 
     def state(self, ctx: TrainContext, iteration: int) -> tuple[dict, object]:
         """(checkpoint entries holding the weights, the exported model file's contents)."""

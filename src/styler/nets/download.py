@@ -6,6 +6,11 @@ lock): concurrent processes (torchrun ranks, two shells) download once, the othe
 then use the file; a download cut short keeps its partial file and the next run resumes it
 with an HTTP Range request where the server honours ranges (else it starts over). The
 partial only takes the real name after the size, hash and ``check`` pass.
+
+A server may answer with an HTML confirmation page instead of the file (Google Drive does for
+files too large to virus-scan; small ones come directly): the page's form (its action and
+hidden inputs: a ``confirm`` token, a ``uuid``) or its link carrying ``confirm=`` is followed
+once (``confirmation_url``), with the same Range header and the page's cookies.
 """
 
 from __future__ import annotations
@@ -15,11 +20,13 @@ import http.client
 import os
 import re
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from ..errors import OutputError, WeightsError
 
@@ -28,6 +35,7 @@ ENV_MIRROR = "STYLER_WEIGHTS_MIRROR"  # a base URL (or folder) serving the same 
 TIMEOUT = 30  # seconds without data before a download attempt gives up
 LOCK_TIMEOUT = 1800  # seconds to wait for another process's download of the same file
 CHUNK = 1 << 20
+PAGE_LIMIT = 1 << 20  # bytes of an HTML answer read to look for its confirmation link
 
 Progress = Callable[[int, int | None], None]  # (bytes done, total bytes or None)
 Check = Callable[[Path], None]  # raises WeightsError if the file is not usable as weights
@@ -35,12 +43,13 @@ Check = Callable[[Path], None]  # raises WeightsError if the file is not usable 
 
 @dataclass(frozen=True)
 class KnownWeights:
-    name: str  # "vgg" or "decoder": the parameter that overrides it
+    name: str  # the table's key: "vgg", "decoder" (also the parameters that override them), "aesfa"
     filename: str
     url: str  # the release URL; ``download_url`` applies $STYLER_WEIGHTS_MIRROR
     sha256: str | None  # the release file's hash; None = unpinned (structural checks only)
     size: int | None = None  # the release file's size in bytes
     meta: dict = field(default_factory=dict)
+    method: str | None = None  # a method's model file: that method checks its layout
 
 
 def sha256_of(path: Path) -> str:
@@ -113,15 +122,21 @@ def _download(url: str, part: Path, known: KnownWeights, progress: Progress | No
         return  # complete but never checked (the run stopped before the rename): check it now
     done, total = have, None  # done > have: this attempt received data
     try:
-        request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+        headers = {"Range": f"bytes={have}-"} if have else {}
         try:
-            resp = urllib.request.urlopen(request, timeout=TIMEOUT)
+            resp = _past_confirmation(
+                urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=TIMEOUT),
+                url,
+                headers,
+                known,
+                directory,
+            )
         except urllib.error.HTTPError as e:
             if e.code != 416 or not have:  # 416: the partial is not a prefix of this file
                 raise
             part.unlink()
             done, have = 0, 0
-            resp = urllib.request.urlopen(url, timeout=TIMEOUT)
+            resp = _past_confirmation(urllib.request.urlopen(url, timeout=TIMEOUT), url, {}, known, directory)
         with resp:
             ranged = re.match(rf"bytes {have}-\d+/(\d+)", resp.headers.get("Content-Range") or "")
             if have and getattr(resp, "status", None) == 206 and ranged:
@@ -158,6 +173,69 @@ def _download(url: str, part: Path, known: KnownWeights, progress: Progress | No
         raise WeightsError(
             f"download of {known.filename} from {url} was cut short ({done} of {total} bytes); run it again to resume"
         )
+
+
+class _Page(HTMLParser):
+    """The forms (action, fields) and links of an HTML page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[tuple[str, dict[str, str]]] = []
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.forms.append((a.get("action", ""), {}))
+        elif tag == "input" and self.forms and a.get("name") and a.get("type", "text") in ("hidden", "text"):
+            self.forms[-1][1][a["name"]] = a.get("value", "")
+        elif tag == "a" and a.get("href"):
+            self.links.append(a["href"])
+
+
+def confirmation_url(page: str, base: str) -> str | None:
+    """The download URL an HTML confirmation page points to, or None: a form whose fields carry a
+    ``confirm`` token or a ``uuid`` (its action with the fields as the query), else a link
+    carrying ``confirm=``; relative ones resolved against ``base``."""
+    parser = _Page()
+    parser.feed(page)
+    for action, fields in parser.forms:
+        if "confirm" in fields or "uuid" in fields:
+            target = urllib.parse.urljoin(base, action or base)
+            joiner = "&" if urllib.parse.urlsplit(target).query else "?"
+            return target + joiner + urllib.parse.urlencode(fields)
+    for href in parser.links:
+        if "confirm=" in href:
+            return urllib.parse.urljoin(base, href)
+    return None
+
+
+def _is_page(resp: Any) -> bool:
+    return (resp.headers.get("Content-Type") or "").split(";")[0].strip().lower() in (
+        "text/html",
+        "application/xhtml+xml",
+    )
+
+
+def _past_confirmation(resp: Any, url: str, headers: dict[str, str], known: KnownWeights, directory: Path) -> Any:
+    """``resp`` itself, or where it is an HTML page (no weights file is one) the response of the
+    URL its confirmation form or link names, asked with the same ``headers`` and its cookies."""
+    if not _is_page(resp):
+        return resp
+    with resp:
+        page = resp.read(PAGE_LIMIT).decode("utf-8", "replace")
+        cookies = [c.split(";", 1)[0] for c in resp.headers.get_all("Set-Cookie") or []]
+    target = confirmation_url(page, url)
+    if target is not None:
+        asked = {**headers, **({"Cookie": "; ".join(cookies)} if cookies else {})}
+        follow = urllib.request.urlopen(urllib.request.Request(target, headers=asked), timeout=TIMEOUT)
+        if not _is_page(follow):
+            return follow
+        follow.close()
+    raise WeightsError(
+        f"{url} answered with a web page, not {known.filename} (a quota or sharing notice?); download it in a "
+        f"browser and put it in {directory} (or run `styler weights import FILE`), or set {ENV_MIRROR}"
+    )
 
 
 def _write(out: IO[bytes], chunk: bytes, part: Path) -> None:

@@ -55,7 +55,24 @@ DECODER = KnownWeights(
         "trained_on": "MS-COCO content, WikiArt styles (Huang & Belongie 2017)",
     },
 )
-KNOWN = {w.name: w for w in (VGG, DECODER)}
+# AesFA (Kwon, Kim et al., AAAI 2024): the authors' main.pth on Google Drive. No hash is published,
+# so it stays unpinned: its layout (the three networks' keys and shapes) is what is checked, by the
+# method that owns it (``methods.check_weights``; nets cannot import methods).
+AESFA = KnownWeights(
+    "aesfa",
+    "main.pth",
+    "https://drive.google.com/uc?export=download&id=1Y3OutPAsmPmJcnZs07ZVbDFf6nn3RzxR",
+    None,
+    None,
+    {
+        "arch": "aesfa (netE, netS, netG)",
+        "input": "RGB, ImageNet-normalised inside the method",
+        "trained_on": "MS-COCO content, WikiArt styles (Kwon, Kim et al. 2024)",
+        "source": "github.com/Sooyyoungg/AesFA (Google Drive)",
+    },
+    method="aesfa",
+)
+KNOWN = {w.name: w for w in (VGG, DECODER, AESFA)}
 
 
 def default_dir() -> Path:
@@ -78,10 +95,15 @@ def download_url(known: KnownWeights) -> str:
 
 
 def resolve(
-    known: KnownWeights, explicit: Path | None = None, *, download: bool = True, progress: Progress | None = None
+    known: KnownWeights,
+    explicit: Path | None = None,
+    *,
+    download: bool = True,
+    progress: Progress | None = None,
+    check: Check | None = None,
 ) -> Path:
     """The file to load: ``explicit`` if given, else the weights directory's copy,
-    downloaded there first if it is missing and ``download`` allows."""
+    downloaded there first if it is missing and ``download`` allows (``check``: as ``fetch``'s)."""
     if explicit is not None:
         path = Path(explicit).expanduser()
         if path.is_dir():
@@ -94,7 +116,7 @@ def resolve(
         return path
     if not download:
         raise WeightsError(f"{known.filename} is not in {path.parent}; run `styler weights download`")
-    return fetch(known, path.parent, progress=progress)
+    return fetch(known, path.parent, progress=progress, check=check)
 
 
 def is_release(known: KnownWeights, path: Path, digest: str | None = None) -> bool:
@@ -106,7 +128,13 @@ def is_release(known: KnownWeights, path: Path, digest: str | None = None) -> bo
 
 def check_file(known: KnownWeights, path: Path) -> None:
     """Raise ``WeightsError`` unless ``path`` loads safely with ``known``'s exact layout
-    (the release's keys and shapes; a training checkpoint's ``decoder`` entry counts)."""
+    (the release's keys and shapes; a training checkpoint's ``decoder`` entry counts).
+
+    A method's model file (``known.method``) is only checked to unpickle safely here; its
+    layout is the method's to check (``methods.check_weights``)."""
+    if known.method is not None:
+        safe_load(path, str(path), f"it is not a readable {known.filename}: download it again or pass the right file")
+        return
     loader = load_encoder if known.name == VGG.name else load_decoder
     loader(load_state_dict(path), label=str(path))
 

@@ -53,10 +53,11 @@ def find_images(root: Path, param: str) -> list[Path]:
     return sorted(found)
 
 
-def random_crop(img: Image.Image, resize: int, crop: int, rng: np.random.Generator) -> Tensor:
-    """Shorter side to ``resize`` (0 = keep), upscaled further if still under ``crop``,
-    then a random ``crop`` x ``crop`` window -> (3, crop, crop) float in [0, 1]."""
-    w, h = resized_size(*img.size, resize)
+def random_crop(img: Image.Image, resize: int, crop: int, rng: np.random.Generator, square: bool = False) -> Tensor:
+    """Shorter side to ``resize`` (0 = keep; ``square``: both sides, the aspect distorted, as
+    some recipes do), upscaled further if still under ``crop``, then a random ``crop`` x ``crop``
+    window -> (3, crop, crop) float in [0, 1]."""
+    w, h = (resize, resize) if square and resize else resized_size(*img.size, resize)
     if min(w, h) < crop:  # small images are upscaled, never padded
         w, h = resized_size(w, h, crop)
     w, h = max(w, crop), max(h, crop)  # int() truncation in resized_size can land 1 px short
@@ -73,8 +74,8 @@ class ImageFolder(Dataset):
     are tried in order and ``bad`` lists the indices that failed, for the caller to count.
     """
 
-    def __init__(self, paths: list[Path], resize: int = 512, crop: int = 256) -> None:
-        self.paths, self.resize, self.crop = paths, resize, crop
+    def __init__(self, paths: list[Path], resize: int = 512, crop: int = 256, square: bool = False) -> None:
+        self.paths, self.resize, self.crop, self.square = paths, resize, crop, square
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -89,7 +90,7 @@ class ImageFolder(Dataset):
             except Exception:  # truncated, corrupt, not an image, a bomb: skip it, never crash
                 bad.append(j)
                 continue
-            return random_crop(img, self.resize, self.crop, np.random.default_rng(seed)), bad
+            return random_crop(img, self.resize, self.crop, np.random.default_rng(seed), self.square), bad
         folder = os.path.commonpath([str(self.paths[0]), str(self.paths[-1])])
         raise InputError(f"{len(bad)} images in a row under {folder} cannot be read; check the dataset")
 
@@ -139,13 +140,14 @@ def batches(
     workers: int = 0,
     pin_memory: bool = False,
     worker_init_fn=None,
+    square: bool = False,
 ) -> Iterator[tuple[Tensor, list[int]]]:
     """Endless ``(images (B, 3, crop, crop), bad file indices)``, resuming at batch ``start_batch``."""
     sampler = InfiniteSampler(
         len(paths), seed=seed, stream=stream, rank=rank, world=world, start=start_batch * batch_size
     )
     loader = DataLoader(
-        ImageFolder(paths, resize, crop),
+        ImageFolder(paths, resize, crop, square),
         batch_size=batch_size,
         sampler=sampler,
         num_workers=workers,

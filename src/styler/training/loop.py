@@ -76,7 +76,7 @@ class Context:
     def images(self, folder: str, param: str) -> list[Path]:
         return data.find_images(Path(folder), param)
 
-    def stream(self, paths: list[Path], stream: int) -> Iterator[Batch]:
+    def stream(self, paths: list[Path], stream: int, *, square: bool = False) -> Iterator[Batch]:
         cfg = self.cfg
         return data.batches(
             paths,
@@ -91,6 +91,7 @@ class Context:
             workers=cfg.workers,
             pin_memory=self.device.type == "cuda",
             worker_init_fn=worker_signals,
+            square=square,
         )
 
 
@@ -118,6 +119,7 @@ class Loop:
                 ")",
             )
         self.objective = objective = cfg.objective()
+        self.extra: tuple[str, ...] = tuple(getattr(objective, "extra_losses", ()))  # terms beyond content, style
         if self.rank == 0:  # fail now, not at the first checkpoint hours from now
             check_writable(run / objective.export_name, checkpoint.HINT)
         self.cfg, self.run, self.on_step = cfg, run, on_step
@@ -184,7 +186,8 @@ class Loop:
     def train(self) -> TrainResult:
         cfg, obj = self.cfg, self.objective
         done, tick, window = self.start, time.perf_counter(), 0
-        sums = torch.zeros(3, device=self.device)  # window sums: total, content, style
+        terms = 3 + len(self.extra)
+        sums = torch.zeros(terms, device=self.device)  # window sums: total, content, style, extra terms
         first_bad = torch.zeros((), dtype=torch.int64, device=self.device)
         with StopFlag() as stop:
             for it in range(self.start, cfg.max_iter):
@@ -209,21 +212,21 @@ class Loop:
                 saving = done % cfg.save_every == 0
                 sampling = bool(cfg.sample_every) and done % cfg.sample_every == 0
                 synced = logging or saving or sampling or (self.world > 1 and done % STOP_EVERY == 0)
-                info = StepInfo(done, cfg.max_iter, self.start, losses, lr, len(obj.skipped()), synced)
+                info = StepInfo(done, cfg.max_iter, self.start, losses, lr, len(obj.skipped()), synced, self.extra)
                 if synced:
                     # One collective: window sums (a NaN anywhere poisons all), this step, stop votes.
                     vec = torch.cat([sums, losses, torch.tensor([float(stop.set)], device=self.device)])
                     if self.world > 1:
                         dist.all_reduce(vec)
                     host = vec.tolist()  # the one host synchronisation
-                    if not all(math.isfinite(v) for v in host[:6]):
-                        bad_value = next(v for v in host[3:6] + host[:3] if not math.isfinite(v))
-                        raise self._nonfinite(bad_value, int(first_bad.item()), done)
-                    info._host = [v / self.world for v in host[3:6]]
+                    if not all(math.isfinite(v) for v in host[: 2 * terms]):
+                        now = host[terms : 2 * terms] + host[:terms]
+                        raise self._nonfinite(next(v for v in now if not math.isfinite(v)), int(first_bad.item()), done)
+                    info._host = [v / self.world for v in host[terms : 2 * terms]]
                     if self.rank == 0 and logging:
                         self._log(
                             done,
-                            [v / self.world / window for v in host[:3]],
+                            [v / self.world / window for v in host[:terms]],
                             lr,
                             window / (time.perf_counter() - tick),
                             info.skipped,
@@ -235,7 +238,7 @@ class Loop:
                         info.sample = self._sample(done, batch, output)
                     if saving:
                         info.checkpoint = self._save(done)
-                    if host[6] > 0:
+                    if host[2 * terms] > 0:
                         if self.on_step:
                             self.on_step(info)
                         break
@@ -249,19 +252,25 @@ class Loop:
         return self.result(done)
 
     def _step(self, batch: tuple, lr: float) -> tuple[Tensor, Tensor]:
-        """One optimiser step at ``lr`` on a device batch -> ((3,) total, content, style losses, output)."""
+        """One optimiser step at ``lr`` on a device batch -> ((3 + extra,) total, content, style and
+        the extra terms, output)."""
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        lc, ls, output = self.objective.losses(self.ctx, batch)
+        lc, ls, output, *more = self.objective.losses(self.ctx, batch)
+        extra = [more[0][name] for name in self.extra]
         total = self.cfg.content_weight * lc + self.cfg.style_weight * ls
+        for name, term in zip(self.extra, extra, strict=True):
+            total = total + getattr(self.cfg, f"{name}_weight") * term
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.optimizer.step()
-        return torch.stack([total, lc, ls]).detach().float(), output
+        return torch.stack([total, lc, ls, *extra]).detach().float(), output
 
     def _log(self, iteration: int, mean: list[float], lr: float, rate: float, skipped: int) -> None:
         """One log.jsonl record: the window's mean losses (over ranks), lr, speed, files skipped."""
-        record = {"iter": iteration, "loss": mean[0], "content": mean[1], "style": mean[2], "lr": lr}
+        record = {"iter": iteration, "loss": mean[0], "content": mean[1], "style": mean[2]}
+        record.update(zip(self.extra, mean[3:], strict=True))
+        record["lr"] = lr
         self.records.append({**record, "it_s": rate, "skipped": skipped})
         checkpoint.write_log(self.run, self.records)
 

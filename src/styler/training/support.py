@@ -22,11 +22,20 @@ class StepInfo:
     device, so a callback that only reads them when ``synced`` never stalls the GPU."""
 
     def __init__(
-        self, iteration: int, max_iter: int, start_iter: int, losses: Tensor, lr: float, skipped: int, synced: bool
+        self,
+        iteration: int,
+        max_iter: int,
+        start_iter: int,
+        losses: Tensor,
+        lr: float,
+        skipped: int,
+        synced: bool,
+        extra_names: tuple[str, ...] = (),
     ) -> None:
         self.iter, self.max_iter, self.start_iter = iteration, max_iter, start_iter
         self.lr, self.skipped, self.synced = lr, skipped, synced
-        self._losses = losses  # (3,) total, content, style on the device
+        self._losses = losses  # (3 + extra,) total, content, style, the objective's extra terms, on the device
+        self.extra_names = extra_names
         self.checkpoint: Path | None = None
         self.sample: Path | None = None
         self._host: list[float] | None = None
@@ -48,13 +57,18 @@ class StepInfo:
     def style_loss(self) -> float:
         return self._values()[2]
 
+    @property
+    def extra_losses(self) -> dict[str, float]:
+        """The objective's further terms by name (unweighted), e.g. {"contrast": 0.9}; {} for most."""
+        return dict(zip(self.extra_names, self._values()[3:], strict=True))
+
 
 @dataclass
 class TrainResult:
     run: Path
     iter: int
     checkpoint: Path | None
-    decoder: Path | None  # the exported model: decoder.pth (adain) or model.pth (cin)
+    decoder: Path | None  # the exported model: decoder.pth (adain), model.pth (cin), main.pth (aesfa)
     skipped: list[str]
     interrupted: bool = False
 
