@@ -22,6 +22,7 @@ SECTIONS = [
     "bench_dataset",
     "bench_aesfa",
     "bench_sheet",
+    "bench_curves",
 ]
 
 

@@ -69,12 +69,17 @@ class Recorder:
         self.calls.append((list(styles), controls))
         return torch.full_like(content, 0.5)
 
+    def result(self, content, styles, controls, masks=None):
+        from styler.methods.base import ImageResult
+
+        return ImageResult(self.apply(content, styles, controls, masks))
+
 
 @pytest.fixture
 def fake(monkeypatch):
     engine, seen = Recorder(), []
 
-    def load_engine(model, gatys=None, *, on_step=None):
+    def load_engine(model, gatys=None, *, curves=None, on_step=None):
         seen.append(model)
         return engine
 

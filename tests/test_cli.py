@@ -278,4 +278,4 @@ def test_short_help_lists_every_command_and_the_shared_vocabulary():
             "--decoder",
         ):
             assert flag in r.stdout, (command, flag)
-        assert "[adain|gatys|cin|aesfa]" in r.stdout and "--preserve-color" not in r.stdout
+        assert "[adain|gatys|cin|aesfa|curves]" in r.stdout and "--preserve-color" not in r.stdout

@@ -31,14 +31,20 @@ class FakeEngine:
         self.calls.append((tuple(content.shape), len(styles), controls, None if masks is None else tuple(masks.shape)))
         return torch.full_like(content, 0.5)
 
+    def result(self, content, styles, controls, masks=None):
+        from styler.methods.base import ImageResult
+
+        return ImageResult(self.apply(content, styles, controls, masks))
+
 
 @pytest.fixture
 def fake(monkeypatch):
     """``load_engine`` patched in every command module: (the fake engine, the model options it got)."""
     engine, seen = FakeEngine(), []
 
-    def load_engine(model, gatys=None, *, on_step=None):
+    def load_engine(model, gatys=None, *, curves=None, on_step=None):
         seen.append((model, gatys))
+        engine.curves = curves
         return engine
 
     for name in ("common", "transfer", "video"):  # modules by name: the package's attributes are the commands

@@ -220,7 +220,7 @@ def test_help_panels_defaults_choices_and_usage(command):
 def test_image_commands_have_a_gatys_panel_and_one_spelling_everywhere():
     for command in IMAGE_COMMANDS[:-1]:
         text = run_cli(command, "--help").stdout
-        assert "Gatys (--method gatys):" in text and "[default: 500]" in text  # --iters
+        assert "Gatys (--method gatys):" in text and "[default: gatys 500, curves 50]" in " ".join(text.split())
     train = run_cli("train", "--help").stdout
     assert "-o, --output PATH" in train and "--out " not in train and "--crop-size N" in train
     assert "[auto|bf16|fp32]" in train  # --precision lists its choices

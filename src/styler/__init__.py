@@ -41,6 +41,7 @@ __all__ = [
     "AesFATrainConfig",
     "CINTrainConfig",
     "Controls",
+    "CurvesConfig",
     "DeviceError",
     "Engine",
     "GatysConfig",
@@ -66,6 +67,7 @@ _CLASSES = {
     "AesFATrainConfig": "methods.aesfa.config",
     "CINTrainConfig": "methods.cin.config",
     "Controls": "controls",
+    "CurvesConfig": "methods.curves.config",
     "DeviceError": "errors",
     "Engine": "engine",
     "GatysConfig": "methods.gatys.config",
@@ -92,7 +94,7 @@ def __dir__() -> list[str]:
 
 
 def methods() -> list[str]:
-    """The method names ``load`` takes: adain, gatys, cin, aesfa."""
+    """The method names ``load`` takes: adain, gatys, cin, aesfa, curves."""
     from .names import MethodName
 
     return [m.value for m in MethodName]
@@ -106,8 +108,9 @@ def load(
     ``$STYLER_WEIGHTS_DIR``, then the cache) and downloaded on first use.
 
     ``options``: ``vgg``/``decoder`` files (adain, gatys), ``model`` (cin: a trained network file;
-    aesfa: a main.pth or its folder, default the weights folder's),
-    ``gatys`` (a ``GatysConfig``). ``tile``: auto, off or a tile size in px (memory bound)."""
+    aesfa: a main.pth or its folder, default the weights folder's), ``gatys`` (a ``GatysConfig``),
+    ``curves`` (a ``CurvesConfig``) and ``curve_mask`` (curves: an image file, white = curves that
+    may change). ``tile``: auto, off or a tile size in px (memory bound)."""
     from .engine import Engine
 
     return Engine.load(method, device=device, precision=precision, tile=tile, **options)
@@ -146,12 +149,16 @@ def transfer(
     ``settings`` are the fields of the job's parts (``jobs.spec``): controls (alpha, color, sweep),
     naming (name, ext), reading (content_size, style_size, crop, max_pixels), pairing (pairs,
     per_content, seed) and running (skip_existing, workers, style_cache, cache_dir).
-    ``on_result(path, error)`` is called as each result is written (or fails).
+    ``on_result(path, error)`` is called as each result is written (or fails). With ``curves``,
+    ``ext="svg"`` (or an output file ``x.svg``) writes the curves, an image extension a render, and
+    ``also=(jobs.spec.Also(path, "json"),)`` further outputs of every result.
     Returns the ``Report`` (counts, failures, manifest)."""
     from .jobs import runner
     from .jobs.spec import make_job
 
-    job = make_job(content, styles, output, named_styles=not engine.method.takes_images, **settings)
+    method = engine.method
+    settings = {"reads": method.reads, "writes": method.writes, **settings}
+    job = make_job(content, styles, output, named_styles=not method.takes_images, **settings)
     return runner.run(engine, job, on_result=on_result)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -27,7 +28,7 @@ from . import colour, ops, temporal, tiling
 from .controls import Controls, check_color, normalize_weights
 from .errors import InputError, Interrupted, Param
 from .media import images, sheets
-from .methods.base import Bands, Keys, Method, Mix, OnStart
+from .methods.base import Bands, ImageResult, Keys, Method, Mix, OnStart, Result
 from .names import Color
 from .runtime import Runtime
 
@@ -126,9 +127,15 @@ class Engine:
         controls = Controls(alpha, check_color(color), None if weights is None else tuple(weights), feather)
         return self.apply(content, styles, controls, masks)
 
+    def check(self, controls: Controls) -> Controls:
+        """``controls`` if they all apply to this method (``Method.check_controls``), else one line."""
+        self.method.check_controls(controls)
+        return controls
+
     def apply(self, content: Tensor, styles: Sequence[Any], controls: Controls, masks: Tensor | None = None) -> Tensor:
         """``render`` with the controls already built (jobs, video and the CLI build them once)."""
         check_batch(content)
+        self.check(controls)
         mix = self.mix(len(styles), tuple(content.shape[-2:]), controls, masks)
         return self._render(content, styles, mix, controls.alpha, controls.color)
 
@@ -176,8 +183,40 @@ class Engine:
             raise
         return merge_luminance(out, c)
 
+    def result(
+        self,
+        content: Tensor | Path,
+        styles: Sequence[Any],
+        controls: Controls = Controls(),
+        masks: Tensor | None = None,
+    ) -> Result:
+        """One content, (1, 3, H, W) or a file the method reads itself (``Method.reads``) -> a result
+        that writes itself (``Result.save``): for a method with ``writes`` its own (curves: SVG, a
+        render, a report), else the image ``apply`` makes."""
+        if not self.method.writes:
+            if not isinstance(content, Tensor):
+                raise InputError(f"method {self.method.name} reads content images only; got the file {content}")
+            return ImageResult(self.apply(content, styles, controls, masks))
+        self.check(controls)
+        if controls.sweep is not None:
+            raise InputError(
+                Param("alpha_sweep"),
+                f" makes a sheet of images, and a result of method {self.method.name} is not one; pass ",
+                Param("alpha"),
+            )
+        if isinstance(content, Tensor):
+            size: tuple[int, int] = (int(content.shape[-2]), int(content.shape[-1]))
+        elif masks is not None:
+            raise InputError("region masks need the content as an image, not the file ", str(content))
+        else:
+            size = (1, 1)  # no masks: the size is not used
+        mix = self.mix(len(styles), size, controls, masks)
+        reps = [self.represent(s) for s in styles]
+        return self.method.result(content, reps, mix, alpha=controls.alpha, tile=self.tile)
+
     def render_each(self, content: Tensor, styles: Sequence[Any], controls: Controls = Controls()) -> Iterator[Tensor]:
         """One stylization of ``content`` (N, 3, H, W) per style, in order (no mixing)."""
+        self.check(controls)
         if controls.color is not None:
             for style in styles:
                 yield self._render(content, [style], Mix((1.0,)), controls.alpha, controls.color)
@@ -200,6 +239,7 @@ class Engine:
         Yields (keys, results): key (i, j) is image i with its j-th style. Without colour
         preservation or a sweep the method batches what it can (``Method.stylize_batch``);
         otherwise every pair goes through ``apply``/``sweep``, ``on_start(i, j)`` before each."""
+        self.check(controls)
         if controls.color is None and controls.sweep is None:
             reps = [[self.represent(s) for s in row] for row in styles]
             yield from self.method.stylize_batch(content, reps, alpha=controls.alpha, tile=self.tile, on_start=on_start)
@@ -226,6 +266,7 @@ class Engine:
         path. Styles are represented once (with colour preservation they are re-adapted to every
         frame); masks are prepared once for the frame size. ``controls.smooth`` is
         ``temporal.TemporalFilter``'s strength (0 = off: exactly the image path)."""
+        self.check(controls)
         steady = temporal.TemporalFilter(controls.smooth)
         reps = list(styles) if controls.color is not None else [self.represent(s) for s in styles]
         mix = None

@@ -11,6 +11,7 @@ class MethodName(str, Enum):
     gatys = "gatys"  # Gatys et al. 2016: optimisation, best quality, minutes per image
     cin = "cin"  # Dumoulin et al. 2017: a trained network for a fixed set of styles
     aesfa = "aesfa"  # Kwon, Kim et al. 2024: any style, octave features, style-predicted kernels
+    curves = "curves"  # Chen, Kara & Cagan 2023: line drawings edited as curves, SVG out
 
 
 class Color(str, Enum):

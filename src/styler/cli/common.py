@@ -18,20 +18,52 @@ from .console import download_progress, err, progress_bar
 # -- model loading ------------------------------------------------------------------------
 
 
-def load_engine(model, gatys=None, *, on_step=None):
+CURVES_TAKES = ("iters", "optimizer", "seed")  # the optimisation options curves shares with gatys
+
+
+def method_options(model, gatys=None, curves=None) -> dict:
+    """The method's own ``load`` options from the option groups (``options.Gatys``, ``options.Curves``);
+    an option of another method is refused in one line, before any work."""
+    from ..errors import InputError, Param
+
+    method = model.method.value
+    given = gatys.given() if gatys is not None else {}
+    own = curves.given() if curves is not None else {}
+    takes = set(given) if method == "gatys" else set(CURVES_TAKES) if method == "curves" else {"seed"}
+    extra = [Param(k, v) for k, v in given.items() if k not in takes]  # --seed also seeds dataset pairing
+    if extra:
+        listed = [part for p in extra for part in (", ", p)][1:]
+        gatys_ = Param("method", "gatys")
+        also = (" or ", Param("method", "curves")) if all(p.name in CURVES_TAKES for p in extra) else ()
+        raise InputError(*listed, " only apply to ", gatys_, *also, "; add ", gatys_, " or drop them")
+    if own and method != "curves":
+        listed = [part for k, v in own.items() for part in (", ", Param(k, v))][1:]
+        curves_ = Param("method", "curves")
+        raise InputError(*listed, " only apply to ", curves_, "; add ", curves_, " or drop them")
+    if method == "gatys":
+        from ..methods.gatys.config import GatysConfig
+
+        return {"gatys": GatysConfig(**given)}
+    if method == "curves":
+        from ..methods.curves.config import CurvesConfig, RuleBounds
+
+        config = {k: v for k, v in given.items() if k in CURVES_TAKES}
+        if "lr" in own:
+            config["lr"] = own["lr"]
+        if "reach" in own:
+            config["bounds"] = RuleBounds(reach=own["reach"])
+        return {"curves": CurvesConfig(**config), "curve_mask": own.get("curve_mask")}
+    return {}
+
+
+def load_engine(model, gatys=None, *, curves=None, on_step=None):
     """Resolve and load the weights (downloading on first use) for ``model`` (``options.Model``),
-    with ``gatys`` (``options.Gatys``) for that method. Commands name the device and precision
-    in their progress bar and closing line, so an error stays a single line."""
+    with ``gatys`` (``options.Gatys``) and ``curves`` (``options.Curves``) for those methods. Commands
+    name the device and precision in their progress bar and closing line, so an error stays a single line."""
     from ..engine import Engine
     from ..methods import load
 
-    config = None
-    given = gatys.given() if gatys is not None else {}
-    check_gatys(model, gatys)
-    if model.method.value == "gatys":
-        from ..methods.gatys.config import GatysConfig
-
-        config = GatysConfig(**given)
+    own = method_options(model, gatys, curves)
     with download_progress() as cb:
         method = load(
             model.method,
@@ -40,23 +72,33 @@ def load_engine(model, gatys=None, *, on_step=None):
             vgg=model.vgg,
             decoder=model.decoder,
             model=model.model,
-            gatys=config,
             on_step=on_step,
             progress=cb,
+            **own,
         )
     return Engine(method, tile=model.tile)
 
 
-def check_gatys(model, gatys) -> None:
-    """The Gatys options apply to --method gatys only (--seed also seeds dataset pairing)."""
-    from ..errors import InputError, Param
+def also_outputs(curves) -> tuple:
+    """The further outputs of every result that ``--render`` and ``--report`` ask for (``jobs.spec.Also``)."""
+    from ..jobs.spec import Also
 
-    given = gatys.given() if gatys is not None else {}
-    extra = [Param(k, v) for k, v in given.items() if k != "seed"]
-    if extra and model.method.value != "gatys":
-        listed = [part for p in extra for part in (", ", p)][1:]
-        gatys_ = Param("method", "gatys")
-        raise InputError(*listed, " only apply to ", gatys_, "; add ", gatys_, " or drop them")
+    if curves is None:
+        return ()
+    wanted = ((curves.render, "png", "render"), (curves.report, "json", "report"))
+    return tuple(Also(path, ext, name) for path, ext, name in wanted if path is not None)
+
+
+def method_kind(model):
+    """The class of ``model.method`` (``methods.kind``): what it reads, writes and refuses, before it loads."""
+    from ..methods import kind
+
+    return kind(model.method)
+
+
+def check_gatys(model, gatys, curves=None) -> None:
+    """Another method's options are refused in one line before anything is read (``method_options``)."""
+    method_options(model, gatys, curves)
 
 
 def style_inputs(model, positional, options) -> list:
@@ -186,6 +228,8 @@ def single_result(
     render: Callable,
     summary,
     *,
+    curves=None,
+    results_write: bool = False,
     extra_inputs: tuple[Path, ...] = (),
     steps: int = 0,
     sizes: tuple[int, int] = (512, 512),
@@ -195,34 +239,36 @@ def single_result(
     """The flow of the one-image commands (interpolate, mask, color-preserve, sheet): name and
     check the output, read the inputs, load the engine, ``render(engine, content, styles, tick)``,
     write, report. ``kind`` is the default name's middle word ('interpolated', 'grid5', ...);
+    ``render`` returns an image, or with ``results_write`` a result that writes itself
+    (``Engine.result``), which may go to any file type the method writes (curves: SVG, a report).
     ``summary``: the closing line's detail, a string or a list the render fills; ``steps``: how
     many ticks the render makes (a progress row; 0 = none); ``sizes``: the command's default
     content and style sizes (names tag others); ``style_label``: the styles' part of the name;
     ``low_style``: each style becomes ``Bands`` with that image's low band (``check_low_style`` first)."""
     from ..errors import Interrupted
     from ..jobs.naming import low_tags
-    from ..media.images import load_image, save_image
+    from ..media.images import load_image
     from .options import with_scales
-    from .steps import gatys_steps, save_partial
+    from .steps import method_steps, save_partial
 
     start = time.perf_counter()
+    method_options(model, gatys, curves)  # another method's options: refused before anything is read
+    writes = method_kind(model).writes if results_write else frozenset()
     reading = with_scales(reading, gatys)
     with stdin_image(content) as source, stdout_folder(results) as tmp:
-        naming = results.naming(tmp, tags=model.name_tags(gatys) + low_tags(low_style))
+        tags = model.name_tags(gatys) + low_tags(low_style)
+        naming = results.naming(tmp, tags=tags, writes=writes, also=also_outputs(curves))
         label = [style_label] if style_label else [style_name(s) for s in styles]
         target = naming.result("stdin" if str(content) == "-" else source.stem, label, kind, controls, reading, sizes)
+        others = naming.others(target.name)
         replaces = target.exists()
         image = load_image(source, reading.content_size, reading.crop, max_pixels=reading.budget())
         inputs = read_styles(styles, reading)
         inputs = with_low_style(inputs, None if low_style is None else read_styles([low_style], reading)[0])
-        protect = (
-            source,
-            *(s for s in styles if isinstance(s, Path)),
-            *extra_inputs,
-            *([low_style] if low_style else []),
-        )
-        with progress_bar() as bar, gatys_steps(bar, model, [target]) as on_step:
-            engine = load_engine(model, gatys, on_step=on_step)
+        low = [low_style] if low_style else []
+        protect = (source, *(s for s in styles if isinstance(s, Path)), *extra_inputs, *low)
+        with progress_bar() as bar, method_steps(bar, model, [target]) as on_step:
+            engine = load_engine(model, gatys, curves=curves, on_step=on_step)
             task = bar.add_task(f"{kind} with {engine.describe()}", total=steps, unit="tiles") if steps else None
 
             def tick(done: int) -> None:
@@ -232,9 +278,9 @@ def single_result(
             try:
                 result = render(engine, image, inputs, tick)
             except Interrupted as e:
-                save_partial(e.partial, target, protect)
+                save_partial(e.partial, target, protect, others)
                 raise
-        save_image(result, target, protect=protect)
+        written = _write_result(result, target, others, protect)
         if tmp is not None:
             send_stdout(target)
         detail = summary if isinstance(summary, str) else "; ".join(summary)
@@ -247,15 +293,29 @@ def single_result(
                 method=model.method,
                 elapsed=round(time.perf_counter() - start, 3),
                 replaced=replaces,
-                size=list(result.shape[-2:][::-1]),
+                also=[str(p) for p in others],
+                **({"size": list(result.shape[-2:][::-1])} if hasattr(result, "shape") else {}),
             )
         elif tmp is None:
-            say_path(target)
+            for path in written:
+                say_path(path)
         if replaces and tmp is None:
             err.print(
                 f"replaced {target} (it existed; --no-clobber keeps it and writes {target.stem}_2{target.suffix})"
             )
         err.print(f"done: 1 image with {engine.describe()}; {detail}")
+
+
+def _write_result(result, target: Path, others: list[Path], protect: tuple) -> list[Path]:
+    """An image, or a result that writes itself (curves), to its further outputs, then ``target``."""
+    from ..media.images import save_image
+
+    if not hasattr(result, "save"):
+        save_image(result, target, protect=protect)
+        return [target]
+    for path in (*others, target):
+        result.save(path, protect=protect)
+    return [*others, target]
 
 
 def style_name(style) -> str:

@@ -36,23 +36,49 @@ def mask(
     reading: o.Reading = o.Reading(),
     model: o.Model = o.Model(),
     gatys: o.Gatys = o.Gatys(),
+    curves: o.Curves = o.Curves(),
 ) -> None:
     """Spatial control: each region of --mask takes its own style (one style per region, in order).
 
-    Written as {content}_masked_{styles}_{settings}.{ext}, or as -o says.
+    Written as {content}_masked_{styles}_{settings}.{ext}, or as -o says. With the curves method
+    (-o x.svg writes the curves) each region's curves take its style; with one style, only the
+    curves on the mask's white part change (as --curve-mask).
     """
+    import dataclasses
+
     from ..controls import Controls
+    from ..errors import InputError, Param
     from ..media.regions import load_regions
 
     controls = Controls(alpha, color, feather=feather)
     names = style_inputs(model, styles, style)
     shares = []
+    selects = model.method.value == "curves" and len(names) == 1  # one style: the mask selects the curves
+    if selects:
+        if curves.curve_mask is not None:
+            raise InputError(Param("mask"), " and ", Param("curve_mask"), " both select the curves; pass one")
+        curves = dataclasses.replace(curves, curve_mask=mask)
+        shares.append("curves on the mask's white part")
 
     def render(engine, image, styles_in, tick):
+        if selects:
+            return engine.result(image, styles_in, controls)
         regions = load_regions(mask, tuple(image.shape[-2:]), len(styles_in), reading.crop, max_pixels=reading.budget())
         shares.append(region_summary(names, regions))
-        return engine.apply(image, styles_in, controls, regions)
+        return engine.result(image, styles_in, controls, regions)
 
     single_result(
-        content, names, "masked", results, reading, model, gatys, controls, render, shares, extra_inputs=(mask,)
+        content,
+        names,
+        "masked",
+        results,
+        reading,
+        model,
+        gatys,
+        controls,
+        render,
+        shares,
+        curves=curves,
+        results_write=True,
+        extra_inputs=(mask,),
     )

@@ -203,8 +203,9 @@ class Model:
         typer.Option(
             "--method",
             help="adain (fast, any style), gatys (optimisation: best quality, slow), cin (a trained "
-            "multi-style network, --model) or aesfa (any style, octave features: sharper, cheapest at high "
-            "resolution; --model main.pth or the weights folder's).",
+            "multi-style network, --model), aesfa (any style, octave features: sharper, cheapest at high "
+            "resolution; --model main.pth or the weights folder's) or curves (line drawings edited as "
+            "curves: SVG out).",
             show_default="adain; cin with --model, aesfa with a main.pth",
         ),
     ] = None
@@ -271,13 +272,17 @@ class Model:
 
 @dataclass(frozen=True)
 class Gatys:
-    """--method gatys only; None = the method's default (``GatysConfig``'s, shown in help)."""
+    """--method gatys (--iters, --optimizer, --seed: curves too); None = the method's default."""
 
     PANEL: ClassVar[str] = GATYS
 
     iters: Annotated[
         int | None,
-        typer.Option(min=0, help="Optimisation steps per scale (0 = the initial image).", show_default="500"),
+        typer.Option(
+            min=0,
+            help="[gatys, curves] Optimisation steps (gatys: per scale; 0 = the initial image).",
+            show_default="gatys 500, curves 50",
+        ),
     ] = None
     init: Annotated[
         Init | None,
@@ -285,7 +290,10 @@ class Gatys:
             help="Start from the content, noise, or the AdaIN result (needs the decoder).", show_default="content"
         ),
     ] = None
-    optimizer: Annotated[Optimizer | None, typer.Option(help="L-BFGS or Adam.", show_default="lbfgs")] = None
+    optimizer: Annotated[
+        Optimizer | None,
+        typer.Option(help="[gatys, curves] L-BFGS or Adam.", show_default="gatys lbfgs, curves adam"),
+    ] = None
     scales: Annotated[
         str | None,
         typer.Option(
@@ -305,7 +313,10 @@ class Gatys:
     ] = None
     seed: Annotated[
         int | None,
-        typer.Option(help="Seed of the noise start (and of --pairs random).", show_default="0"),
+        typer.Option(
+            help="Seed for every random choice of the run (gatys noise start, curves wobble phases, --pairs random).",
+            show_default="0",
+        ),
     ] = None
     save_every: Annotated[
         int | None, typer.Option(min=1, help="Also write the image every N steps.", show_default="never")
@@ -365,6 +376,61 @@ class Reading:
         return Spec(self.content_size, self.style_size, self.crop, self.budget())
 
 
+CURVES_HELP = "Curves (--method curves)"
+
+
+@dataclass(frozen=True)
+class Curves:
+    """--method curves only (with --iters, --optimizer, --seed); None = the method's default."""
+
+    PANEL: ClassVar[str] = CURVES_HELP
+
+    render: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write each result's render (PNG, JPEG, ...): a file, or a folder for many results "
+            "(named as the outputs, .png).",
+            show_default="none",
+            rich_help_panel=CURVES_HELP,
+        ),
+    ] = None
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write what each rule did to each curve (JSON): a file, or a folder for many results.",
+            show_default="none",
+            rich_help_panel=CURVES_HELP,
+        ),
+    ] = None
+    curve_mask: Annotated[
+        Path | None,
+        typer.Option(
+            help="Only curves mostly on this image's white part may change (any size: stretched over the drawing).",
+            show_default="none",
+            rich_help_panel=CURVES_HELP,
+        ),
+    ] = None
+    reach: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="How far any curve may move from its input, as a share of the drawing's longer side.",
+            show_default="0.02",
+            rich_help_panel=CURVES_HELP,
+        ),
+    ] = None
+    lr: Annotated[
+        float | None,
+        typer.Option(
+            min=0, help="Adam's step size on the rules' parameters.", show_default="0.1", rich_help_panel=CURVES_HELP
+        ),
+    ] = None
+
+    def given(self) -> dict[str, Any]:
+        """The options the user set."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+
 def with_scales(reading: Reading, gatys: Gatys) -> Reading:
     """``--scales 256,512,1024``: the last scale is the output's shorter side, so it is the content size."""
     sizes = _scales(gatys.scales)
@@ -395,4 +461,4 @@ class Results:
         return Naming(output, ext=self.ext, keep_existing=self.no_clobber, **fields)
 
 
-GROUPS = (Model, Gatys, Reading, Results)  # spliced into command signatures by ``signature.command``
+GROUPS = (Model, Gatys, Reading, Results, Curves)  # spliced into command signatures by ``signature.command``

@@ -1,9 +1,9 @@
-"""Progress of long per-image work (Gatys optimisation): a bar with the losses and an ETA,
-intermediate images every ``save_every`` steps, and the best image kept on Ctrl-C."""
+"""Progress of long per-image work (Gatys and curves optimisation): a bar with the losses and an
+ETA, intermediate images every ``save_every`` steps, and the best result kept on Ctrl-C."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -11,6 +11,22 @@ from typing import Any
 from rich.progress import Progress
 
 from .console import err, out
+
+
+@contextmanager
+def method_steps(bar: Progress, model: Any, current: list[Path | None] | None = None) -> Iterator[Callable | None]:
+    """An ``on_step`` callback for the method of ``model`` that optimises (gatys, curves); None for others."""
+    if model.method.value == "curves":
+        task = bar.add_task("optimising curves", total=None)
+
+        def on_step(step: Any) -> None:  # a methods.curves.config.CurvesStep, one sketch at a time
+            losses = f"style loss {step.loss:.4g}, best {step.best:.4g}"
+            bar.update(task, total=step.total, completed=step.iteration, description=f"optimising curves ({losses})")
+
+        yield on_step
+        return
+    with gatys_steps(bar, model, current) as on_step:
+        yield on_step
 
 
 @contextmanager
@@ -39,13 +55,19 @@ def gatys_steps(bar: Progress, model: Any, current: list[Path | None] | None = N
     yield on_step
 
 
-def save_partial(partial: Any, target: Path, protect: tuple[Path, ...]) -> Path | None:
-    """Write the best image so far (``errors.Interrupted.partial``) atomically, if there is one."""
+def save_partial(partial: Any, target: Path, protect: tuple[Path, ...], others: Sequence[Path] = ()) -> Path | None:
+    """Write the best result so far (``errors.Interrupted.partial``: an image, or a result that writes
+    itself) atomically to ``target`` and ``others``, if there is one."""
     from ..media.images import save_image
 
     if partial is None:
         return None
-    path = save_image(partial, target, protect=protect)
-    out.print(str(path))
-    err.print(f"interrupted: the best image so far is in {path}")
-    return path
+    for path in (*others, target):
+        path = (
+            partial.save(path, protect=protect)
+            if hasattr(partial, "save")
+            else save_image(partial, path, protect=protect)
+        )
+        out.print(str(path))
+    err.print(f"interrupted: the best result so far is in {target}")
+    return target

@@ -15,9 +15,11 @@ import typer
 
 from . import options as o
 from .common import (
-    check_gatys,
+    also_outputs,
     check_low_style,
     load_engine,
+    method_kind,
+    method_options,
     parse_numbers,
     record,
     say_path,
@@ -28,7 +30,7 @@ from .common import (
 )
 from .console import err, exit_for_failures, fail, guarded, progress_bar, say
 from .signature import command
-from .steps import gatys_steps, save_partial
+from .steps import method_steps, save_partial
 
 
 class Pairs(str, Enum):
@@ -136,6 +138,7 @@ def transfer(
     reading: o.Reading = o.Reading(),
     model: o.Model = o.Model(),
     gatys: o.Gatys = o.Gatys(),
+    curves: o.Curves = o.Curves(),
     pairs: PairsOpt = None,
     per_content: PerContent = None,
     name: NameOpt = None,
@@ -151,6 +154,8 @@ def transfer(
     existing result is replaced, with a notice (--no-clobber numbers the new one instead). A
     content folder is a dataset job: read recursively, its sub-folders mirrored under -o, every
     result listed in manifest.jsonl (see "Dataset jobs" below; works under torchrun).
+    With --method curves (line drawings, or SVG files): -o x.svg writes the curves, -o x.png a
+    render; --render and --report add the render and the report beside any output.
     """
     from ..controls import Controls
     from ..errors import InputError, Param
@@ -169,7 +174,10 @@ def transfer(
         raise InputError(Param("no_labels"), " only applies to ", Param("alpha_sweep"), "; drop it")
     dataset = (pairs, per_content, name, skip_existing, workers, jpeg_quality, png_level)
     encoding = loader.Encoding(png_level if png_level is not None else 6, jpeg_quality or 95)
-    check_gatys(model, gatys)  # before the content is read (stdin too)
+    method_options(model, gatys, curves)  # another method's options: refused before any work (stdin too)
+    kind = method_kind(model)
+    controls = Controls(1.0 if alpha is None else alpha, color, sweep=sweep, labels=labels)
+    kind.check_controls(controls)
     with stdin_image(content) as source, stdout_folder(results) as tmp:
         if tmp is not None and any(v is not None for v in dataset):
             raise InputError(Param("output", "-"), " writes one image to stdout; dataset options need a folder")
@@ -181,22 +189,25 @@ def transfer(
                 pairs=(pairs or Pairs.all).value,
                 per_content=per_content or 1,
                 seed=gatys.seed or 0,
+                reads=kind.reads,
                 low_style=low_style,
             ),
-            Controls(1.0 if alpha is None else alpha, color, sweep=sweep, labels=labels),
+            controls,
             results.naming(
                 tmp,
                 name=name,
                 manifest=True if any(v is not None for v in dataset) else None,
                 tags=model.name_tags(gatys),
+                writes=kind.writes,
+                also=also_outputs(curves),
             ),
             o.with_scales(reading, gatys).spec(),
             RunOptions(bool(skip_existing), workers, encoding),
         )
-        _run(job, model, gatys, results, stdout=tmp is not None)
+        _run(job, model, gatys, results, curves, stdout=tmp is not None)
 
 
-def _run(job, model, gatys, results, *, stdout: bool = False) -> None:
+def _run(job, model, gatys, results, curves=None, *, stdout: bool = False) -> None:
     """Plan (every input error before the weights load), run this process's share, report.
 
     A job of single files prints each result's path (or its JSON record, or with ``stdout`` pipes
@@ -220,8 +231,9 @@ def _run(job, model, gatys, results, *, stdout: bool = False) -> None:
     by_path = {job.naming.folder / p.output: p for p in planned}
     rank, world, _ = dist_env()
     current: list = [None]  # the output being computed: Gatys writes its intermediates beside it
-    with progress_bar(show=rank == 0) as bar, gatys_steps(bar, model, current) as on_step:
-        engine = load_engine(dataclasses.replace(model, device=rank_device(model.device)), gatys, on_step=on_step)
+    with progress_bar(show=rank == 0) as bar, method_steps(bar, model, current) as on_step:
+        device = rank_device(model.device)
+        engine = load_engine(dataclasses.replace(model, device=device), gatys, curves=curves, on_step=on_step)
         where = f" (rank 0 of {world})" if world > 1 else ""
         unit = "strips" if job.controls.sweep else "images"
         task = bar.add_task(f"stylizing with {engine.describe()}{where}", total=len(planned), unit=unit)
@@ -233,9 +245,11 @@ def _run(job, model, gatys, results, *, stdout: bool = False) -> None:
             if error is not None or stdout:
                 return
             pair = by_path.get(path)
+            others = job.naming.others(path.relative_to(job.naming.folder).as_posix())
             if results.json_out:
                 record(
                     output=path,
+                    also=[str(a) for a in others],
                     content=pair.content.path if pair else None,
                     style=pair.style.rel if pair else None,
                     method=model.method,
@@ -245,7 +259,8 @@ def _run(job, model, gatys, results, *, stdout: bool = False) -> None:
                     elapsed=round(time.perf_counter() - start, 3),
                 )
             elif not job.manifest:
-                say_path(path)
+                for written in (*others, path):
+                    say_path(written)
                 if pair is not None and pair.replaces:
                     err.print(f"replaced {path} (it existed; --no-clobber keeps it and numbers the new one)")
 
@@ -257,9 +272,10 @@ def _run(job, model, gatys, results, *, stdout: bool = False) -> None:
         return
     if report.interrupted:
         if report.partial is not None:
-            save_partial(report.partial[1], report.partial[0], (job.inputs.content,))
+            protect = (job.inputs.content, *(s for s in job.inputs.styles if isinstance(s, Path)))
+            save_partial(report.partial[1], report.partial[0], protect, report.partial_also)
         raise fail(
-            f"interrupted; {'the best image so far was written' if report.partial else 'no partial output was left'}",
+            f"interrupted; {'the best result so far was written' if report.partial else 'no partial output was left'}",
             130,
         )
     exit_for_failures(report.failures, report.written)

@@ -110,9 +110,9 @@ def video(
     from ..media.regions import load_regions
     from ..media.video import check_output, frame_size, probe, trim
 
-    if model.method.value == "gatys":
+    if model.method.value in ("gatys", "curves"):
         raise InputError(
-            Param("method", "gatys"),
+            Param("method", model.method.value),
             " optimises each image for minutes, so it does not run on video; use ",
             Param("method", "adain"),
             ", ",

@@ -53,9 +53,10 @@ class Pair:
     replaces: bool = False  # an existing file is under that name (set by ``runner.plan``)
 
 
-def list_tree(root: Path) -> list[Source]:
-    """A file as itself (rel = its name); a folder as every image under it, recursively,
-    sorted by relative path (symlinked folders followed, hidden files and folders skipped)."""
+def list_tree(root: Path, reads: frozenset[str] = frozenset()) -> list[Source]:
+    """A file as itself (rel = its name); a folder as every image (and file of a type in ``reads``)
+    under it, recursively, sorted by relative path (symlinked folders followed, hidden files and
+    folders skipped)."""
     root = Path(root).expanduser()
     if not root.exists():
         raise InputError(f"{root} does not exist; check the path")
@@ -65,7 +66,8 @@ def list_tree(root: Path) -> list[Source]:
     for folder, dirs, names in os.walk(root, followlinks=True):
         dirs[:] = [d for d in dirs if not d.startswith(".")]  # e.g. .git, or our own temp files
         for name in names:
-            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES:
+            suffix = Path(name).suffix.lower()
+            if not name.startswith(".") and (suffix in IMAGE_SUFFIXES or suffix in reads):
                 path = Path(folder) / name
                 found.append(Source(path, path.relative_to(root).as_posix()))
     if not found:
@@ -123,13 +125,13 @@ def check_template(name: str) -> str:
     return name
 
 
-def check_ext(ext: str) -> str:
+def check_ext(ext: str, writes: frozenset[str] = frozenset()) -> str:
+    """An output extension: an image format, or a type in ``writes`` (a method's results: ".svg")."""
     ext = ext.lstrip(".").lower()
-    if f".{ext}" not in FORMATS:
-        raise InputError(
-            Param("ext", f"'{ext}'"),
-            f" is not an image format we write; use one of {', '.join(sorted(f.lstrip('.') for f in FORMATS))}",
-        )
+    if f".{ext}" not in FORMATS and f".{ext}" not in writes:
+        known = ", ".join(sorted(f.lstrip(".") for f in {*FORMATS, *writes}))
+        what = "a format we write" if writes else "an image format we write"
+        raise InputError(Param("ext", f"'{ext}'"), f" is not {what}; use one of {known}")
     return ext
 
 
@@ -161,12 +163,13 @@ def make_pairs(
     name: str = DEFAULT_NAME,
     ext: str = "png",
     alpha: float = 1.0,
+    writes: frozenset[str] = frozenset(),
 ) -> list[Pair]:
     """Every pair of the job, content-major (sorted by content, then style), with its output name.
 
     Raises ``InputError`` (before any work) on bad settings or when two pairs would write one file."""
     mode = check_mode(mode)
-    name, ext = check_template(name), check_ext(ext)
+    name, ext = check_template(name), check_ext(ext, writes)
     contents, styles = sorted(contents, key=lambda s: s.rel), sorted(styles, key=lambda s: s.rel)
     if not contents or not styles:
         raise InputError("a job needs at least one content and one style image")

@@ -13,7 +13,9 @@ the user's input (before any weights or work); ``run`` does this process's share
 
 Every style is read and represented once (through the on-disk style cache where the method
 keeps one); contents are decoded beside the model (``loader``) and go to the engine in
-same-size batches, each image with its own styles (``Engine.render_batch``).
+same-size batches, each image with its own styles (``Engine.render_batch``). Results that write
+themselves (a method with ``Method.writes``, such as curves' SVG and report, or any result with
+further outputs, ``Naming.also``) go content by content through ``Engine.result`` instead.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from ..errors import InputError, Interrupted, Param, StylerError
 from ..media.files import check_writable
 from ..media.images import is_video
 from ..runtime import autotune
-from . import loader, manifest
+from . import loader, manifest, results
 from .naming import free_path
 from .pairing import Pair, Source, list_tree, list_trees, make_pairs, shard
 from .spec import Job
@@ -59,6 +61,7 @@ class Report:
     failures: list[StylerError] = field(default_factory=list)  # one per bad input or failed write
     interrupted: bool = False
     partial: tuple[Path, Any] | None = None  # interrupted: (output, best image so far) of an optimisation
+    partial_also: tuple[Path, ...] = ()  # ... and that result's further outputs (``Naming.also``)
     seconds: float = 0.0
     manifest: Path | None = None  # written (rank 0, or alone) when the job ended
     listed: int = 0  # records in that manifest: the whole job's outputs
@@ -81,7 +84,7 @@ def plan(job: Job) -> list[Pair]:
     check_writable(out / manifest.MANIFEST, "choose a writable output folder")
     if inputs.content.is_file() and is_video(inputs.content):
         raise InputError(f"{inputs.content} is a video; stylize it with `styler video {inputs.content} STYLE`")
-    contents = list_tree(inputs.content)
+    contents = list_tree(inputs.content, inputs.reads)
     if inputs.content.is_dir() and _inside(out, inputs.content):
         # An output folder inside the content tree: never read earlier results as contents.
         contents = [c for c in contents if not _inside(c.path, out)] or contents
@@ -91,6 +94,7 @@ def plan(job: Job) -> list[Pair]:
         else list_trees([Path(s) for s in inputs.styles])
     )
     pairing = dict(mode=inputs.pairs, per_content=inputs.per_content, seed=inputs.seed, alpha=job.controls.alpha)
+    pairing["writes"] = naming.writes
     if naming.to_file:  # one result, named by the file: more would collide under any name
         count = len(make_pairs(contents, styles, **pairing))  # type: ignore[arg-type]
         if count > 1:
@@ -101,6 +105,12 @@ def plan(job: Job) -> list[Pair]:
     if not job.run.skip_existing:  # (skip_existing keeps what is there)
         pairs = _existing(pairs, out, naming.keep_existing)
     low = inputs.low_style
+    for a in naming.also:
+        if a.to_file and len(pairs) > 1:
+            raise InputError(Param(a.name, a.path), f" is one file but there are {len(pairs)} results; pass a folder")
+        check_writable(a.target(pairs[0].output), "choose a writable output")
+        if any(os.path.realpath(a.target(p.output)) == os.path.realpath(out / p.output) for p in pairs):
+            raise InputError(Param(a.name, a.path), " would write over the output itself; choose another name")
     given = (inputs.content,) if inputs.named_styles else (inputs.content, *inputs.styles)
     given += (low,) if low is not None else ()
     if any(_inside(out, Path(p)) or _inside(Path(p), out) for p in given):
@@ -159,6 +169,7 @@ def run(
     """This process's share of the job (all of it when run alone); see the module docstring."""
     start = time.perf_counter()
     pairs = plan(job) if pairs is None else pairs
+    results.check(engine, job)
     rank, world, _ = dist_env()
     out = job.naming.folder
     mine = shard(pairs, rank, world)
@@ -195,6 +206,7 @@ def run(
             report.interrupted = True
             if isinstance(e, Interrupted) and e.partial is not None and current:
                 report.partial = (current[0], e.partial)
+                report.partial_also = tuple(job.naming.others(current[0].relative_to(out).as_posix()))
     report.interrupted = report.interrupted or stop.is_set()
     if job.manifest:
         report.manifest = manifest.finish(out, rank, world, records.values(), interrupted=report.interrupted)
@@ -255,6 +267,9 @@ class _Work:
         self.tick()
         self.pairs = {p.output: p for ps in by_content.values() for p in ps}
         paths = {p.content.rel: p.content.path for p in todo}
+        if self.engine.method.writes or self.job.naming.also:
+            results.run(self, by_content, paths, reps, stop)
+            return
         device = self.engine.runtime.device
         workers = self.job.run.workers
         workers = loader.default_workers(device, len(by_content)) if workers is None else workers

@@ -17,7 +17,7 @@ from typing import Any
 from ..controls import Controls
 from ..errors import InputError, Param
 from ..media.files import check_writable
-from ..media.images import MAX_PIXELS, check_budget, output_format
+from ..media.images import FORMATS, MAX_PIXELS, check_budget, output_format
 from .loader import Encoding, check_workers
 from .naming import DEFAULT_NAME, free_path, low_tags, result_stem, setting_tags, suffix
 from .pairing import PairMode, check_ext, check_mode, check_template
@@ -53,6 +53,7 @@ class Inputs:
     per_content: int = 1  # pairs=random: styles drawn per content
     seed: int = 0  # pairs=random: the draw's seed
     low_style: Path | None = None  # frequency blending: every style takes this image's low band (``Bands``)
+    reads: frozenset[str] = frozenset()  # content file types besides images, found in folders too (``Method.reads``)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "content", Path(self.content).expanduser())
@@ -74,15 +75,55 @@ class Inputs:
             raise InputError(Param("per_content"), f" must be a whole number >= 1, got {self.per_content}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise InputError(Param("seed"), f" must be a whole number, got {self.seed}")
+        object.__setattr__(self, "reads", frozenset(s.lower() for s in self.reads))
+
+
+def check_suffix(path: Path, writes: frozenset[str], name: str = "output") -> None:
+    """Refuse, before any work, an output file of a type nobody here writes (``writes``: besides images)."""
+    if not writes:
+        output_format(path)  # images only: the image writer's own message
+    elif path.suffix.lower() not in FORMATS and path.suffix.lower() not in writes:
+        known = ", ".join(sorted({*FORMATS, *writes}))
+        raise InputError(
+            Param(name, path), f" has an extension '{path.suffix}' that is not written here; use one of {known}"
+        )
+
+
+def _is_file(path: Path) -> bool:
+    return path.suffix != "" and not path.is_dir()
+
+
+@dataclass(frozen=True)
+class Also:
+    """A further output of every result (results that write themselves: ``Method.result``): ``path``
+    is a file (the job has one result) or a folder, where each result is named as in the output
+    folder with the extension ``ext``. ``name`` is the parameter that set it (for messages)."""
+
+    path: Path
+    ext: str
+    name: str = "also"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path).expanduser())
+        object.__setattr__(self, "ext", self.ext.lstrip(".").lower())
+
+    @property
+    def to_file(self) -> bool:
+        return _is_file(self.path)
+
+    def target(self, rel: str) -> Path:
+        """Where the result named ``rel`` (relative to the output folder) goes."""
+        return self.path if self.to_file else self.path / Path(rel).with_suffix(f".{self.ext}")
 
 
 @dataclass(frozen=True)
 class Naming:
-    """Where results go: ``output`` is a folder (None = the current one) or, for one result, an
-    image file. Names are ``name``.``ext`` under the content's mirrored sub-folder; the default
-    name carries a tag per setting that changes the picture (``naming``). An existing output is
-    replaced (the report says which), or with ``keep_existing`` kept, the result taking the first
-    free numbered name (``_2``, ``_3``, ...)."""
+    """Where results go: ``output`` is a folder (None = the current one) or, for one result, a file
+    (an image, or a type in ``writes``). Names are ``name``.``ext`` under the content's mirrored
+    sub-folder; the default name carries a tag per setting that changes the picture (``naming``);
+    each ``also`` is a further output of every result. An existing output is replaced (the report
+    says which), or with ``keep_existing`` kept, the result taking the first free numbered name
+    (``_2``, ``_3``, ...)."""
 
     output: Path | None = None
     name: str | None = None  # template: {content} {style} {alpha} {index}; None = DEFAULT_NAME + the tags
@@ -90,22 +131,34 @@ class Naming:
     manifest: bool | None = None  # write manifest.jsonl; None = when the content is a folder
     tags: tuple[str, ...] = ()  # the method and its options, as name tags (``naming.method_tags``)
     keep_existing: bool = False  # never replace an existing output: number the new one instead
+    writes: frozenset[str] = frozenset()  # result file types besides images (``methods.files``): ".svg", ".json"
+    also: tuple[Also, ...] = ()
 
     def __post_init__(self) -> None:
         if self.output is not None:
             object.__setattr__(self, "output", Path(self.output).expanduser())
         if self.name is not None:
             check_template(self.name)
-        object.__setattr__(self, "ext", check_ext(self.ext))
         object.__setattr__(self, "tags", tuple(self.tags))
+        object.__setattr__(self, "writes", frozenset(s.lower() for s in self.writes))
+        object.__setattr__(self, "ext", check_ext(self.ext, self.writes))
         if self.to_file:
             assert self.output is not None
-            output_format(self.output)  # an unknown extension fails here, before any work
+            check_suffix(self.output, self.writes)  # an unknown extension fails here, before any work
+        for a in self.also:
+            if a.to_file:
+                check_suffix(a.path, self.writes, a.name)
+            else:
+                check_ext(a.ext, self.writes)
+
+    def others(self, rel: str) -> list[Path]:
+        """The further outputs (``also``) of the result named ``rel`` in the output folder."""
+        return [a.target(rel) for a in self.also]
 
     @property
     def to_file(self) -> bool:
-        """``output`` names one image file: it has an extension and is not an existing folder."""
-        return self.output is not None and self.output.suffix != "" and not self.output.is_dir()
+        """``output`` names one file: it has an extension and is not an existing folder."""
+        return self.output is not None and _is_file(self.output)
 
     @property
     def folder(self) -> Path:

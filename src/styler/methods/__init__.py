@@ -3,9 +3,10 @@
 ``adain`` (Huang & Belongie 2017, arbitrary styles, fast), ``gatys`` (Gatys et al. 2016,
 optimisation, best quality, slow), ``cin`` (Dumoulin et al. 2017, many fixed styles in one
 fast network), ``aesfa`` (Kwon, Kim et al. 2024, arbitrary styles, octave features and
-style-predicted kernels, cheapest at high resolution). Each method is a package whose ``method``
-module has a ``load(**options)`` function; ``load`` here finds it by name (imported on first
-use) and says in one line which options do not apply.
+style-predicted kernels, cheapest at high resolution), ``curves`` (Chen, Kara & Cagan 2023, line
+drawings edited as curves, SVG out). Each method is a package whose ``method`` module has a
+``load(**options)`` function; ``load`` here finds it by name (imported on first use) and says in
+one line which options do not apply.
 """
 
 from __future__ import annotations
@@ -24,15 +25,34 @@ if TYPE_CHECKING:
     from ..nets.download import KnownWeights
     from .base import Method
 
-__all__ = ["MethodName", "check_options", "check_weights", "load"]
+__all__ = ["MethodName", "check_options", "check_weights", "kind", "load"]
+
+
+def kind(name: str | MethodName) -> type[Method]:
+    """The class of method ``name``, imported without any weights, so its capabilities (``reads``,
+    ``writes``, ``check_controls``) are known before a job starts: the ``Method`` subclass its
+    ``method`` module defines (``METHOD`` names it where there are several)."""
+    from .base import Method
+
+    chosen = _kind(name)
+    module = importlib.import_module(f"{__name__}.{chosen.value}.method")
+    if hasattr(module, "METHOD"):
+        return module.METHOD  # type: ignore[no-any-return]
+    own = [
+        v
+        for v in vars(module).values()
+        if isinstance(v, type) and issubclass(v, Method) and v.__module__ == module.__name__
+    ]
+    return own[0] if len(own) == 1 else Method
 
 
 def load(name: str | MethodName = "adain", **options: Any) -> Method:
     """A method by name with its weights resolved (and downloaded on first use).
 
     ``options`` are the method's ``load`` keywords: always ``device``, ``precision`` and
-    ``progress``; ``vgg``/``decoder`` (adain, gatys), ``model`` (cin, aesfa), ``gatys`` (a
-    ``GatysConfig``) and ``on_step`` (gatys). Options left at None are not passed on."""
+    ``progress``; ``vgg``/``decoder`` (adain, gatys), ``vgg`` (curves), ``model`` (cin, aesfa), ``gatys``
+    (a ``GatysConfig``), ``curves`` (a ``CurvesConfig``) and ``curve_mask`` (curves), ``on_step``
+    (gatys, curves). Options left at None are not passed on."""
     kind = _kind(name)
     given = {k: v for k, v in options.items() if v is not None}
     if kind is MethodName.gatys:

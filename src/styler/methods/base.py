@@ -11,9 +11,13 @@ with any number of those under the shared controls:
 
 What jobs need beyond that is a capability of the method, never a check of its type:
 ``stylize_batch`` (several contents, each with its own styles, in as few calls as the method
-can), ``style_key``/``pack``/``unpack`` (representations kept in the on-disk style cache) and
+can), ``style_key``/``pack``/``unpack`` (representations kept in the on-disk style cache),
 ``takes_bands`` (a style may be ``Bands``: fine texture from one input, colour and broad strokes
-from another, for methods whose networks split features by frequency).
+from another, for methods whose networks split features by frequency), and what a result is: an
+image by default, which jobs encode themselves; a method with ``writes`` (curves: SVG and a JSON
+report) makes ``Result`` objects that write themselves (``result``), and may read content files of
+its own (``reads``). ``check_controls`` refuses controls that do not apply to a method (curves:
+colour preservation), before any work.
 
 Colour preservation, validation and video streams are the engine's: a method sees content that
 may already be luminance-only, styles already colour-adapted, and controls already checked.
@@ -25,12 +29,15 @@ import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
 
 import torch
 from torch import Tensor, nn
 
+from ..controls import Controls
 from ..errors import InputError, Param
+from ..media.images import save_image
 from ..runtime import Runtime
 from ..tiling import Setting
 
@@ -77,13 +84,39 @@ class Mix:
     masks: Tensor | None = None  # (R, H, W) float >= 0 at the content's size, one region per style; feathered
 
 
+class Result(Protocol):
+    """A result that writes itself, in a format chosen by the path's extension."""
+
+    def save(self, path: Path, *, protect: tuple[Path, ...] = ()) -> Path:
+        """Write atomically (complete or absent), never over ``protect``; returns the path."""
+        ...
+
+
+@dataclass(frozen=True, eq=False)
+class ImageResult:
+    """An image method's result: the stylized image (1, 3, H, W), written as an image file."""
+
+    image: Tensor
+
+    def save(self, path: Path, *, protect: tuple[Path, ...] = ()) -> Path:
+        return save_image(self.image, path, protect=protect)
+
+
 class Method(ABC):
     """A style-transfer method bound to a runtime (device, precision) and its weights."""
 
     name: ClassVar[str]
     takes_images: ClassVar[bool] = True  # False: styles are names or indices (CIN), not images
     takes_bands: ClassVar[bool] = False  # True: ``represent`` accepts ``Bands`` (frequency blending)
+    reads: ClassVar[frozenset[str]] = frozenset()  # content file types ``result`` takes as paths (".svg")
+    writes: ClassVar[frozenset[str]] = frozenset()  # result file types besides images (".svg", ".json")
     runtime: Runtime
+
+    @classmethod
+    def check_controls(cls, controls: Controls) -> None:
+        """Refuse, in one line, controls that do not apply to this method (all apply by default);
+        a class method, so jobs ask before any weights load (``methods.kind``)."""
+        return None
 
     @abstractmethod
     def represent(self, style: Any) -> Any:
@@ -126,6 +159,15 @@ class Method(ABC):
                 if on_start is not None:
                     on_start(i, j)
                 yield [(i, j)], next(results)
+
+    def result(
+        self, content: Tensor | Path, styles: Sequence[Any], mix: Mix, *, alpha: float, tile: Setting = "auto"
+    ) -> Result:
+        """One content (1, 3, H, W), or a file of a type in ``reads`` -> a result that writes itself.
+        By default the stylized image; methods with ``writes`` return their own."""
+        if not isinstance(content, Tensor):
+            raise InputError(f"method {self.name} reads content images only; got the file {content}")
+        return ImageResult(self.stylize(content, styles, mix, alpha=alpha, tile=tile))
 
     # -- the on-disk style cache -------------------------------------------------------
 
