@@ -23,6 +23,7 @@ SECTIONS = [
     "bench_aesfa",
     "bench_sheet",
     "bench_curves",
+    "bench_diffstyler",
 ]
 
 

@@ -79,7 +79,7 @@ class Recorder:
 def fake(monkeypatch):
     engine, seen = Recorder(), []
 
-    def load_engine(model, gatys=None, *, curves=None, on_step=None):
+    def load_engine(model, gatys=None, diffstyler=None, *, curves=None, on_step=None):
         seen.append(model)
         return engine
 

@@ -7,6 +7,7 @@ from PIL import Image
 
 from conftest import make_image, one_line_error, run_cli
 from styler import __version__
+from styler.names import MethodName
 
 run = run_cli
 
@@ -278,4 +279,5 @@ def test_short_help_lists_every_command_and_the_shared_vocabulary():
             "--decoder",
         ):
             assert flag in r.stdout, (command, flag)
-        assert "[adain|gatys|cin|aesfa|curves]" in r.stdout and "--preserve-color" not in r.stdout
+        methods = "[" + "|".join(m.value for m in MethodName) + "]"  # every method, in the enum's order
+        assert methods in r.stdout and "--preserve-color" not in r.stdout

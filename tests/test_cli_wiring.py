@@ -42,7 +42,7 @@ def fake(monkeypatch):
     """``load_engine`` patched in every command module: (the fake engine, the model options it got)."""
     engine, seen = FakeEngine(), []
 
-    def load_engine(model, gatys=None, *, curves=None, on_step=None):
+    def load_engine(model, gatys=None, diffstyler=None, *, curves=None, on_step=None):
         seen.append((model, gatys))
         engine.curves = curves
         return engine

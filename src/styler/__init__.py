@@ -43,6 +43,7 @@ __all__ = [
     "Controls",
     "CurvesConfig",
     "DeviceError",
+    "DiffStylerConfig",
     "Engine",
     "GatysConfig",
     "InputError",
@@ -69,6 +70,7 @@ _CLASSES = {
     "Controls": "controls",
     "CurvesConfig": "methods.curves.config",
     "DeviceError": "errors",
+    "DiffStylerConfig": "methods.diffstyler.config",
     "Engine": "engine",
     "GatysConfig": "methods.gatys.config",
     "InputError": "errors",
@@ -110,7 +112,8 @@ def load(
     ``options``: ``vgg``/``decoder`` files (adain, gatys), ``model`` (cin: a trained network file;
     aesfa: a main.pth or its folder, default the weights folder's), ``gatys`` (a ``GatysConfig``),
     ``curves`` (a ``CurvesConfig``) and ``curve_mask`` (curves: an image file, white = curves that
-    may change). ``tile``: auto, off or a tile size in px (memory bound)."""
+    may change), ``diffstyler`` (a ``DiffStylerConfig``: base model, steps; needs
+    ``pip install 'styler[diffusion]'``). ``tile``: auto, off or a tile size in px (memory bound)."""
     from .engine import Engine
 
     return Engine.load(method, device=device, precision=precision, tile=tile, **options)

@@ -12,6 +12,7 @@ class MethodName(str, Enum):
     cin = "cin"  # Dumoulin et al. 2017: a trained network for a fixed set of styles
     aesfa = "aesfa"  # Kwon, Kim et al. 2024: any style, octave features, style-predicted kernels
     curves = "curves"  # Chen, Kara & Cagan 2023: line drawings edited as curves, SVG out
+    diffstyler = "diffstyler"  # Li 2024: Stable Diffusion + a LoRA per style, masks; the diffusion extra
 
 
 class Color(str, Enum):

@@ -35,6 +35,7 @@ def color_preserve(
     reading: o.Reading = o.Reading(),
     model: o.Model = o.Model(),
     gatys: o.Gatys = o.Gatys(),
+    diffstyler: o.DiffStyler = o.DiffStyler(),
 ) -> None:
     """Stylize CONTENT with STYLE but keep the content's colours (--color coral or luminance).
 
@@ -47,6 +48,7 @@ def color_preserve(
         raise InputError(f"color-preserve takes one style, got {len(names)}; use interpolate or mask for several")
 
     from ..controls import Controls
+    from .diffusion import Work
 
     controls = Controls(alpha, color)
 
@@ -54,5 +56,16 @@ def color_preserve(
         return engine.apply(image, styles_in, controls)
 
     single_result(
-        content, names, "stylized", results, reading, model, gatys, controls, render, f"colour kept by {color.value}"
+        content,
+        names,
+        "stylized",
+        results,
+        reading,
+        model,
+        gatys,
+        controls,
+        render,
+        f"colour kept by {color.value}",
+        diffstyler=diffstyler,
+        work=Work(color=color),
     )

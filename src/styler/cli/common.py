@@ -14,6 +14,7 @@ from typing import Any
 import typer
 
 from .console import download_progress, err, progress_bar
+from .options import DiffStyler as DiffStylerOptions
 
 # -- model loading ------------------------------------------------------------------------
 
@@ -21,25 +22,23 @@ from .console import download_progress, err, progress_bar
 CURVES_TAKES = ("iters", "optimizer", "seed")  # the optimisation options curves shares with gatys
 
 
-def method_options(model, gatys=None, curves=None) -> dict:
-    """The method's own ``load`` options from the option groups (``options.Gatys``, ``options.Curves``);
-    an option of another method is refused in one line, before any work."""
+def method_options(model, gatys=None, curves=None, diffstyler=None) -> dict:
+    """The method's own ``load`` options from the option groups (``options.Gatys``, ``options.Curves``,
+    ``options.DiffStyler``); an option of another method is refused in one line, before any work."""
     from ..errors import InputError, Param
 
     method = model.method.value
     given = gatys.given() if gatys is not None else {}
     own = curves.given() if curves is not None else {}
     takes = set(given) if method == "gatys" else set(CURVES_TAKES) if method == "curves" else {"seed"}
-    extra = [Param(k, v) for k, v in given.items() if k not in takes]  # --seed also seeds dataset pairing
+    extra = [Param(k, v) for k, v in given.items() if k not in takes]  # --seed: pairing and LoRAs too
     if extra:
         listed = [part for p in extra for part in (", ", p)][1:]
         gatys_ = Param("method", "gatys")
         also = (" or ", Param("method", "curves")) if all(p.name in CURVES_TAKES for p in extra) else ()
         raise InputError(*listed, " only apply to ", gatys_, *also, "; add ", gatys_, " or drop them")
-    if own and method != "curves":
-        listed = [part for k, v in own.items() for part in (", ", Param(k, v))][1:]
-        curves_ = Param("method", "curves")
-        raise InputError(*listed, " only apply to ", curves_, "; add ", curves_, " or drop them")
+    refuse_others(method, "curves", own)
+    refuse_others(method, "diffstyler", diffstyler.given() if diffstyler is not None else {})
     if method == "gatys":
         from ..methods.gatys.config import GatysConfig
 
@@ -53,19 +52,27 @@ def method_options(model, gatys=None, curves=None) -> dict:
         if "reach" in own:
             config["bounds"] = RuleBounds(reach=own["reach"])
         return {"curves": CurvesConfig(**config), "curve_mask": own.get("curve_mask")}
+    if method == "diffstyler":
+        from . import diffusion
+
+        return {"diffstyler": diffusion.config(diffstyler or DiffStylerOptions(), given.get("seed"))}
     return {}
 
 
-def load_engine(model, gatys=None, *, curves=None, on_step=None):
+def load_engine(model, gatys=None, diffstyler=None, *, curves=None, on_step=None):
     """Resolve and load the weights (downloading on first use) for ``model`` (``options.Model``),
-    with ``gatys`` (``options.Gatys``) and ``curves`` (``options.Curves``) for those methods. Commands
-    name the device and precision in their progress bar and closing line, so an error stays a single line."""
+    with the option groups of the methods that have them (``method_options``). Commands name the
+    device and precision in their progress bar and closing line, so an error stays a single line."""
     from ..engine import Engine
     from ..methods import load
 
-    own = method_options(model, gatys, curves)
+    own = method_options(model, gatys, curves, diffstyler)
+    if "diffstyler" in own:
+        from . import diffusion
+
+        diffusion.before_loading(own["diffstyler"])
     with download_progress() as cb:
-        method = load(
+        loaded = load(
             model.method,
             device=model.device,
             precision=model.precision.value,
@@ -76,7 +83,18 @@ def load_engine(model, gatys=None, *, curves=None, on_step=None):
             progress=cb,
             **own,
         )
-    return Engine(method, tile=model.tile)
+    return Engine(loaded, tile=model.tile)
+
+
+def refuse_others(method: str, owner: str, given: dict) -> None:
+    """Options of method ``owner`` given with another method: one line naming them."""
+    from ..errors import InputError, Param
+
+    if method == owner or not given:
+        return
+    listed = [part for k, v in given.items() for part in (", ", Param(k, v))][1:]
+    flag = Param("method", owner)
+    raise InputError(*listed, " only apply to ", flag, "; add ", flag, " or drop them")
 
 
 def also_outputs(curves) -> tuple:
@@ -94,11 +112,6 @@ def method_kind(model):
     from ..methods import kind
 
     return kind(model.method)
-
-
-def check_gatys(model, gatys, curves=None) -> None:
-    """Another method's options are refused in one line before anything is read (``method_options``)."""
-    method_options(model, gatys, curves)
 
 
 def style_inputs(model, positional, options) -> list:
@@ -235,6 +248,8 @@ def single_result(
     sizes: tuple[int, int] = (512, 512),
     style_label: str | None = None,
     low_style: Path | None = None,
+    diffstyler=None,
+    work=None,
 ) -> None:
     """The flow of the one-image commands (interpolate, mask, color-preserve, sheet): name and
     check the output, read the inputs, load the engine, ``render(engine, content, styles, tick)``,
@@ -244,7 +259,9 @@ def single_result(
     ``summary``: the closing line's detail, a string or a list the render fills; ``steps``: how
     many ticks the render makes (a progress row; 0 = none); ``sizes``: the command's default
     content and style sizes (names tag others); ``style_label``: the styles' part of the name;
-    ``low_style``: each style becomes ``Bands`` with that image's low band (``check_low_style`` first)."""
+    ``low_style``: each style becomes ``Bands`` with that image's low band (``check_low_style`` first);
+    ``diffstyler``: that method's options; ``work`` (``diffusion.Work``): what the render does, for
+    its time estimate."""
     from ..errors import Interrupted
     from ..jobs.naming import low_tags
     from ..media.images import load_image
@@ -252,7 +269,7 @@ def single_result(
     from .steps import method_steps, save_partial
 
     start = time.perf_counter()
-    method_options(model, gatys, curves)  # another method's options: refused before anything is read
+    method_options(model, gatys, curves, diffstyler)  # another method's options: refused before anything is read
     writes = method_kind(model).writes if results_write else frozenset()
     reading = with_scales(reading, gatys)
     with stdin_image(content) as source, stdout_folder(results) as tmp:
@@ -268,7 +285,11 @@ def single_result(
         low = [low_style] if low_style else []
         protect = (source, *(s for s in styles if isinstance(s, Path)), *extra_inputs, *low)
         with progress_bar() as bar, method_steps(bar, model, [target]) as on_step:
-            engine = load_engine(model, gatys, curves=curves, on_step=on_step)
+            engine = load_engine(model, gatys, diffstyler, curves=curves, on_step=on_step)
+            if model.method.value == "diffstyler":
+                from .diffusion import Work, estimate_one
+
+                estimate_one(engine, image, inputs, styles, work or Work())
             task = bar.add_task(f"{kind} with {engine.describe()}", total=steps, unit="tiles") if steps else None
 
             def tick(done: int) -> None:

@@ -53,6 +53,7 @@ def interpolate(
     reading: o.Reading = o.Reading(),
     model: o.Model = o.Model(),
     gatys: o.Gatys = o.Gatys(),
+    diffstyler: o.DiffStyler = o.DiffStyler(),
 ) -> None:
     """Blend several styles: the targets of the STYLEs mixed by --weights, or an N x N --grid sheet.
 
@@ -60,6 +61,7 @@ def interpolate(
     """
     from ..controls import Controls, normalize_weights
     from ..errors import InputError, Param
+    from .diffusion import Work
 
     names = style_inputs(model, styles, style)
     check_low_style(model, low_style)
@@ -106,8 +108,22 @@ def interpolate(
     if low_style is not None:
         used += f"; low band from {low_style.name}"
     steps = grid * grid if grid is not None else 0
+    work = Work(renders=sum(len(row) for row in cells), color=color)
     single_result(
-        content, names, kind, results, reading, model, gatys, controls, render, used, steps=steps, low_style=low_style
+        content,
+        names,
+        kind,
+        results,
+        reading,
+        model,
+        gatys,
+        controls,
+        render,
+        used,
+        steps=steps,
+        low_style=low_style,
+        diffstyler=diffstyler,
+        work=work,
     )
 
 

@@ -37,6 +37,7 @@ def mask(
     model: o.Model = o.Model(),
     gatys: o.Gatys = o.Gatys(),
     curves: o.Curves = o.Curves(),
+    diffstyler: o.DiffStyler = o.DiffStyler(),
 ) -> None:
     """Spatial control: each region of --mask takes its own style (one style per region, in order).
 
@@ -49,6 +50,7 @@ def mask(
     from ..controls import Controls
     from ..errors import InputError, Param
     from ..media.regions import load_regions
+    from .diffusion import Work
 
     controls = Controls(alpha, color, feather=feather)
     names = style_inputs(model, styles, style)
@@ -81,4 +83,6 @@ def mask(
         curves=curves,
         results_write=True,
         extra_inputs=(mask,),
+        diffstyler=diffstyler,
+        work=Work(regions=True, color=color),
     )

@@ -1,4 +1,5 @@
-"""styler models show FILE: what a trained CIN model holds (styles, training config, iterations)."""
+"""styler models: what a trained CIN model holds (``show FILE``: styles, training config, iterations)
+and the DiffStyler LoRAs learned and cached so far (``list``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,34 @@ from rich.markup import escape
 from .console import guarded, out
 from .help import Command, sub_app
 
-models_app = sub_app("Inspect trained multi-style (CIN) model files.")
+models_app = sub_app("Inspect trained multi-style (CIN) model files and the cached DiffStyler LoRAs.")
+
+
+@models_app.command("list", cls=Command)
+@guarded
+def list_loras() -> None:
+    """List the DiffStyler LoRAs learned so far (one per style, base model and settings): label, base
+    model, settings, size and file. They live in the user cache (`styler cache info`; default
+    ~/.cache/styler/diffstyler); delete a file to learn that style again."""
+    from ..methods.diffstyler.cache import cached_loras, default_cache_dir
+
+    folder = default_cache_dir() / "loras"
+    loras = cached_loras()
+    if not loras:
+        out.print(escape(f"no DiffStyler LoRAs in {folder} (styler transfer --method diffstyler learns one per style)"))
+        return
+    total = sum(i.size for i in loras)
+    out.print(escape(f"{len(loras)} DiffStyler LoRA(s) in {folder}, {total / 2**20:.1f} MiB:"))
+    for i in loras:
+        s = i.settings
+        settings = ", ".join(f"{k} {s[k]}" for k in ("steps", "rank", "lr", "seed") if k in s)
+        label = (i.label or f"(unnamed style {i.key[:8]})") + (f" {i.style_size}" if i.style_size else "")
+        out.print(
+            escape(
+                f"  {label}  base {i.base}  {settings}  loss {i.loss_first:.4f} -> {i.loss_last:.4f}  "
+                f"{i.size / 2**20:.1f} MiB  {i.created}  {i.path}"
+            )
+        )
 
 
 @models_app.command(cls=Command)

@@ -1,7 +1,7 @@
 """The one option vocabulary: every flag means the same in every command that has it.
 
 Options that several commands share are grouped in dataclasses (``Model``, ``Reading``,
-``Gatys``); ``command(fn)`` (``signature``) splices a group's fields into the command's
+``Gatys``, ``DiffStyler``); ``command(fn)`` (``signature``) splices a group's fields into the command's
 signature, so Typer lists them in ``--help`` and the function receives the group as one object.
 Choices are enums (listed in ``--help``, rejected at parse time); ``--device`` and ``--tile``
 are checked at parse time too, before any weights are resolved.
@@ -24,6 +24,8 @@ from typing import Annotated, Any, ClassVar
 
 import typer
 
+from ..methods.diffstyler.config import DEFAULT_MODEL as DEFAULT_SD
+from ..methods.diffstyler.config import DiffStylerConfig, LoraSettings
 from ..names import Color, MethodName
 
 AESFA_FILE = "main.pth"  # the AesFA release's model file name (training runs export the same)
@@ -204,8 +206,9 @@ class Model:
             "--method",
             help="adain (fast, any style), gatys (optimisation: best quality, slow), cin (a trained "
             "multi-style network, --model), aesfa (any style, octave features: sharper, cheapest at high "
-            "resolution; --model main.pth or the weights folder's) or curves (line drawings edited as "
-            "curves: SVG out).",
+            "resolution; --model main.pth or the weights folder's), curves (line drawings edited as "
+            "curves: SVG out) or diffstyler (Stable Diffusion + a LoRA per style: a GPU method; "
+            "pip install 'styler[diffusion]').",
             show_default="adain; cin with --model, aesfa with a main.pth",
         ),
     ] = None
@@ -314,7 +317,8 @@ class Gatys:
     seed: Annotated[
         int | None,
         typer.Option(
-            help="Seed for every random choice of the run (gatys noise start, curves wobble phases, --pairs random).",
+            help="Seed for every random choice of the run (gatys noise start, curves wobble phases, diffstyler "
+            "LoRA training, --pairs random).",
             show_default="0",
         ),
     ] = None
@@ -328,6 +332,62 @@ class Gatys:
         if "scales" in out:
             out["scales"] = _scales(out["scales"])
         return {k: (v.value if isinstance(v, Enum) else v) for k, v in out.items()}
+
+
+DIFFSTYLER_HELP = "DiffStyler"
+
+
+@dataclass(frozen=True)
+class DiffStyler:
+    """--method diffstyler only; None = the method's default (docs/diffstyler.md). ``--seed`` (the
+    Gatys group's, shared) seeds its LoRA training."""
+
+    PANEL: ClassVar[str] = "DiffStyler (--method diffstyler)"
+
+    sd: Annotated[
+        str | None,
+        typer.Option(
+            metavar="PATH|ID",
+            help="[diffstyler] Stable Diffusion base model: a diffusers folder or a Hugging Face id (default "
+            f"{DEFAULT_SD}; downloaded once into the Hugging Face cache, about 5 GB; HF_HUB_OFFLINE=1 never "
+            "downloads).",
+            show_default=False,
+            rich_help_panel=DIFFSTYLER_HELP,
+        ),
+    ] = None
+    lora_steps: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help=f"[diffstyler] Steps of the LoRA learned on each style (default {LoraSettings.steps}); learned "
+            "once per style and cached (`styler models list`).",
+            show_default=False,
+            rich_help_panel=DIFFSTYLER_HELP,
+        ),
+    ] = None
+    steps: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="[diffstyler] DDIM steps of the content's inversion and of the sampling "
+            f"(default {DiffStylerConfig.steps}).",
+            show_default=False,
+            rich_help_panel=DIFFSTYLER_HELP,
+        ),
+    ] = None
+    guidance: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help=f"[diffstyler] Classifier-free guidance scale (default {DiffStylerConfig.guidance}).",
+            show_default=False,
+            rich_help_panel=DIFFSTYLER_HELP,
+        ),
+    ] = None
+
+    def given(self) -> dict[str, Any]:
+        """The options the user set."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
 
 
 @dataclass(frozen=True)
@@ -461,4 +521,11 @@ class Results:
         return Naming(output, ext=self.ext, keep_existing=self.no_clobber, **fields)
 
 
-GROUPS = (Model, Gatys, Reading, Results, Curves)  # spliced into command signatures by ``signature.command``
+GROUPS = (
+    Model,
+    Gatys,
+    Reading,
+    Results,
+    Curves,
+    DiffStyler,
+)  # spliced into command signatures by ``signature.command``

@@ -1,5 +1,6 @@
-"""Progress of long per-image work (Gatys and curves optimisation): a bar with the losses and an
-ETA, intermediate images every ``save_every`` steps, and the best result kept on Ctrl-C."""
+"""Progress of long per-image work: Gatys and curves optimisation (a bar with the losses and an
+ETA, intermediate images every ``save_every`` steps, the best result kept on Ctrl-C) and
+DiffStyler's phases (``diffusion.diffusion_steps``)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,15 @@ from .console import err, out
 
 @contextmanager
 def method_steps(bar: Progress, model: Any, current: list[Path | None] | None = None) -> Iterator[Callable | None]:
-    """An ``on_step`` callback for the method of ``model`` that optimises (gatys, curves); None for others."""
+    """An ``on_step`` callback for the methods that report steps (gatys, curves, diffstyler) driving
+    a row of ``bar``; None for the others. Gatys: ``current[0]``, when set, is the output file:
+    intermediates go beside it as ``{stem}_step{N}{suffix}`` (N counts over every scale)."""
+    if model.method.value == "diffstyler":
+        from .diffusion import diffusion_steps
+
+        with diffusion_steps(bar) as on_step:
+            yield on_step
+        return
     if model.method.value == "curves":
         task = bar.add_task("optimising curves", total=None)
 

@@ -139,6 +139,7 @@ def transfer(
     model: o.Model = o.Model(),
     gatys: o.Gatys = o.Gatys(),
     curves: o.Curves = o.Curves(),
+    diffstyler: o.DiffStyler = o.DiffStyler(),
     pairs: PairsOpt = None,
     per_content: PerContent = None,
     name: NameOpt = None,
@@ -174,7 +175,7 @@ def transfer(
         raise InputError(Param("no_labels"), " only applies to ", Param("alpha_sweep"), "; drop it")
     dataset = (pairs, per_content, name, skip_existing, workers, jpeg_quality, png_level)
     encoding = loader.Encoding(png_level if png_level is not None else 6, jpeg_quality or 95)
-    method_options(model, gatys, curves)  # another method's options: refused before any work (stdin too)
+    method_options(model, gatys, curves, diffstyler)  # another method's options: refused before any work (stdin too)
     kind = method_kind(model)
     controls = Controls(1.0 if alpha is None else alpha, color, sweep=sweep, labels=labels)
     kind.check_controls(controls)
@@ -204,10 +205,10 @@ def transfer(
             o.with_scales(reading, gatys).spec(),
             RunOptions(bool(skip_existing), workers, encoding),
         )
-        _run(job, model, gatys, results, curves, stdout=tmp is not None)
+        _run(job, model, gatys, results, curves, diffstyler, stdout=tmp is not None)
 
 
-def _run(job, model, gatys, results, curves=None, *, stdout: bool = False) -> None:
+def _run(job, model, gatys, results, curves=None, diffstyler=None, *, stdout: bool = False) -> None:
     """Plan (every input error before the weights load), run this process's share, report.
 
     A job of single files prints each result's path (or its JSON record, or with ``stdout`` pipes
@@ -232,8 +233,12 @@ def _run(job, model, gatys, results, curves=None, *, stdout: bool = False) -> No
     rank, world, _ = dist_env()
     current: list = [None]  # the output being computed: Gatys writes its intermediates beside it
     with progress_bar(show=rank == 0) as bar, method_steps(bar, model, current) as on_step:
-        device = rank_device(model.device)
-        engine = load_engine(dataclasses.replace(model, device=device), gatys, curves=curves, on_step=on_step)
+        model = dataclasses.replace(model, device=rank_device(model.device))
+        engine = load_engine(model, gatys, diffstyler, curves=curves, on_step=on_step)
+        if model.method.value == "diffstyler":
+            from .diffusion import estimate_job
+
+            estimate_job(engine, job, planned, show=rank == 0)
         where = f" (rank 0 of {world})" if world > 1 else ""
         unit = "strips" if job.controls.sweep else "images"
         task = bar.add_task(f"stylizing with {engine.describe()}{where}", total=len(planned), unit=unit)

@@ -110,10 +110,15 @@ def video(
     from ..media.regions import load_regions
     from ..media.video import check_output, frame_size, probe, trim
 
-    if model.method.value in ("gatys", "curves"):
+    if model.method.value in ("gatys", "curves", "diffstyler"):
+        why = {
+            "gatys": " optimises each image for minutes",
+            "curves": " optimises each drawing's curves for minutes",
+            "diffstyler": " samples each image on its own (no temporal model: frames would flicker) for minutes",
+        }
         raise InputError(
             Param("method", model.method.value),
-            " optimises each image for minutes, so it does not run on video; use ",
+            f"{why[model.method.value]}, so it does not run on video; use ",
             Param("method", "adain"),
             ", ",
             Param("method", "aesfa"),

@@ -4,9 +4,10 @@
 optimisation, best quality, slow), ``cin`` (Dumoulin et al. 2017, many fixed styles in one
 fast network), ``aesfa`` (Kwon, Kim et al. 2024, arbitrary styles, octave features and
 style-predicted kernels, cheapest at high resolution), ``curves`` (Chen, Kara & Cagan 2023, line
-drawings edited as curves, SVG out). Each method is a package whose ``method`` module has a
-``load(**options)`` function; ``load`` here finds it by name (imported on first use) and says in
-one line which options do not apply.
+drawings edited as curves, SVG out), ``diffstyler`` (Li 2024, Stable Diffusion with a LoRA per
+style; the optional ``styler[diffusion]`` extra). Each method is a package whose ``method`` module
+has a ``load(**options)`` function; ``load`` here finds it by name (imported on first use) and
+says in one line which options do not apply.
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ def load(name: str | MethodName = "adain", **options: Any) -> Method:
 
     ``options`` are the method's ``load`` keywords: always ``device``, ``precision`` and
     ``progress``; ``vgg``/``decoder`` (adain, gatys), ``vgg`` (curves), ``model`` (cin, aesfa), ``gatys``
-    (a ``GatysConfig``), ``curves`` (a ``CurvesConfig``) and ``curve_mask`` (curves), ``on_step``
-    (gatys, curves). Options left at None are not passed on."""
+    (a ``GatysConfig``), ``curves`` (a ``CurvesConfig``) and ``curve_mask`` (curves), ``diffstyler`` (a
+    ``DiffStylerConfig``), ``on_step`` (gatys, curves, diffstyler). Options left at None are not passed on."""
     kind = _kind(name)
     given = {k: v for k, v in options.items() if v is not None}
     if kind is MethodName.gatys:
