@@ -134,6 +134,9 @@ def test_load_by_name_equals_the_fixture(engine, weights_dir):
 
     assert styler.Engine is Engine and "Engine" in styler.__all__  # the package's public names
     assert not hasattr(styler, "StyleStats")  # a method's internals are not the public API
+    import styler.methods  # the subpackage must not shadow the public listing
+
+    assert styler.available_methods() == ["adain", "gatys", "cin", "aesfa", "curves", "diffstyler"]
 
 
 @pytest.mark.slow

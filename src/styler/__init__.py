@@ -1,6 +1,7 @@
 """styler: neural style transfer. AdaIN (Huang & Belongie, ICCV 2017), Gatys optimisation
 (Gatys et al., CVPR 2016), conditional-instance-norm networks (Dumoulin et al., ICLR 2017) and
-AesFA (Kwon, Kim et al., AAAI 2024) behind one engine.
+AesFA (Kwon, Kim et al., AAAI 2024), vector curves and DiffStyler (diffusion, localized) behind
+one engine.
 
     import styler
 
@@ -54,9 +55,9 @@ __all__ = [
     "StylerError",
     "WeightsError",
     "__version__",
+    "available_methods",
     "load",
     "load_image",
-    "methods",
     "save_image",
     "stylize_video",
     "train",
@@ -95,8 +96,9 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-def methods() -> list[str]:
-    """The method names ``load`` takes: adain, gatys, cin, aesfa, curves."""
+def available_methods() -> list[str]:
+    """The method names ``load`` takes: adain, gatys, cin, aesfa, curves, diffstyler. (Not called
+    ``methods``: that name is the ``styler.methods`` package, which would shadow it once imported.)"""
     from .names import MethodName
 
     return [m.value for m in MethodName]
