@@ -9,8 +9,9 @@ import typer
 
 from ..names import Color
 from . import options as o
-from .common import single_result, style_inputs
+from .common import single_result
 from .console import guarded
+from .loading import style_inputs
 from .signature import command
 
 

@@ -1,5 +1,4 @@
-"""What the image commands share: engine loading, style inputs, pipes, JSON records, the
-one-image flow, small parsers."""
+"""What the image commands share: pipes, JSON records, the one-image flow, small parsers."""
 
 from __future__ import annotations
 
@@ -13,147 +12,8 @@ from typing import Any
 
 import typer
 
-from .console import download_progress, err, progress_bar
-from .options import DiffStyler as DiffStylerOptions
-
-# -- model loading ------------------------------------------------------------------------
-
-
-CURVES_TAKES = ("iters", "optimizer", "seed")  # the optimisation options curves shares with gatys
-
-
-def method_options(model, gatys=None, curves=None, diffstyler=None) -> dict:
-    """The method's own ``load`` options from the option groups (``options.Gatys``, ``options.Curves``,
-    ``options.DiffStyler``); an option of another method is refused in one line, before any work."""
-    from ..errors import InputError, Param
-
-    method = model.method.value
-    given = gatys.given() if gatys is not None else {}
-    own = curves.given() if curves is not None else {}
-    takes = set(given) if method == "gatys" else set(CURVES_TAKES) if method == "curves" else {"seed"}
-    extra = [Param(k, v) for k, v in given.items() if k not in takes]  # --seed: pairing and LoRAs too
-    if extra:
-        listed = [part for p in extra for part in (", ", p)][1:]
-        gatys_ = Param("method", "gatys")
-        also = (" or ", Param("method", "curves")) if all(p.name in CURVES_TAKES for p in extra) else ()
-        raise InputError(*listed, " only apply to ", gatys_, *also, "; add ", gatys_, " or drop them")
-    refuse_others(method, "curves", own)
-    refuse_others(method, "diffstyler", diffstyler.given() if diffstyler is not None else {})
-    if method == "gatys":
-        from ..methods.gatys.config import GatysConfig
-
-        return {"gatys": GatysConfig(**given)}
-    if method == "curves":
-        from ..methods.curves.config import CurvesConfig, RuleBounds
-
-        config = {k: v for k, v in given.items() if k in CURVES_TAKES}
-        if "lr" in own:
-            config["lr"] = own["lr"]
-        if "reach" in own:
-            config["bounds"] = RuleBounds(reach=own["reach"])
-        return {"curves": CurvesConfig(**config), "curve_mask": own.get("curve_mask")}
-    if method == "diffstyler":
-        from . import diffusion
-
-        return {"diffstyler": diffusion.config(diffstyler or DiffStylerOptions(), given.get("seed"))}
-    return {}
-
-
-def load_engine(model, gatys=None, diffstyler=None, *, curves=None, on_step=None):
-    """Resolve and load the weights (downloading on first use) for ``model`` (``options.Model``),
-    with the option groups of the methods that have them (``method_options``). Commands name the
-    device and precision in their progress bar and closing line, so an error stays a single line."""
-    from ..engine import Engine
-    from ..methods import load
-
-    own = method_options(model, gatys, curves, diffstyler)
-    if "diffstyler" in own:
-        from . import diffusion
-
-        diffusion.before_loading(own["diffstyler"])
-    with download_progress() as cb:
-        loaded = load(
-            model.method,
-            device=model.device,
-            precision=model.precision.value,
-            vgg=model.vgg,
-            decoder=model.decoder,
-            model=model.model,
-            on_step=on_step,
-            progress=cb,
-            **own,
-        )
-    return Engine(loaded, tile=model.tile)
-
-
-def refuse_others(method: str, owner: str, given: dict) -> None:
-    """Options of method ``owner`` given with another method: one line naming them."""
-    from ..errors import InputError, Param
-
-    if method == owner or not given:
-        return
-    listed = [part for k, v in given.items() for part in (", ", Param(k, v))][1:]
-    flag = Param("method", owner)
-    raise InputError(*listed, " only apply to ", flag, "; add ", flag, " or drop them")
-
-
-def also_outputs(curves) -> tuple:
-    """The further outputs of every result that ``--render`` and ``--report`` ask for (``jobs.spec.Also``)."""
-    from ..jobs.spec import Also
-
-    if curves is None:
-        return ()
-    wanted = ((curves.render, "png", "render"), (curves.report, "json", "report"))
-    return tuple(Also(path, ext, name) for path, ext, name in wanted if path is not None)
-
-
-def method_kind(model):
-    """The class of ``model.method`` (``methods.kind``): what it reads, writes and refuses, before it loads."""
-    from ..methods import kind
-
-    return kind(model.method)
-
-
-def style_inputs(model, positional, options) -> list:
-    """Styles given positionally and with ``--style`` (in that order); CIN styles stay names."""
-    from ..errors import InputError, Param
-
-    styles = [*(positional or []), *(options or [])]
-    if not styles:
-        raise InputError(
-            "no style given; pass a style image (or with ",
-            Param("method", "cin"),
-            " a style name) as an argument or with ",
-            Param("style"),
-        )
-    if model.method.value == "cin":
-        return [str(s) for s in styles]
-    return [Path(s) for s in styles]
-
-
-def check_low_style(model, low_style: Path | None) -> None:
-    """``--low-style`` only with a method that splits styles into frequency bands (aesfa)."""
-    from ..errors import InputError, Param
-
-    if low_style is not None and model.method.value != "aesfa":
-        raise InputError(
-            Param("low_style"),
-            f" takes colour and broad strokes from another style by frequency band, which method {model.method.value}"
-            " does not split; add ",
-            Param("method", "aesfa"),
-            " or drop ",
-            Param("low_style"),
-        )
-
-
-def with_low_style(inputs: list, low) -> list:
-    """Each style input as ``Bands``: its own high band, the low band of ``low`` (an image); as is without."""
-    if low is None:
-        return inputs
-    from ..methods.base import Bands
-
-    return [Bands(s, low) for s in inputs]
-
+from .console import err, progress_bar
+from .loading import also_outputs, load_engine, method_kind, method_options, with_low_style
 
 # -- pipes and records --------------------------------------------------------------------
 
@@ -290,14 +150,8 @@ def single_result(
                 from .diffusion import Work, estimate_one
 
                 estimate_one(engine, image, inputs, styles, work or Work())
-            task = bar.add_task(f"{kind} with {engine.describe()}", total=steps, unit="tiles") if steps else None
-
-            def tick(done: int) -> None:
-                if task is not None:
-                    bar.update(task, completed=done)
-
             try:
-                result = render(engine, image, inputs, tick)
+                result = render(engine, image, inputs, _ticker(bar, f"{kind} with {engine.describe()}", steps))
             except Interrupted as e:
                 save_partial(e.partial, target, protect, others)
                 raise
@@ -325,6 +179,17 @@ def single_result(
                 f"replaced {target} (it existed; --no-clobber keeps it and writes {target.stem}_2{target.suffix})"
             )
         err.print(f"done: 1 image with {engine.describe()}; {detail}")
+
+
+def _ticker(bar, description: str, steps: int) -> Callable[[int], None]:
+    """A progress row of ``steps`` ticks (none for 0) and the callback that advances it."""
+    task = bar.add_task(description, total=steps, unit="tiles") if steps else None
+
+    def tick(done: int) -> None:
+        if task is not None:
+            bar.update(task, completed=done)
+
+    return tick
 
 
 def _write_result(result, target: Path, others: list[Path], protect: tuple) -> list[Path]:

@@ -9,8 +9,9 @@ from typing import Annotated
 import typer
 
 from . import options as o
-from .common import check_low_style, parse_numbers, single_result, style_inputs, style_name
+from .common import parse_numbers, single_result, style_name
 from .console import guarded
+from .loading import check_low_style, style_inputs
 from .signature import command
 
 MAX_GRID = 16
@@ -59,36 +60,15 @@ def interpolate(
 
     Written as {content}_interpolated_{styles}_{settings}.{ext} (or {content}_grid{N}_...), or as -o says.
     """
-    from ..controls import Controls, normalize_weights
-    from ..errors import InputError, Param
+    from ..controls import Controls
+    from ..errors import InputError
     from .diffusion import Work
 
     names = style_inputs(model, styles, style)
     check_low_style(model, low_style)
     if len(names) < 2:
         raise InputError("interpolate needs two or more styles; use styler transfer for one")
-    if grid is not None:
-        if weights is not None:
-            raise InputError(Param("grid"), " sets the weights itself; drop ", Param("weights"), " or ", Param("grid"))
-        if len(names) != 4:
-            raise InputError(Param("grid"), f" needs exactly four styles (the corners), got {len(names)}")
-        if not 2 <= grid <= MAX_GRID:
-            raise InputError(Param("grid"), f" must be between 2 and {MAX_GRID}, got {grid}")
-        cells = [[_corner_weights(i, j, grid) for j in range(grid)] for i in range(grid)]
-        controls = Controls(alpha, color, labels=labels)
-        kind = f"grid{grid}"
-        used = f"{grid} x {grid} grid, " + ", ".join(f"{_name(s)} {c}" for s, c in zip(names, CORNERS))
-    else:
-        for flag, given in (("show_styles", show_styles), ("no_labels", not labels)):
-            if given:
-                raise InputError(
-                    Param(flag), " only applies to a grid; add ", Param("grid", "N"), " or drop ", Param(flag)
-                )
-        w = normalize_weights(None if weights is None else parse_numbers(weights, "weights"), len(names))
-        cells = [[w]]
-        controls = Controls(alpha, color, tuple(w))
-        kind = "interpolated"
-        used = "weights " + ", ".join(f"{_name(s)} {x:.4g}" for s, x in zip(names, w))
+    cells, controls, kind, used = _plan(names, grid, weights, Controls(alpha, color, labels=labels), show_styles)
 
     def render(engine, image, styles_in, tick):
         reps = styles_in if color is not None else [engine.represent(s) for s in styles_in]
@@ -125,6 +105,37 @@ def interpolate(
         diffstyler=diffstyler,
         work=work,
     )
+
+
+def _plan(names: list, grid: int | None, weights: str | None, base, show_styles: bool):
+    """The weights of every cell (a grid's rows, or one cell), the controls, the name's middle
+    word and the closing line's detail; the grid's and the weights' options checked."""
+    from ..controls import normalize_weights
+    from ..errors import InputError, Param
+
+    if grid is not None:
+        if weights is not None:
+            raise InputError(Param("grid"), " sets the weights itself; drop ", Param("weights"), " or ", Param("grid"))
+        if len(names) != 4:
+            raise InputError(Param("grid"), f" needs exactly four styles (the corners), got {len(names)}")
+        if not 2 <= grid <= MAX_GRID:
+            raise InputError(Param("grid"), f" must be between 2 and {MAX_GRID}, got {grid}")
+        cells = [[_corner_weights(i, j, grid) for j in range(grid)] for i in range(grid)]
+        controls = base
+        kind = f"grid{grid}"
+        used = f"{grid} x {grid} grid, " + ", ".join(f"{_name(s)} {c}" for s, c in zip(names, CORNERS))
+    else:
+        for flag, given in (("show_styles", show_styles), ("no_labels", not base.labels)):
+            if given:
+                raise InputError(
+                    Param(flag), " only applies to a grid; add ", Param("grid", "N"), " or drop ", Param(flag)
+                )
+        w = normalize_weights(None if weights is None else parse_numbers(weights, "weights"), len(names))
+        cells = [[w]]
+        controls = replace(base, weights=tuple(w))
+        kind = "interpolated"
+        used = "weights " + ", ".join(f"{_name(s)} {x:.4g}" for s, x in zip(names, w))
+    return cells, controls, kind, used
 
 
 def _name(style) -> str:

@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 
 from . import options as o
-from .common import region_summary, single_result, style_inputs
+from .common import region_summary, single_result
 from .console import guarded
+from .loading import style_inputs
 from .signature import command
 
 

@@ -10,6 +10,7 @@ import typer
 from . import options as o
 from .common import single_result, style_name
 from .console import guarded
+from .loading import method_kind
 from .signature import command
 
 SIZE = 256  # the sheet's default content and style size: many small tiles, the same look as 512/512
@@ -49,7 +50,8 @@ def sheet(
     from ..jobs.pairing import list_trees
 
     given = [*(styles or []), *(style or [])]
-    if model.method.value == "cin":
+    named = not method_kind(model).takes_images  # a network's own styles (CIN)
+    if named:
         if show_styles:
             raise InputError(Param("show_styles"), " draws the style images; a CIN model's styles have none")
         names: list = [str(s) for s in given]  # none: every style of the model
@@ -81,7 +83,7 @@ def sheet(
         text = [captions[k : k + cols] for k in range(0, len(captions), cols)] if labels else None
         return contact_sheet(rows, labels=text)
 
-    source = model.model if model.method.value == "cin" else label
+    source = model.model if named else label
     summary = f"{len(names) or 'every'} style(s) of {source or 'the given files'}"
     single_result(
         content,

@@ -169,7 +169,7 @@ def train(
     device: Annotated[
         str,
         typer.Option(
-            parser=o._device,
+            parser=o.device_arg,
             metavar="DEVICE",
             help="auto (CUDA when available, else CPU), cpu, cuda, cuda:N or mps.",
             rich_help_panel=o.PERFORMANCE,

@@ -14,21 +14,9 @@ from typing import Annotated
 import typer
 
 from . import options as o
-from .common import (
-    also_outputs,
-    check_low_style,
-    load_engine,
-    method_kind,
-    method_options,
-    parse_numbers,
-    record,
-    say_path,
-    send_stdout,
-    stdin_image,
-    stdout_folder,
-    style_inputs,
-)
+from .common import parse_numbers, record, say_path, send_stdout, stdin_image, stdout_folder
 from .console import err, exit_for_failures, fail, guarded, progress_bar, say
+from .loading import also_outputs, check_low_style, load_engine, method_kind, method_options, style_inputs
 from .signature import command
 from .steps import method_steps, save_partial
 
@@ -186,7 +174,7 @@ def transfer(
             Inputs(
                 source,
                 tuple(style_inputs(model, styles, style)),
-                named_styles=model.method.value == "cin",
+                named_styles=not kind.takes_images,
                 pairs=(pairs or Pairs.all).value,
                 per_content=per_content or 1,
                 seed=gatys.seed or 0,
@@ -246,32 +234,47 @@ def _run(job, model, gatys, results, curves=None, diffstyler=None, *, stdout: bo
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        def printed(path: Path, error) -> None:
-            if error is not None or stdout:
-                return
-            pair = by_path.get(path)
-            others = job.naming.others(path.relative_to(job.naming.folder).as_posix())
-            if results.json_out:
-                record(
-                    output=path,
-                    also=[str(a) for a in others],
-                    content=pair.content.path if pair else None,
-                    style=pair.style.rel if pair else None,
-                    method=model.method,
-                    alpha=list(job.controls.sweep) if job.controls.sweep else job.controls.alpha,
-                    color=job.controls.color,
-                    replaced=bool(pair and pair.replaces),
-                    elapsed=round(time.perf_counter() - start, 3),
-                )
-            elif not job.manifest:
-                for written in (*others, path):
-                    say_path(written)
-                if pair is not None and pair.replaces:
-                    err.print(f"replaced {path} (it existed; --no-clobber keeps it and numbers the new one)")
-
+        printed = _printer(job, model, results, by_path, start, stdout=stdout)
         report = runner.run(
             engine, job, planned, progress=progress, on_result=printed, on_start=lambda p: current.__setitem__(0, p)
         )
+    _finish(job, report, planned, engine, world, stdout=stdout)
+
+
+def _printer(job, model, results, by_path: dict, start: float, *, stdout: bool):
+    """The per-result callback of a job of single files: each result's path (and the files it wrote
+    besides), or its JSON record; nothing for a dataset job, a failure or a result piped to stdout."""
+    import time
+
+    def printed(path: Path, error) -> None:
+        if error is not None or stdout:
+            return
+        pair = by_path.get(path)
+        others = job.naming.others(path.relative_to(job.naming.folder).as_posix())
+        if results.json_out:
+            record(
+                output=path,
+                also=[str(a) for a in others],
+                content=pair.content.path if pair else None,
+                style=pair.style.rel if pair else None,
+                method=model.method,
+                alpha=list(job.controls.sweep) if job.controls.sweep else job.controls.alpha,
+                color=job.controls.color,
+                replaced=bool(pair and pair.replaces),
+                elapsed=round(time.perf_counter() - start, 3),
+            )
+        elif not job.manifest:
+            for written in (*others, path):
+                say_path(written)
+            if pair is not None and pair.replaces:
+                err.print(f"replaced {path} (it existed; --no-clobber keeps it and numbers the new one)")
+
+    return printed
+
+
+def _finish(job, report, planned, engine, world: int, *, stdout: bool) -> None:
+    """After the run: a dataset job's summary; else the interruption (the best result so far kept
+    under its own name), the failures, the piped image and the closing line."""
     if job.manifest:
         _summary(job, report, engine, world)
         return

@@ -9,19 +9,9 @@ import typer
 from rich.progress import TextColumn
 
 from . import options as o
-from .common import (
-    check_low_style,
-    load_engine,
-    parse_numbers,
-    read_styles,
-    record,
-    region_summary,
-    say_path,
-    style_inputs,
-    style_name,
-    with_low_style,
-)
+from .common import parse_numbers, read_styles, record, region_summary, say_path, style_name
 from .console import err, guarded, progress_bar
+from .loading import check_low_style, load_engine, style_inputs, with_low_style
 from .signature import command
 
 
@@ -104,49 +94,23 @@ def video(
     the input (lower = steadier; --smooth lowers it).
     """
     from ..controls import Controls, normalize_weights
-    from ..errors import InputError, Param
-    from ..jobs.naming import free_path, low_tags, result_stem, setting_tags
-    from ..jobs.video import stylize_video
+    from ..jobs.naming import free_path, low_tags, setting_tags
     from ..media.regions import load_regions
     from ..media.video import check_output, frame_size, probe, trim
+    from ..methods import check_video
 
-    if model.method.value in ("gatys", "curves", "diffstyler"):
-        why = {
-            "gatys": " optimises each image for minutes",
-            "curves": " optimises each drawing's curves for minutes",
-            "diffstyler": " samples each image on its own (no temporal model: frames would flicker) for minutes",
-        }
-        raise InputError(
-            Param("method", model.method.value),
-            f"{why[model.method.value]}, so it does not run on video; use ",
-            Param("method", "adain"),
-            ", ",
-            Param("method", "aesfa"),
-            " or ",
-            Param("method", "cin"),
-        )
+    check_video(model.method)
     mix = None if weights is None else tuple(parse_numbers(weights, "weights"))
     controls = Controls(alpha, color, mix, feather, smooth=smooth)
     names = style_inputs(model, styles, style)
     check_low_style(model, low_style)
     normalize_weights(mix, len(names))  # one weight per style: checked before the video is opened
-    if mask is not None and weights is not None:
-        raise InputError("pass ", Param("weights"), " (interpolation) or a ", Param("mask"), " (regions), not both")
-    if mask is None and feather:
-        raise InputError(
-            Param("feather"), " only applies to a mask; add ", Param("mask", "FILE"), " or drop ", Param("feather")
-        )
-    if str(input) == "-" or (output is not None and str(output) == "-"):
-        raise InputError("video reads and writes files, not pipes; pass the video's path and an output file name")
+    _check_files_and_regions(input, output, mask, weights, feather)
     info = probe(input)
     clip = trim(info, start, duration)
     if output is None:
         tags = (*model.name_tags(), *low_tags(low_style), *setting_tags(controls, reading, content_size=0))
-        stretch = (f"from{clip.start:g}s",) if clip.start else ()
-        stretch += (f"{clip.frames}f",) if clip.trimmed else ()
-        output = Path.cwd() / (
-            result_stem(input.stem, [style_name(n) for n in names], "stylized", (*tags, *stretch)) + ".mp4"
-        )
+        output = _default_output(input, names, tags, clip)
     dest = free_path(output) if no_clobber else output
     replaces = dest.exists()
     check_output(dest, codec, crf, protect=input)
@@ -156,28 +120,9 @@ def video(
     )
     inputs = read_styles(names, reading)
     inputs = with_low_style(inputs, None if low_style is None else read_styles([low_style], reading)[0])
-    with progress_bar(TextColumn("{task.fields[fps]}")) as bar:
-        engine = load_engine(model)
-        task = bar.add_task(f"stylizing with {engine.describe()}", total=clip.frames, fps="- fps", unit="frames")
-
-        def advance(done: int) -> None:
-            speed = bar.tasks[task].speed
-            bar.update(task, completed=done, fps=f"{speed:.1f} fps" if speed else "- fps")
-
-        report = stylize_video(
-            engine,
-            clip,
-            dest,
-            inputs,
-            controls,
-            masks=regions,
-            size=reading.content_size,
-            batch=batch,
-            codec=codec,
-            crf=crf,
-            max_pixels=reading.budget(),
-            progress=advance,
-        )
+    report, where = _stylize(
+        model, clip, dest, inputs, controls, regions, reading, encoding=dict(batch=batch, codec=codec, crf=crf)
+    )
     if json_out:
         record(
             output=report.path,
@@ -196,11 +141,61 @@ def video(
     if replaces:
         err.print(f"replaced {report.path} (it existed; --no-clobber keeps it and numbers the new one)")
     extra = f"; colour kept ({color.value})" if color else ""
-    if low_style is not None:
-        extra += f"; low band from {low_style.name}"
-    if regions is not None:
-        extra += "; " + region_summary(names, regions)
-    err.print(_done(report, info, engine.describe(), smooth) + extra)
+    extra += f"; low band from {low_style.name}" if low_style is not None else ""
+    extra += "; " + region_summary(names, regions) if regions is not None else ""
+    err.print(_done(report, info, where, smooth) + extra)
+
+
+def _stylize(model, clip, dest: Path, inputs, controls, regions, reading, *, encoding: dict):
+    """Load the engine and stream the clip through it under a progress bar (frames, fps).
+    -> (the video job's report, the engine's description)."""
+    from ..jobs.video import stylize_video
+
+    with progress_bar(TextColumn("{task.fields[fps]}")) as bar:
+        engine = load_engine(model)
+        task = bar.add_task(f"stylizing with {engine.describe()}", total=clip.frames, fps="- fps", unit="frames")
+
+        def advance(done: int) -> None:
+            speed = bar.tasks[task].speed
+            bar.update(task, completed=done, fps=f"{speed:.1f} fps" if speed else "- fps")
+
+        report = stylize_video(
+            engine,
+            clip,
+            dest,
+            inputs,
+            controls,
+            masks=regions,
+            size=reading.content_size,
+            max_pixels=reading.budget(),
+            progress=advance,
+            **encoding,
+        )
+    return report, engine.describe()
+
+
+def _check_files_and_regions(input: Path, output: Path | None, mask, weights, feather: float) -> None:
+    """Mistakes that need no file opened: pipes, and region options that contradict each other."""
+    from ..errors import InputError, Param
+
+    if mask is not None and weights is not None:
+        raise InputError("pass ", Param("weights"), " (interpolation) or a ", Param("mask"), " (regions), not both")
+    if mask is None and feather:
+        raise InputError(
+            Param("feather"), " only applies to a mask; add ", Param("mask", "FILE"), " or drop ", Param("feather")
+        )
+    if str(input) == "-" or (output is not None and str(output) == "-"):
+        raise InputError("video reads and writes files, not pipes; pass the video's path and an output file name")
+
+
+def _default_output(input: Path, names, tags: tuple[str, ...], clip) -> Path:
+    """{input}_stylized_{styles}_{settings}[_from{start}s][_{frames}f].mp4 in the working folder."""
+    from ..jobs.naming import result_stem
+
+    stretch = (f"from{clip.start:g}s",) if clip.start else ()
+    stretch += (f"{clip.frames}f",) if clip.trimmed else ()
+    stem = result_stem(input.stem, [style_name(n) for n in names], "stylized", (*tags, *stretch))
+    return Path.cwd() / f"{stem}.mp4"
 
 
 def _done(report, info, where: str, smooth: float) -> str:

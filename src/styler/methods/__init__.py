@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ..nets.download import KnownWeights
     from .base import Method
 
-__all__ = ["MethodName", "check_options", "check_weights", "kind", "load"]
+__all__ = ["MethodName", "check_options", "check_video", "check_weights", "kind", "load"]
 
 
 def kind(name: str | MethodName) -> type[Method]:
@@ -86,6 +86,16 @@ def check_options(name: str | MethodName, **options: Any) -> Callable[..., Metho
     if extra:
         raise InputError(Param(extra[0]), f" does not apply to method {kind.value}; drop it or choose another method")
     return loader  # type: ignore[no-any-return]
+
+
+def check_video(name: str | MethodName) -> None:
+    """Refuse, in one line naming the methods that can, a method that cannot stylize video."""
+    why = kind(name).no_video
+    if why:
+        able = [m.value for m in MethodName if not kind(m).no_video]
+        choices: list[Any] = [part for m in able for part in (", ", Param("method", m))][1:]
+        choices[-2:-1] = [" or "] if len(able) > 1 else []
+        raise InputError(Param("method", _kind(name).value), f" {why}, so it does not run on video; use ", *choices)
 
 
 def _kind(name: str | MethodName) -> MethodName:

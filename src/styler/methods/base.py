@@ -110,6 +110,7 @@ class Method(ABC):
     takes_bands: ClassVar[bool] = False  # True: ``represent`` accepts ``Bands`` (frequency blending)
     reads: ClassVar[frozenset[str]] = frozenset()  # content file types ``result`` takes as paths (".svg")
     writes: ClassVar[frozenset[str]] = frozenset()  # result file types besides images (".svg", ".json")
+    no_video: ClassVar[str] = ""  # why the method cannot stylize video ("": it can)
     runtime: Runtime
 
     @classmethod

@@ -183,6 +183,7 @@ class CurvesMethod(Method):
     """The frozen encoder on one runtime; ``result``/``transfer`` give curves, ``stylize`` their renders."""
 
     name = "curves"
+    no_video = "optimises each drawing's curves for minutes"
     reads: ClassVar[frozenset[str]] = READS
     writes: ClassVar[frozenset[str]] = WRITES
 

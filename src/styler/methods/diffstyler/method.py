@@ -91,6 +91,7 @@ class DiffStyler(Method):
     """A Stable Diffusion model on one runtime, its adapters and its caches."""
 
     name = "diffstyler"
+    no_video = "samples each image on its own (no temporal model: frames would flicker) for minutes"
 
     def __init__(
         self,

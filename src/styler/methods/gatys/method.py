@@ -94,6 +94,7 @@ class Gatys(Method):
     """The frozen encoder on one runtime; ``stylize`` optimises each content image in turn."""
 
     name = "gatys"
+    no_video = "optimises each image for minutes"
 
     def __init__(
         self,
