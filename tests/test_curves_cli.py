@@ -164,7 +164,7 @@ def test_mask_with_one_style_selects_curves(tmp_path, monkeypatch):
     """`styler mask sketch.png --mask m.png -s style.png --method curves`: the mask selects the curves."""
     engine, seen = FakeEngine(), []
 
-    def load_engine(model, gatys=None, *, curves=None, on_step=None):
+    def load_engine(model, gatys=None, diffstyler=None, *, curves=None, on_step=None):
         seen.append((model.method.value, curves))
         return engine
 

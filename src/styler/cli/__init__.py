@@ -61,7 +61,8 @@ app = typer.Typer(
     cls=Root,
     name="styler",
     help="Neural style transfer: repaint photos, folders, datasets and videos in the style of any painting. "
-    "AdaIN (any style, fast), Gatys optimisation (best quality) and multi-style CIN networks.",
+    "AdaIN (any style, fast), Gatys optimisation (best quality), multi-style CIN networks, AesFA, line "
+    "drawings as curves and DiffStyler (diffusion).",
     epilog="Start with: styler transfer photo.jpg painting.jpg   (weights download on first use; offline: "
     "styler weights --help). Every command has -h.",
     no_args_is_help=True,

@@ -91,10 +91,9 @@ class DiffStyler:
         str | None,
         typer.Option(
             metavar="PATH|ID",
-            help="[diffstyler] Stable Diffusion base model: a diffusers folder or a Hugging Face id (default "
-            f"{DEFAULT_SD}; downloaded once into the Hugging Face cache, about 5 GB; HF_HUB_OFFLINE=1 never "
-            "downloads).",
-            show_default=False,
+            help="[diffstyler] Stable Diffusion base model: a diffusers folder or a Hugging Face id (downloaded "
+            "once into the Hugging Face cache, about 5 GB; HF_HUB_OFFLINE=1 never downloads).",
+            show_default=DEFAULT_SD,
             rich_help_panel=DIFFSTYLER_HELP,
         ),
     ] = None
@@ -102,9 +101,9 @@ class DiffStyler:
         int | None,
         typer.Option(
             min=1,
-            help=f"[diffstyler] Steps of the LoRA learned on each style (default {LoraSettings.steps}); learned "
-            "once per style and cached (`styler models list`).",
-            show_default=False,
+            help="[diffstyler] Steps of the LoRA learned on each style; learned once per style and cached "
+            "(`styler models list`).",
+            show_default=str(LoraSettings.steps),
             rich_help_panel=DIFFSTYLER_HELP,
         ),
     ] = None
@@ -112,9 +111,8 @@ class DiffStyler:
         int | None,
         typer.Option(
             min=1,
-            help="[diffstyler] DDIM steps of the content's inversion and of the sampling "
-            f"(default {DiffStylerConfig.steps}).",
-            show_default=False,
+            help="[diffstyler] DDIM steps of the content's inversion and of the sampling.",
+            show_default=str(DiffStylerConfig.steps),
             rich_help_panel=DIFFSTYLER_HELP,
         ),
     ] = None
@@ -122,8 +120,8 @@ class DiffStyler:
         float | None,
         typer.Option(
             min=0,
-            help=f"[diffstyler] Classifier-free guidance scale (default {DiffStylerConfig.guidance}).",
-            show_default=False,
+            help="[diffstyler] Classifier-free guidance scale.",
+            show_default=str(DiffStylerConfig.guidance),
             rich_help_panel=DIFFSTYLER_HELP,
         ),
     ] = None
