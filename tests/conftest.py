@@ -69,6 +69,30 @@ def engine(adain):
     return Engine(adain)
 
 
+@pytest.fixture
+def jobs(monkeypatch):
+    """``runner.run`` patched: the (job, planned pairs) that ``styler transfer`` hands the runner."""
+    import styler.jobs.runner as runner
+
+    seen = []
+
+    def run(engine, job, pairs=None, **kw):
+        seen.append((job, pairs))
+        return runner.Report(written=len(pairs or []))
+
+    monkeypatch.setattr(runner, "run", run)
+    return seen
+
+
+def patch_load_engine(monkeypatch, load_engine) -> None:
+    """``load_engine`` replaced in every command module that calls it (by module name: the
+    package's attributes are the commands)."""
+    import importlib
+
+    for name in ("common", "transfer", "video"):
+        monkeypatch.setattr(importlib.import_module(f"styler.cli.{name}"), "load_engine", load_engine)
+
+
 def make_image(path: Path, size=(48, 40), seed: int = 0, mode: str = "RGB") -> Path:
     """A smooth random colour image (w, h) written to ``path``."""
     rng = np.random.default_rng(seed)

@@ -5,7 +5,6 @@ weights table entry (unpinned, layout-verified) and downloads behind a confirmat
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import threading
 from contextlib import contextmanager
 from fractions import Fraction
@@ -19,7 +18,7 @@ import torch
 from PIL import Image
 
 import reference_aesfa as R
-from conftest import make_image, one_line_error, run_cli
+from conftest import make_image, one_line_error, patch_load_engine, run_cli
 from styler.controls import Controls
 from styler.errors import WeightsError
 from styler.methods.aesfa.config import AesFATrainConfig
@@ -83,23 +82,8 @@ def fake(monkeypatch):
         seen.append(model)
         return engine
 
-    for name in ("common", "transfer", "video"):
-        monkeypatch.setattr(importlib.import_module(f"styler.cli.{name}"), "load_engine", load_engine)
+    patch_load_engine(monkeypatch, load_engine)
     return engine, seen
-
-
-@pytest.fixture
-def jobs(monkeypatch):
-    import styler.jobs.runner as runner
-
-    seen = []
-
-    def run(engine, job, pairs=None, **kw):
-        seen.append((job, pairs))
-        return runner.Report(written=len(pairs or []))
-
-    monkeypatch.setattr(runner, "run", run)
-    return seen
 
 
 @pytest.mark.parametrize(

@@ -3,14 +3,13 @@ hands it. Fast, no network, no model run; the end-to-end CLI tests live beside e
 
 from __future__ import annotations
 
-import importlib
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 import torch
 
-from conftest import make_image, one_line_error, run_cli
+from conftest import make_image, one_line_error, patch_load_engine, run_cli
 from styler.controls import Controls
 from styler.names import Color
 
@@ -47,24 +46,8 @@ def fake(monkeypatch):
         engine.curves = curves
         return engine
 
-    for name in ("common", "transfer", "video"):  # modules by name: the package's attributes are the commands
-        monkeypatch.setattr(importlib.import_module(f"styler.cli.{name}"), "load_engine", load_engine)
+    patch_load_engine(monkeypatch, load_engine)
     return engine, seen
-
-
-@pytest.fixture
-def jobs(monkeypatch):
-    """``runner.run`` patched: the jobs ``styler transfer`` hands the runner."""
-    import styler.jobs.runner as runner
-
-    seen = []
-
-    def run(engine, job, pairs=None, **kw):
-        seen.append((job, pairs))
-        return runner.Report(written=len(pairs or []))
-
-    monkeypatch.setattr(runner, "run", run)
-    return seen
 
 
 def files(tmp_path: Path) -> tuple[Path, Path]:

@@ -67,21 +67,6 @@ def loads(monkeypatch):
     return seen
 
 
-@pytest.fixture
-def jobs(monkeypatch):
-    """``runner.run`` patched: the jobs and planned pairs ``styler transfer`` hands the runner."""
-    import styler.jobs.runner as runner
-
-    seen = []
-
-    def run(engine, job, pairs=None, **kw):
-        seen.append((job, pairs))
-        return runner.Report(written=len(pairs or []))
-
-    monkeypatch.setattr(runner, "run", run)
-    return seen
-
-
 def test_curves_options_reach_the_loader_and_the_job(tmp_path, loads, jobs):
     content, style = sketch(tmp_path / "chair.png"), scribble(tmp_path / "style.png")
     mask = half_mask(tmp_path / "m.png")

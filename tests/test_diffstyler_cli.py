@@ -97,20 +97,6 @@ def loader(monkeypatch):
     return seen, fake
 
 
-@pytest.fixture
-def jobs(monkeypatch):
-    import styler.jobs.runner as runner
-
-    seen = []
-
-    def run(engine, job, pairs=None, **kw):
-        seen.append((job, pairs))
-        return runner.Report(written=len(pairs or []))
-
-    monkeypatch.setattr(runner, "run", run)
-    return seen
-
-
 def test_every_flag_reaches_the_method(inputs, tmp_path, loader, jobs):
     seen, fake = loader
     r = run_cli(

@@ -18,7 +18,7 @@ from .signature import command
 @guarded
 @command
 def color_preserve(
-    content: Annotated[Path, typer.Argument(help="Content image (- reads it from stdin).", show_default=False)],
+    content: o.Content,
     styles: Annotated[
         list[Path] | None, typer.Argument(help="Style image (or use --style).", show_default=False)
     ] = None,

@@ -21,7 +21,7 @@ CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
 @guarded
 @command
 def interpolate(
-    content: Annotated[Path, typer.Argument(help="Content image (- reads it from stdin).", show_default=False)],
+    content: o.Content,
     styles: Annotated[
         list[Path] | None, typer.Argument(help="Two or more styles (or use --style).", show_default=False)
     ] = None,

@@ -17,7 +17,7 @@ from .signature import command
 @guarded
 @command
 def mask(
-    content: Annotated[Path, typer.Argument(help="Content image (- reads it from stdin).", show_default=False)],
+    content: o.Content,
     styles: Annotated[
         list[Path] | None, typer.Argument(help="A style per region, in order (or use --style).", show_default=False)
     ] = None,

@@ -19,7 +19,7 @@ SIZE = 256  # the sheet's default content and style size: many small tiles, the 
 @guarded
 @command
 def sheet(
-    content: Annotated[Path, typer.Argument(help="Content image (- reads it from stdin).", show_default=False)],
+    content: o.Content,
     styles: Annotated[
         list[Path] | None,
         typer.Argument(

@@ -90,6 +90,7 @@ def scales_arg(value: str | None) -> tuple[int, ...] | None:
     return sizes
 
 
+Content = Annotated[Path, typer.Argument(help="Content image (- reads it from stdin).", show_default=False)]
 Styles = Annotated[
     list[Path] | None,
     typer.Option(
