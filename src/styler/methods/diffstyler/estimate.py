@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
+
+from .lora import working_size
 
 # Whole-UNet throughput / matmul-probe throughput. cpu: measured, a random SD 2.1-base-size UNet at
 # 512 px on 2 Zen 4 cores (bench/bench_diffstyler.py --real): 1.0 (its big convolutions run as fast as
@@ -125,3 +129,48 @@ def vae_seconds(vae: nn.Module, latent_hw: tuple[int, int], factor: int, rate: f
     """(encode, decode) seconds of one image with a (h, w) latent."""
     encode, decode = _vae_flops(_config_key(vae), tuple(latent_hw), factor)
     return encode / rate, decode / rate
+
+
+def estimate_run(
+    sd: Any,
+    rt: Any,
+    cfg: Any,
+    contents: Sequence[tuple[int, int]],
+    invert: Sequence[tuple[int, int]] | None,
+    learn: Sequence[tuple[int, int]],
+    models: int,
+) -> Estimate:
+    """``DiffStyler.estimate``: seconds per phase for the loaded pipeline ``sd`` (``SD``) on runtime
+    ``rt`` with ``cfg`` (``DiffStylerConfig``), from the FLOPs of each distinct shape and the probe rate."""
+    rate = probe_rate(rt.device.type, rt.dtype) * EFFICIENCY.get(rt.device.type, 0.3)
+    f, context = sd.vae_factor, (sd.tokenizer.model_max_length, sd.unet.config.cross_attention_dim)
+    seconds: dict[tuple, float] = {}  # FLOPs are counted once per shape
+
+    def unet(hw: tuple[int, int], batch: int) -> float:
+        if (hw, batch) not in seconds:
+            seconds[(hw, batch)] = unet_seconds(sd.unet, hw, batch, context, rate)
+        return seconds[(hw, batch)]
+
+    def vae(hw: tuple[int, int]) -> tuple[float, float]:
+        if (hw, "vae") not in seconds:
+            seconds[(hw, "vae")], seconds[(hw, "dec")] = vae_seconds(sd.vae, hw, f, rate)
+        return seconds[(hw, "vae")], seconds[(hw, "dec")]
+
+    def latent(hw: tuple[int, int], size: int) -> tuple[int, int]:
+        h, w = working_size(*hw, size or min(hw), sd.multiple)
+        return h // f, w // f
+
+    grids = [latent(hw, cfg.size) for hw in contents]
+    invert_grids = grids if invert is None else [latent(hw, cfg.size) for hw in invert]
+    lora = 0.0
+    for hw in learn:
+        g = latent(hw, cfg.lora.size)
+        side = (min(g),) * 2  # learned on square crops
+        lora += cfg.lora.steps * unet(side, 1) * (1 + BACKWARD) + vae(g)[0]
+    return Estimate(
+        lora=lora,
+        inversion=sum(cfg.steps * unet(g, 1) + vae(g)[0] for g in invert_grids),
+        sampling=sum(cfg.steps * models * unet(g, 3) for g in grids),
+        vae=sum(vae(g)[1] for g in grids),
+        unet_call=unet(grids[0], 1) if grids else 0.0,
+    )

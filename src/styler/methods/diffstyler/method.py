@@ -316,39 +316,7 @@ class DiffStyler(Method):
         ``invert``: of those whose inversion is not cached (default: all); ``learn``: the (h, w) of
         each style whose LoRA is not cached; ``models``: UNet models per sampling step (1; with
         masks, the styles + 1)."""
-        sd, rt, cfg = self.sd, self.runtime, self.config
-        rate = est.probe_rate(rt.device.type, rt.dtype) * est.EFFICIENCY.get(rt.device.type, 0.3)
-        f, context = sd.vae_factor, (sd.tokenizer.model_max_length, sd.unet.config.cross_attention_dim)
-        seconds: dict[tuple, float] = {}  # FLOPs are counted once per shape
-
-        def unet(hw: tuple[int, int], batch: int) -> float:
-            if (hw, batch) not in seconds:
-                seconds[(hw, batch)] = est.unet_seconds(sd.unet, hw, batch, context, rate)
-            return seconds[(hw, batch)]
-
-        def vae(hw: tuple[int, int]) -> tuple[float, float]:
-            if (hw, "vae") not in seconds:
-                seconds[(hw, "vae")], seconds[(hw, "dec")] = est.vae_seconds(sd.vae, hw, f, rate)
-            return seconds[(hw, "vae")], seconds[(hw, "dec")]
-
-        def latent(hw: tuple[int, int], size: int) -> tuple[int, int]:
-            h, w = working_size(*hw, size or min(hw), sd.multiple)
-            return h // f, w // f
-
-        grids = [latent(hw, cfg.size) for hw in contents]
-        invert_grids = grids if invert is None else [latent(hw, cfg.size) for hw in invert]
-        lora = 0.0
-        for hw in learn:
-            g = latent(hw, cfg.lora.size)
-            side = (min(g),) * 2  # learned on square crops
-            lora += cfg.lora.steps * unet(side, 1) * (1 + est.BACKWARD) + vae(g)[0]
-        return est.Estimate(
-            lora=lora,
-            inversion=sum(cfg.steps * unet(g, 1) + vae(g)[0] for g in invert_grids),
-            sampling=sum(cfg.steps * models * unet(g, 3) for g in grids),
-            vae=sum(vae(g)[1] for g in grids),
-            unet_call=unet(grids[0], 1) if grids else 0.0,
-        )
+        return est.estimate_run(self.sd, self.runtime, self.config, contents, invert, learn, models)
 
 
 def _check(x: Any, what: str) -> Tensor:
