@@ -64,7 +64,7 @@ def load_engine(model, gatys=None, diffstyler=None, *, curves=None, on_step=None
     with the option groups of the methods that have them (``method_options``). Commands name the
     device and precision in their progress bar and closing line, so an error stays a single line."""
     from ..engine import Engine
-    from ..methods import load
+    from ..precision import load_method
 
     own = method_options(model, gatys, curves, diffstyler)
     if "diffstyler" in own:
@@ -72,7 +72,7 @@ def load_engine(model, gatys=None, diffstyler=None, *, curves=None, on_step=None
 
         diffusion.before_loading(own["diffstyler"])
     with download_progress() as cb:
-        loaded = load(
+        loaded = load_method(
             model.method,
             device=model.device,
             precision=model.precision.value,

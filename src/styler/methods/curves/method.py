@@ -183,6 +183,7 @@ class CurvesMethod(Method):
     """The frozen encoder on one runtime; ``result``/``transfer`` give curves, ``stylize`` their renders."""
 
     name = "curves"
+    auto_precisions = ()  # optimisation: its own precision rule, not measured
     reads: ClassVar[frozenset[str]] = READS
     writes: ClassVar[frozenset[str]] = WRITES
 

@@ -91,6 +91,7 @@ class DiffStyler(Method):
     """A Stable Diffusion model on one runtime, its adapters and its caches."""
 
     name = "diffstyler"
+    auto_precisions = ()  # diffusion: its own precision rule (runtime_for), not measured
 
     def __init__(
         self,

@@ -94,6 +94,7 @@ class Gatys(Method):
     """The frozen encoder on one runtime; ``stylize`` optimises each content image in turn."""
 
     name = "gatys"
+    auto_precisions = ()  # optimisation: its own precision rule, not measured
 
     def __init__(
         self,
