@@ -129,3 +129,35 @@ def test_default_workload_is_the_methods_own_stylize(adain):
     want = adain.stylize(sample_image(24, seed=0), [style], Mix((1.0,)), alpha=1.0)
     assert out.shape == (1, 3, 24, 24) and torch.equal(out, want)
     assert precision.psnr(out, out) == math.inf and precision.psnr(out * 0, out * 0 + 0.1) == pytest.approx(20.0)
+
+
+def test_info_shows_the_machine_and_the_measured_decisions(fake):
+    from conftest import run_cli
+
+    precision.load_method("fake", device="cpu")
+    result = run_cli("info", "--json")
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert record["torch"] == torch.__version__ and record["threads"] == torch.get_num_threads()
+    assert record["device"] == "cpu" or record["cuda"]
+    (decision,) = record["decisions"]
+    assert decision["chosen"] == "fp16" and [t["precision"] for t in decision["trials"]] == ["fp32", "bf16", "fp16"]
+    text = run_cli("info")
+    assert text.exit_code == 0 and "fake: fp16" in text.stdout and "<- chosen" in text.stdout
+    assert "1000.0 ms  reference" in text.stdout and "250.0 ms  60.2 dB vs fp32  <- chosen" in text.stdout
+
+
+def test_cuda_out_of_memory_is_one_line():
+    import typer
+    from typer.testing import CliRunner
+
+    from conftest import one_line_error
+    from styler.cli.console import guarded
+
+    @guarded
+    def boom() -> None:
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    app = typer.Typer()
+    app.command()(boom)
+    one_line_error(CliRunner().invoke(app, []), "CUDA out of memory", "--tile", "--precision fp16")

@@ -17,6 +17,7 @@ from .cache import cache_app
 from .color import color_preserve
 from .console import err, fail
 from .help import Command, Group, context_settings
+from .info import info
 from .interpolate import interpolate
 from .mask import mask
 from .models import models_app
@@ -103,6 +104,7 @@ _add(train, panel=TRAINING)
 app.add_typer(models_app, name="models", rich_help_panel=TRAINING)
 app.add_typer(weights_app, name="weights", rich_help_panel=SETUP)
 app.add_typer(cache_app, name="cache", rich_help_panel=SETUP)
+_add(info, panel=SETUP)
 
 
 def main() -> None:
