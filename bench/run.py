@@ -14,6 +14,7 @@ from rich.console import Console
 
 HERE = Path(__file__).resolve().parent
 SECTIONS = [
+    "bench_speed",
     "bench_images",
     "bench_video",
     "bench_train",

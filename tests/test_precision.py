@@ -61,7 +61,7 @@ def test_measures_once_then_reads_the_cache(fake):
     method = precision.load_method("fake", device="cpu")
     assert method.precision == "fp16"  # the fastest, 60.2 dB from fp32
     assert fake.loads == ["fp32", "bf16", "fp16"]
-    assert fake.runs == ["fp32"] * 3 + ["bf16"] * 3 + ["fp16"] * 3  # warm-up + REPEATS each
+    assert fake.runs == ["fp32", "bf16", "fp16"] * (1 + precision.REPEATS)  # warm-ups, then interleaved rounds
     data = json.loads(precision.cache_file().read_text())
     (entry,) = data["decisions"].values()
     assert entry["chosen"] == "fp16" and entry["candidates"] == ["fp32", "bf16", "fp16"]

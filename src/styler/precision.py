@@ -178,15 +178,10 @@ def psnr(a: Tensor, b: Tensor) -> float:
     return math.inf if mse == 0 else 10 * math.log10(1.0 / mse)
 
 
-def time_workload(run: Callable[[], Tensor], repeats: int = REPEATS) -> tuple[float, Tensor]:
-    """One warm-up run (its output is returned), then the fastest of ``repeats`` timed runs (s)."""
-    out = run().float().cpu()
-    best = math.inf
-    for _ in range(repeats):
-        start = clock()
-        run()
-        best = min(best, clock() - start)
-    return best, out
+def timed(run: Callable[[], Tensor]) -> float:
+    start = clock()
+    run()
+    return clock() - start
 
 
 def choose(trials: Sequence[Trial]) -> str:
@@ -195,26 +190,27 @@ def choose(trials: Sequence[Trial]) -> str:
 
 
 def measure(name: Any, k: str, options: dict[str, Any], cands: Sequence[str]) -> tuple[Decision, Method]:
-    """Load ``name`` in each candidate precision, time its workload, choose; returns the decision
-    and the method loaded in the chosen precision (so the weights load once more at most)."""
-    trials: list[Trial] = []
-    reference: Tensor | None = None
-    best: tuple[float, Method] | None = None
+    """Load ``name`` in each candidate precision, run each workload once (warm-up; its output is
+    compared with fp32's), then time them in ``REPEATS`` interleaved rounds (a load from elsewhere on
+    the machine hits every candidate alike) and keep each one's fastest run. Returns the decision
+    and the method loaded in the chosen precision (the others are dropped)."""
+    loaded: dict[str, tuple[Method, Callable[[], Tensor]]] = {}
+    outputs: dict[str, Tensor] = {}
     for p in cands:
         method = load(name, **{**options, "precision": p})
         workload = method.benchmark_workload()
         if workload is None:  # the method does not measure after all: its own rule stands
             return Decision(k, p, tuple(cands)), method
-        seconds, out = time_workload(workload)
-        reference = out if reference is None else reference
-        trial = Trial(p, seconds, psnr(out, reference) if p != cands[0] else math.inf)
-        trials.append(trial)
-        if trial.passes and (best is None or seconds < best[0]):
-            best = (seconds, method)
-        del method, workload
-    assert best is not None  # fp32, the first candidate, always passes
-    decision = Decision(k, choose(trials), tuple(cands), tuple(trials), time.time())
-    return decision, best[1]
+        loaded[p] = (method, workload)
+        outputs[p] = workload().float().cpu()
+    seconds = {p: math.inf for p in cands}
+    for _ in range(REPEATS):
+        for p in cands:
+            seconds[p] = min(seconds[p], timed(loaded[p][1]))
+    ref = outputs[cands[0]]
+    trials = tuple(Trial(p, seconds[p], psnr(outputs[p], ref) if p != cands[0] else math.inf) for p in cands)
+    decision = Decision(k, choose(trials), tuple(cands), trials, time.time())
+    return decision, loaded[decision.chosen][0]
 
 
 def load_method(name: Any, **options: Any) -> Method:
