@@ -25,6 +25,7 @@ SECTIONS = [
     "bench_sheet",
     "bench_curves",
     "bench_diffstyler",
+    "bench_gpu",  # the GPU rows of `make gpu-check`; skipped without CUDA
 ]
 
 
