@@ -85,7 +85,7 @@ def precision_table(options: dict[str, dict]) -> Table:
     from styler.methods import kind, load
 
     table = Table(title=f"a) --precision auto vs fixed, model only, 512 px photo: {cpu_name()}")
-    for col in ("method", "fp32 s", "bf16 s", "fp16 s", "auto chose", "auto s", "auto/best", "measuring (once) s"):
+    for col in ("method", "fp32 s", "bf16 s", "fp16 s", "auto chose", "auto s", "auto/best", "measure s"):
         table.add_column(col, justify="right")
     content = content_512()
     for name in METHODS:

@@ -119,13 +119,14 @@ def _exit(code: int | str | None) -> None:
     """Exit without the interpreter's teardown where nothing is left to do: once the command has
     returned, freeing torch's modules and a gigabyte of tensors one by one took 0.6 s of a 6 s
     `styler transfer` and serves no result. Exit handlers run and the streams are flushed first;
-    with other live threads (or STYLER_DEBUG) the ordinary exit runs."""
+    with other live threads, a profiler or tracer, or STYLER_DEBUG, the ordinary exit runs."""
     import atexit
     import threading
 
     if code is not None and not isinstance(code, int):
         sys.exit(code)  # a message: the ordinary way prints it
-    if threading.active_count() > 1 or os.environ.get("STYLER_DEBUG", "") not in ("", "0"):
+    watched = sys.gettrace() is not None or sys.getprofile() is not None  # a profiler or debugger writes at exit
+    if watched or threading.active_count() > 1 or os.environ.get("STYLER_DEBUG", "") not in ("", "0"):
         sys.exit(code)
     try:
         atexit._run_exitfuncs()
