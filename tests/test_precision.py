@@ -58,8 +58,10 @@ def fake(monkeypatch):
 
 
 def test_measures_once_then_reads_the_cache(fake):
-    method = precision.load_method("fake", device="cpu")
+    said = []
+    method = precision.load_method("fake", device="cpu", on_measure=said.append)
     assert method.precision == "fp16"  # the fastest, 60.2 dB from fp32
+    assert said == ["measuring which precision runs fake fastest on this CPU (fp32, bf16, fp16; once)"]
     assert fake.loads == ["fp32", "bf16", "fp16"]
     assert fake.runs == ["fp32", "bf16", "fp16"] * (1 + precision.REPEATS)  # warm-ups, then interleaved rounds
     data = json.loads(precision.cache_file().read_text())
@@ -70,8 +72,9 @@ def test_measures_once_then_reads_the_cache(fake):
     assert (precision.cache_file().parent / "CACHEDIR.TAG").is_file()  # listed by `styler cache info`
 
     fake.loads, fake.runs = [], []
-    again = precision.load_method("fake", device="cpu")
+    again = precision.load_method("fake", device="cpu", on_measure=said.append)
     assert again.precision == "fp16" and fake.loads == ["fp16"] and fake.runs == []  # nothing measured
+    assert len(said) == 1
 
 
 def test_quality_bar_rejects_a_fast_precision_far_from_fp32(fake, monkeypatch):
@@ -112,6 +115,20 @@ def test_candidates_follow_the_cpu_the_method_and_the_environment(fake, monkeypa
     assert precision.load_method("fake", device="cpu").precision == "fp32"
     assert precision.load_method("fake", device="cpu", precision="bf16").precision == "bf16"
     assert fake.runs == []
+
+
+def test_a_precision_whose_kernels_fail_is_left_out(fake, monkeypatch):
+    real = Fake.benchmark_workload
+
+    def workload(self):
+        if self.precision == "fp16":
+            raise RuntimeError("\"slow_conv2d_cpu\" not implemented for 'Half'")
+        return real(self)
+
+    monkeypatch.setattr(Fake, "benchmark_workload", workload)
+    assert precision.load_method("fake", device="cpu").precision == "bf16"
+    (decision,) = precision.read_decisions().values()
+    assert [t.precision for t in decision.trials] == ["fp32", "bf16"] and decision.candidates[-1] == "fp16"
 
 
 def test_unmeasured_methods_keep_their_own_rule(fake, monkeypatch):

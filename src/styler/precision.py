@@ -197,25 +197,31 @@ def measure(name: Any, k: str, options: dict[str, Any], cands: Sequence[str]) ->
     loaded: dict[str, tuple[Method, Callable[[], Tensor]]] = {}
     outputs: dict[str, Tensor] = {}
     for p in cands:
-        method = load(name, **{**options, "precision": p})
-        workload = method.benchmark_workload()
-        if workload is None:  # the method does not measure after all: its own rule stands
-            return Decision(k, p, tuple(cands)), method
+        try:
+            method = load(name, **{**options, "precision": p})
+            workload = method.benchmark_workload()
+            if workload is None:  # the method does not measure after all: its own rule stands
+                return Decision(k, p, tuple(cands)), method
+            outputs[p] = workload().float().cpu()
+        except (RuntimeError, NotImplementedError):
+            if p == cands[0]:
+                raise
+            continue  # a kernel this build lacks in that precision: not a candidate here
         loaded[p] = (method, workload)
-        outputs[p] = workload().float().cpu()
-    seconds = {p: math.inf for p in cands}
+    seconds = dict.fromkeys(loaded, math.inf)
     for _ in range(REPEATS):
-        for p in cands:
+        for p in loaded:
             seconds[p] = min(seconds[p], timed(loaded[p][1]))
     ref = outputs[cands[0]]
-    trials = tuple(Trial(p, seconds[p], psnr(outputs[p], ref) if p != cands[0] else math.inf) for p in cands)
+    trials = tuple(Trial(p, seconds[p], psnr(outputs[p], ref) if p != cands[0] else math.inf) for p in loaded)
     decision = Decision(k, choose(trials), tuple(cands), trials, time.time())
     return decision, loaded[decision.chosen][0]
 
 
-def load_method(name: Any, **options: Any) -> Method:
+def load_method(name: Any, *, on_measure: Callable[[str], None] | None = None, **options: Any) -> Method:
     """``methods.load`` with ``precision="auto"`` measured on CPUs (see the module docstring);
-    every other case goes straight to ``methods.load``."""
+    every other case goes straight to ``methods.load``. ``on_measure(what)`` is called before a
+    measurement (a few seconds, once), so a command can say why it pauses."""
     if options.get("precision", "auto") != "auto":
         return load(name, **options)
     device = pick_device(options.get("device") or "auto")
@@ -228,6 +234,8 @@ def load_method(name: Any, **options: Any) -> Method:
     cached = read_decisions().get(k)
     if cached is not None and cached.candidates == cands and cached.chosen in cands:
         return load(name, **{**options, "precision": cached.chosen})
+    if on_measure is not None:
+        on_measure(f"measuring which precision runs {cls.name} fastest on this CPU ({', '.join(cands)}; once)")
     decision, method = measure(name, k, options, cands)
     write_decision(decision)
     return method

@@ -81,6 +81,7 @@ def load_engine(model, gatys=None, diffstyler=None, *, curves=None, on_step=None
             model=model.model,
             on_step=on_step,
             progress=cb,
+            on_measure=lambda what: err.print(what, markup=False),
             **own,
         )
     return Engine(loaded, tile=model.tile)
