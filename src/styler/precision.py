@@ -28,7 +28,6 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .methods import kind, load
 from .methods.base import Method
 from .paths import cache_dir, mark_cache
 from .runtime import pick_device
@@ -41,6 +40,18 @@ FILE = "decisions.json"
 VERSION = 1
 
 clock: Callable[[], float] = time.perf_counter  # tests replace it to make timings exact
+
+
+def load(name: Any, **options: Any) -> Method:
+    from .methods import load as registry_load  # looked up at each call: tests may replace the registry's
+
+    return registry_load(name, **options)
+
+
+def kind(name: Any) -> type[Method]:
+    from .methods import kind as registry_kind
+
+    return registry_kind(name)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ upsampling. All are ``nn.Sequential`` so their state-dict keys are the public fi
 
 from __future__ import annotations
 
-from typing import NamedTuple, TypeVar, cast
+from typing import NamedTuple, cast
 
 import torch
 import torch.nn.functional as F
@@ -60,7 +60,6 @@ _DECODER: list[Spec] = [
 # Sequential index ranges of the encoder slices; each ends just after its ReLU.
 SLICES = {"relu1_1": (0, 4), "relu2_1": (4, 11), "relu3_1": (11, 18), "relu4_1": (18, 31)}
 ENCODER_DEPTH = 31  # modules 0..30: everything up to relu4_1
-M = TypeVar("M", bound=nn.Module)
 
 
 def _relu_ends(specs: list[Spec]) -> dict[str, int]:
@@ -264,21 +263,14 @@ def _key_order(key: str) -> tuple[int, str]:
     return (int(index), name) if index.isdigit() else (-1, key)
 
 
-def built(cls: type[M], state: dict[str, Tensor]) -> M:
-    """``cls()`` holding ``state``'s values (copies: the caller's tensors stay its own), built on
-    the meta device: no random initialisation to overwrite (0.2 s of a transfer's start-up)."""
-    with torch.device("meta"):
-        net = cls()
-    net.load_state_dict({k: v.clone() for k, v in state.items()}, assign=True)
-    return net
-
-
 def load_encoder(state: dict[str, Tensor], label: str = "encoder weights") -> Encoder:
     """An Encoder from a public ``vgg_normalised.pth`` state dict (full or cut at relu4_1)."""
     with torch.device("meta"):
         layers = vgg_normalised_layers()
     state = check_layout(state, layers, required=ENCODER_DEPTH, label=label)
-    return built(Encoder, state)
+    encoder = Encoder()
+    encoder.load_state_dict(state)
+    return encoder
 
 
 def load_decoder(state: dict[str, Tensor], label: str = "decoder weights") -> Decoder:
@@ -286,7 +278,9 @@ def load_decoder(state: dict[str, Tensor], label: str = "decoder weights") -> De
     with torch.device("meta"):
         layers = decoder_layers()
     state = check_layout(state, layers, required=len(layers), label=label)
-    return built(Decoder, state)
+    decoder = Decoder()
+    decoder.load_state_dict(state)
+    return decoder
 
 
 def load_deep_encoder(state: dict[str, Tensor], label: str = "encoder weights") -> DeepEncoder:
@@ -302,4 +296,6 @@ def load_deep_encoder(state: dict[str, Tensor], label: str = "encoder weights") 
             "relu5_1: pass the full vgg_normalised.pth as released (53 modules)"
         )
     state = check_layout(state, layers, required=DEEP_DEPTH, label=label)
-    return built(DeepEncoder, state)
+    encoder = DeepEncoder()
+    encoder.load_state_dict(state)
+    return encoder
