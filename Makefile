@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CONTENT ?= ../shared/samples/content/chicago.jpg
 STYLE ?= ../shared/samples/style/la_muse.jpg
 
-.PHONY: install demo lint test bench weights clean
+.PHONY: install demo lint test bench gpu-check weights clean
 
 $(BIN)/styler: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -33,6 +33,15 @@ test: lint
 
 bench: install
 	$(BIN)/python bench/run.py
+
+# The CUDA check for a lent GPU (about 15 minutes of device time): the cuda tests, then the GPU
+# benchmark rows (bench/bench_gpu.py), in under 8 minutes. Without CUDA it says so and exits 0.
+gpu-check: install
+	@if $(BIN)/python -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"; then \
+		$(BIN)/python -m pytest -q -m cuda tests/test_cuda.py && $(BIN)/python bench/run.py bench_gpu; \
+	else \
+		echo "gpu-check: no CUDA GPU visible to torch here; skipped (nothing to check)"; \
+	fi
 
 weights: install
 	$(BIN)/styler weights download && $(BIN)/styler weights verify

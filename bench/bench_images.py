@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -114,12 +115,30 @@ def timed(fn, device: torch.device, repeats: int) -> tuple[float, int, torch.Ten
     return best, peak, out
 
 
+def auto_precision(device: torch.device) -> str:
+    """What ``--precision auto`` runs AdaIN in here: on CUDA the rule, on a CPU a fresh measurement
+    (``styler.precision``, in a throw-away cache, so this run measures whatever was cached before)."""
+    if device.type != "cpu":
+        return pick_precision("auto", device)
+    from helpers import write_random_weights
+    from styler.precision import load_method
+
+    saved = os.environ.get("STYLER_CACHE_DIR")
+    with tempfile.TemporaryDirectory() as tmp:
+        vgg, dec = write_random_weights(Path(tmp))
+        os.environ["STYLER_CACHE_DIR"] = str(Path(tmp) / "cache")
+        try:
+            return load_method("adain", vgg=vgg, decoder=dec, device="cpu").runtime.precision
+        finally:
+            os.environ.pop("STYLER_CACHE_DIR") if saved is None else os.environ.__setitem__("STYLER_CACHE_DIR", saved)
+
+
 def run_device(console: Console, device: torch.device) -> None:
     vgg_sd, dec_sd = random_weights()
     ref_vgg, ref_dec = load_reference(vgg_sd, dec_sd)
     ref_vgg, ref_dec = ref_vgg.to(device), ref_dec.to(device)
     fp32 = AdaIN(load_encoder(vgg_sd), load_decoder(dec_sd), Runtime(device, "fp32"))
-    auto = AdaIN(load_encoder(vgg_sd), load_decoder(dec_sd), Runtime(device, pick_precision("auto", device)))
+    auto = AdaIN(load_encoder(vgg_sd), load_decoder(dec_sd), Runtime(device, auto_precision(device)))
     # One method each, several engines: the tiling is an engine's setting, never state on the method.
     untiled32, engine32, engine_auto = Engine(fp32, tile="off"), Engine(fp32), Engine(auto)
     tiled_auto = Engine(auto, tile=256 if not QUICK else 64)

@@ -14,6 +14,7 @@ from rich.console import Console
 
 HERE = Path(__file__).resolve().parent
 SECTIONS = [
+    "bench_speed",
     "bench_images",
     "bench_video",
     "bench_train",
@@ -24,6 +25,7 @@ SECTIONS = [
     "bench_sheet",
     "bench_curves",
     "bench_diffstyler",
+    "bench_gpu",  # the GPU rows of `make gpu-check`; skipped without CUDA
 ]
 
 

@@ -38,6 +38,8 @@ def _isolated(monkeypatch, weights_dir, runtime_dir, tmp_path):
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime_dir))  # download locks
     monkeypatch.delenv("STYLER_CACHE_DIR", raising=False)
     monkeypatch.setenv("STYLER_PROGRESS_SECONDS", "5")
+    # --precision auto measures on first use (styler.precision): tests run fp32 unless they measure
+    monkeypatch.setenv("STYLER_PRECISIONS", "fp32")
     monkeypatch.delenv("STYLER_DEBUG", raising=False)
     monkeypatch.delenv("STYLER_WEIGHTS_MIRROR", raising=False)
     real = urllib.request.urlopen

@@ -123,3 +123,24 @@ def test_install_copies_and_checks(weights_dir, tmp_path):
     with pytest.raises(WeightsError, match="layout"):
         weights.install(weights.VGG, weights_dir / "decoder.pth", tmp_path / "w2")
     assert not (tmp_path / "w2" / "vgg_normalised.pth").exists()
+
+
+def test_non_finite_weights_are_refused_where_a_network_uses_them(weights_dir, tmp_path):
+    """The loaders check the tensors they keep (AdaIN keeps the VGG up to relu4_1); the plain
+    ``load_state_dict`` checks everything."""
+    from styler.methods.adain.method import load
+
+    state = torch.load(weights_dir / "vgg_normalised.pth", weights_only=True)
+    used, unused = dict(state), dict(state)
+    used["2.weight"] = used["2.weight"].clone()
+    used["2.weight"][0, 0, 0, 0] = float("nan")
+    deepest = max(state, key=lambda k: int(k.split(".")[0]))  # relu5_4's conv: beyond relu4_1
+    unused[deepest] = torch.full_like(state[deepest], float("inf"))
+    torch.save(used, tmp_path / "used.pth")
+    torch.save(unused, tmp_path / "unused.pth")
+    dec = weights_dir / "decoder.pth"
+    with pytest.raises(WeightsError, match=r"used.pth has non-finite values in 2.weight"):
+        load(vgg=tmp_path / "used.pth", decoder=dec, device="cpu", precision="fp32")
+    assert load(vgg=tmp_path / "unused.pth", decoder=dec, device="cpu", precision="fp32").name == "adain"
+    with pytest.raises(WeightsError, match=rf"non-finite values in {deepest}"):
+        weights.load_state_dict(tmp_path / "unused.pth")

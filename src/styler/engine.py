@@ -63,9 +63,9 @@ class Engine:
     @classmethod
     def load(cls, method: str = "adain", *, tile: str | int = "auto", **options: Any) -> Engine:
         """Build a method by name with its weights (see ``methods.load``) and wrap it."""
-        from .methods import load
+        from .precision import load_method
 
-        return cls(load(method, **options), tile=tile)
+        return cls(load_method(method, **options), tile=tile)
 
     @property
     def runtime(self) -> Runtime:

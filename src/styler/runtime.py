@@ -10,7 +10,6 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
@@ -54,15 +53,6 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(text)
 
 
-def cpu_has_fast_bf16() -> bool:
-    """AVX512-BF16 or AMX-BF16 in the CPU flags (Linux); elsewhere assume not."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
 def cuda_native_bf16(device: torch.device) -> bool:
     """bf16 in hardware (Ampere and later), not the emulation older GPUs also report."""
     with torch.cuda.device(device):
@@ -70,9 +60,10 @@ def cuda_native_bf16(device: torch.device) -> bool:
 
 
 def pick_precision(name: str, device: torch.device, *, training: bool = False) -> str:
-    """``auto``: bf16 where it is native and ``make bench`` measured it faster within 35 dB PSNR
-    of fp32 (CPUs with AVX512-BF16/AMX, CUDA GPUs with native bf16); fp16 on other CUDA GPUs
-    (inference only: training would need loss scaling); else fp32."""
+    """``auto``: bf16 on CUDA GPUs with native bf16, fp16 on other CUDA GPUs (inference only:
+    training would need loss scaling); fp32 elsewhere. On CPUs the flags cannot tell whether bf16
+    pays (it is slower than fp32 on some CPUs that have it), so ``precision.load_method`` measures
+    it per method and passes the precision it chose; unmeasured, fp32 is the safe floor."""
     if name not in PRECISIONS:
         raise DeviceError(f"unknown precision '{name}'; use one of {', '.join(PRECISIONS)}")
     if training and name == "fp16":
@@ -86,9 +77,7 @@ def pick_precision(name: str, device: torch.device, *, training: bool = False) -
         return name
     if device.type == "cuda":
         return "bf16" if native_bf16 else ("fp32" if training else "fp16")
-    if training:  # autocast on CPU is slower than fp32 for the backward pass
-        return "fp32"
-    return "bf16" if device.type == "cpu" and cpu_has_fast_bf16() else "fp32"
+    return "fp32"  # training on CPU too: autocast there is slower than fp32 for the backward pass
 
 
 @dataclass(frozen=True)

@@ -119,6 +119,10 @@ def guarded(fn: Callable) -> Callable:
         except Exception as e:  # a bug or an environment problem: still one line, with a way to see more
             if debug_enabled():
                 raise
+            if type(e).__name__ == "OutOfMemoryError":  # torch.cuda.OutOfMemoryError, without importing torch
+                raise fail(
+                    "CUDA out of memory; lower --content-size, use --tile 512, or --precision fp16 (half the memory)"
+                ) from None
             msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
             raise fail(
                 escape(f"{type(e).__name__}: {msg[:200]} (rerun with STYLER_DEBUG=1 or --debug for the traceback)")

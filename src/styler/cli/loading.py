@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .console import download_progress
+from .console import download_progress, err
 from .options import DiffStyler as DiffStylerOptions
 
 CURVES_TAKES = ("iters", "optimizer", "seed")  # the optimisation options curves shares with gatys
@@ -53,7 +53,7 @@ def load_engine(model, gatys=None, diffstyler=None, *, curves=None, on_step=None
     with the option groups of the methods that have them (``method_options``). Commands name the
     device and precision in their progress bar and closing line, so an error stays a single line."""
     from ..engine import Engine
-    from ..methods import load
+    from ..precision import load_method
 
     own = method_options(model, gatys, curves, diffstyler)
     if "diffstyler" in own:
@@ -61,7 +61,7 @@ def load_engine(model, gatys=None, diffstyler=None, *, curves=None, on_step=None
 
         diffusion.before_loading(own["diffstyler"])
     with download_progress() as cb:
-        loaded = load(
+        loaded = load_method(
             model.method,
             device=model.device,
             precision=model.precision.value,
@@ -70,6 +70,7 @@ def load_engine(model, gatys=None, diffstyler=None, *, curves=None, on_step=None
             model=model.model,
             on_step=on_step,
             progress=cb,
+            on_measure=lambda what: err.print(what, markup=False),
             **own,
         )
     return Engine(loaded, tile=model.tile)

@@ -111,6 +111,9 @@ class Method(ABC):
     reads: ClassVar[frozenset[str]] = frozenset()  # content file types ``result`` takes as paths (".svg")
     writes: ClassVar[frozenset[str]] = frozenset()  # result file types besides images (".svg", ".json")
     no_video: ClassVar[str] = ""  # why the method cannot stylize video ("": it can)
+    # What ``--precision auto`` measures on CPUs (``precision``), fp32 first; () = not measured, the
+    # method's own rule stands (optimisation methods). A method may add precisions of its own.
+    auto_precisions: ClassVar[tuple[str, ...]] = ("fp32", "bf16", "fp16")
     runtime: Runtime
 
     @classmethod
@@ -188,10 +191,28 @@ class Method(ABC):
     def describe(self) -> str:
         return f"{self.name} on {self.runtime.describe()}"
 
+    def benchmark_workload(self, side: int = 256) -> Callable[[], Tensor] | None:
+        """A small representative run that ``--precision auto`` times in each precision and compares
+        with fp32: by default this method's own ``stylize`` of a ``side`` px synthetic photo with one
+        style (its first own style, or a synthetic painting). None: not worth measuring."""
+        content = sample_image(side, seed=0).to(self.runtime.device)
+        style: Any = self.own_styles()[0] if not self.takes_images else sample_image(side, seed=1)
+        rep = self.represent(style.to(self.runtime.device) if isinstance(style, Tensor) else style)
+        return lambda: self.stylize(content, [rep], Mix((1.0,)), alpha=1.0)
+
     def own_styles(self) -> list[str]:
         """The styles the method carries itself, by name (a trained multi-style network's); [] for
         methods that take style images."""
         return []
+
+
+def sample_image(side: int, seed: int = 0) -> Tensor:
+    """A deterministic photo-like image (1, 3, side, side) in [0, 1]: smooth colour fields (upsampled
+    8 x 8 noise) with fine texture on top, so both the broad and the detailed paths of a network run."""
+    g = torch.Generator().manual_seed(seed)
+    broad = torch.nn.functional.interpolate(torch.rand(1, 3, 8, 8, generator=g), size=(side, side), mode="bicubic")
+    fine = torch.rand(1, 3, side, side, generator=g) - 0.5
+    return (broad + 0.15 * fine).clamp_(0, 1)
 
 
 def weights_digest(module: nn.Module, dtype: torch.dtype, device: torch.device) -> str:

@@ -57,8 +57,8 @@ def load(
     missing file."""
     rt = runtime(device, precision)
     vgg_path, dec_path = weights.resolve_all([(weights.VGG, vgg), (weights.DECODER, decoder)], progress=progress)
-    enc = load_encoder(weights.load_state_dict(vgg_path), label=str(vgg_path))
-    dec = load_decoder(weights.load_state_dict(dec_path), label=str(dec_path))
+    enc = load_encoder(weights.load_state_dict(vgg_path, finite=False), label=str(vgg_path))
+    dec = load_decoder(weights.load_state_dict(dec_path, finite=False), label=str(dec_path))
     return AdaIN(enc, dec, rt)
 
 

@@ -75,7 +75,7 @@ def load(
     rt = runtime_for(device, precision)
     mask = read_mask(curve_mask) if curve_mask is not None else None
     path = weights.resolve(weights.VGG, vgg, progress=progress)
-    encoder = load_encoder(vggfile.normalised(weights.load_state_dict(path), str(path)), label=str(path))
+    encoder = load_encoder(vggfile.normalised(weights.load_state_dict(path, finite=False), str(path)), label=str(path))
     return CurvesMethod(encoder, rt, curves, curve_mask=mask, on_step=on_step)
 
 
@@ -184,6 +184,7 @@ class CurvesMethod(Method):
 
     name = "curves"
     no_video = "optimises each drawing's curves for minutes"
+    auto_precisions = ()  # optimisation: its own precision rule, not measured
     reads: ClassVar[frozenset[str]] = READS
     writes: ClassVar[frozenset[str]] = WRITES
 

@@ -92,6 +92,7 @@ class DiffStyler(Method):
 
     name = "diffstyler"
     no_video = "samples each image on its own (no temporal model: frames would flicker) for minutes"
+    auto_precisions = ()  # diffusion: its own precision rule (runtime_for), not measured
 
     def __init__(
         self,

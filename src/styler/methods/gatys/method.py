@@ -86,7 +86,7 @@ def load(
     """Resolve and load the full VGG on this method's runtime (``runtime_for``). ``init_method``
     renders the starting image for ``init="adain"`` (the registry passes an AdaIN method)."""
     vgg_path = weights.resolve(weights.VGG, vgg, progress=progress)
-    encoder = load_deep_encoder(weights.load_state_dict(vgg_path), label=str(vgg_path))
+    encoder = load_deep_encoder(weights.load_state_dict(vgg_path, finite=False), label=str(vgg_path))
     return Gatys(encoder, runtime_for(device, precision), gatys, adain=init_method, on_step=on_step)
 
 
@@ -95,6 +95,7 @@ class Gatys(Method):
 
     name = "gatys"
     no_video = "optimises each image for minutes"
+    auto_precisions = ()  # optimisation: its own precision rule, not measured
 
     def __init__(
         self,
