@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench_speed import METHODS, SAMPLES, STYLE, setup
+from helpers import restored_env
 
 IMAGES = int(os.environ.get("STYLER_BENCH_GPU_IMAGES", "32"))
 FRAMES = int(os.environ.get("STYLER_BENCH_GPU_FRAMES", "48"))
@@ -94,23 +95,19 @@ def run(console: Console) -> None:
     from bench_video import trimmed
     from styler.media import video
 
-    saved = {k: os.environ.get(k) for k in ("STYLER_WEIGHTS_DIR", "STYLER_CACHE_DIR", "STYLER_PRECISIONS")}
-    try:
-        with tempfile.TemporaryDirectory() as folder:
-            tmp = Path(folder)
-            options = setup(tmp)
-            photos = photo_folder(tmp)
-            clip = video.probe(trimmed(SAMPLES / "video" / "cutBunny.mp4", FRAMES, tmp))
-            table = Table(title=f"gpu: {torch.cuda.get_device_name(0)}, torch {torch.__version__} (random weights)")
-            for col in ("method", "precision", "model img/s 512", f"end-to-end img/s 512 ({IMAGES} files)"):
-                table.add_column(col, justify="right")
-            table.add_column("video fps 1080p", justify="right")
-            for name in METHODS:
-                for p in precisions():
-                    model, e2e, fps = rates(name, p, options, photos, clip, tmp)
-                    table.add_row(name, p, f"{model:.1f}", f"{e2e:.1f}", f"{fps:.1f}")
-                    console.print(f"  {name} {p}: model {model:.1f} img/s, end to end {e2e:.1f} img/s, {fps:.1f} fps")
-            console.print(table)
-    finally:
-        for k, v in saved.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    names = ("STYLER_WEIGHTS_DIR", "STYLER_CACHE_DIR", "STYLER_PRECISIONS")
+    with restored_env(*names), tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        options = setup(tmp)
+        photos = photo_folder(tmp)
+        clip = video.probe(trimmed(SAMPLES / "video" / "cutBunny.mp4", FRAMES, tmp))
+        table = Table(title=f"gpu: {torch.cuda.get_device_name(0)}, torch {torch.__version__} (random weights)")
+        for col in ("method", "precision", "model img/s 512", f"end-to-end img/s 512 ({IMAGES} files)"):
+            table.add_column(col, justify="right")
+        table.add_column("video fps 1080p", justify="right")
+        for name in METHODS:
+            for p in precisions():
+                model, e2e, fps = rates(name, p, options, photos, clip, tmp)
+                table.add_row(name, p, f"{model:.1f}", f"{e2e:.1f}", f"{fps:.1f}")
+                console.print(f"  {name} {p}: model {model:.1f} img/s, end to end {e2e:.1f} img/s, {fps:.1f} fps")
+        console.print(table)

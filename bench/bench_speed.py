@@ -30,6 +30,8 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+from helpers import restored_env
+
 HERE = Path(__file__).resolve().parent
 SAMPLES = Path(os.environ.get("STYLER_SAMPLES", HERE.parent.parent / "shared" / "samples"))
 STYLE = SAMPLES / "style" / "la_muse.jpg"
@@ -213,20 +215,16 @@ def run(console: Console) -> None:
     if not (PHOTO.is_file() and STYLE.is_file()):
         console.print(f"[yellow]speed: skipped, the samples are missing under {SAMPLES} (set STYLER_SAMPLES)[/]")
         return
-    saved = {k: os.environ.get(k) for k in ("STYLER_WEIGHTS_DIR", "STYLER_CACHE_DIR", "STYLER_PRECISIONS")}
-    try:
-        with tempfile.TemporaryDirectory() as folder:
-            tmp = Path(folder)
-            options = setup(tmp)
-            parts = [p for p in os.environ.get("STYLER_BENCH_SPEED", "abcd")]
-            if "a" in parts:
-                console.print(precision_table(options))
-            if "b" in parts:
-                console.print(reference_table(tmp))
-            if "c" in parts:
-                console.print(process_table(tmp))
-            if "d" in parts:
-                console.print(video_table(options, tmp))
-    finally:
-        for k, v in saved.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    names = ("STYLER_WEIGHTS_DIR", "STYLER_CACHE_DIR", "STYLER_PRECISIONS")
+    with restored_env(*names), tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        options = setup(tmp)
+        parts = [p for p in os.environ.get("STYLER_BENCH_SPEED", "abcd")]
+        if "a" in parts:
+            console.print(precision_table(options))
+        if "b" in parts:
+            console.print(reference_table(tmp))
+        if "c" in parts:
+            console.print(process_table(tmp))
+        if "d" in parts:
+            console.print(video_table(options, tmp))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -39,3 +42,18 @@ def write_random_weights(folder: Path) -> tuple[Path, Path]:
     torch.save(vgg, paths[0])
     torch.save(dec, paths[1])
     return paths
+
+
+@contextmanager
+def restored_env(*names: str) -> Iterator[None]:
+    """The environment variables ``names`` as they were before the block (benches point styler's
+    weights and cache folders at temporary ones)."""
+    saved = {k: os.environ.get(k) for k in names}
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
