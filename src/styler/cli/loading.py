@@ -65,6 +65,8 @@ def load_engine(model, gatys=None, diffstyler=None, *, curves=None, on_step=None
             model.method,
             device=model.device,
             precision=model.precision.value,
+            backend=model.backend.value,
+            calibrate=model.calibrate,
             vgg=model.vgg,
             decoder=model.decoder,
             model=model.model,

@@ -41,6 +41,7 @@ from ..media.images import save_image
 from ..runtime import Runtime
 from ..tiling import Setting
 
+Runner = Callable[..., Any]  # an exported graph as run elsewhere (``styler.export``): tensors in, tensor(s) out
 Keys = list[tuple[int, int]]  # (image of the batch, position in that image's style list), one per result
 OnStart = Callable[[int, int], None]  # called before a (image, style) result is computed, where it is alone
 
@@ -84,6 +85,21 @@ class Mix:
     masks: Tensor | None = None  # (R, H, W) float >= 0 at the content's size, one region per style; feathered
 
 
+@dataclass(frozen=True)
+class Graph:
+    """One of a method's networks as an exportable graph (``styler.export`` writes it as ONNX).
+
+    ``module(*inputs)`` is traced with autograd on, so the plain formulas that training runs are
+    what is exported (the inference fast paths branch on sizes); its parameters are fp32 on the CPU."""
+
+    module: nn.Module
+    inputs: tuple[Tensor, ...]  # example inputs, fp32 on the CPU
+    input_names: tuple[str, ...]
+    output_names: tuple[str, ...]
+    dynamic: dict[str, dict[int, str]]  # per input or output name: its axes of free size
+    batch_one: bool = False  # the graph takes one sample: a runner splits batches (per-sample kernels)
+
+
 class Result(Protocol):
     """A result that writes itself, in a format chosen by the path's extension."""
 
@@ -114,6 +130,10 @@ class Method(ABC):
     # What ``--precision auto`` measures on CPUs (``precision``), fp32 first; () = not measured, the
     # method's own rule stands (optimisation methods). A method may add precisions of its own.
     auto_precisions: ClassVar[tuple[str, ...]] = ("fp32", "bf16", "fp16")
+    # Networks that ``styler.export`` can run as ONNX graphs (``graphs``); () = none. ``graph_notes``:
+    # how a deployer runs them (``graphs.json``).
+    graph_names: ClassVar[tuple[str, ...]] = ()
+    graph_notes: ClassVar[str] = ""
     runtime: Runtime
 
     @classmethod
@@ -200,6 +220,21 @@ class Method(ABC):
         rep = self.represent(style.to(self.runtime.device) if isinstance(style, Tensor) else style)
         return lambda: self.stylize(content, [rep], Mix((1.0,)), alpha=1.0)
 
+    # -- exported graphs (``styler.export``) -----------------------------------------
+
+    def graphs(self) -> dict[str, Graph]:
+        """The networks named in ``graph_names`` as graphs; the method runs fp32 on the CPU."""
+        raise NotImplementedError(f"method {self.name} has no exportable network")
+
+    def calibration(self, contents: Sequence[Tensor], styles: Sequence[Tensor]) -> dict[str, list[tuple[Tensor, ...]]]:
+        """Each graph's inputs when stylizing every content (1, 3, h, w) with every style (int8
+        calibration): computed in fp32 with this method's own networks."""
+        raise NotImplementedError(f"method {self.name} has no exportable network")
+
+    def use_graphs(self, runners: dict[str, Runner]) -> None:
+        """Run the networks named in ``runners`` through them from now on (the rest stays on torch)."""
+        raise NotImplementedError(f"method {self.name} has no exportable network")
+
     def own_styles(self) -> list[str]:
         """The styles the method carries itself, by name (a trained multi-style network's); [] for
         methods that take style images."""
@@ -215,11 +250,11 @@ def sample_image(side: int, seed: int = 0) -> Tensor:
     return (broad + 0.15 * fine).clamp_(0, 1)
 
 
-def weights_digest(module: nn.Module, dtype: torch.dtype, device: torch.device) -> str:
-    """A short hash of ``module``'s weights as they run (values, dtype, device type): a
-    ``style_key`` part. bf16 and fp32 statistics differ in the last bits, so they differ here."""
-    h = hashlib.sha256(f"{dtype}:{torch.device(device).type}".encode())
+def weights_digest(module: nn.Module, rt: Runtime) -> str:
+    """A short hash of ``module``'s weights as they run (values, dtype, device type, exported
+    graphs): a ``style_key`` part. bf16, int8 and fp32 statistics differ, so they differ here."""
+    h = hashlib.sha256(f"{rt.dtype}:{rt.device.type}:{rt.graphs}".encode())
     for name, t in module.state_dict().items():
         h.update(name.encode())
-        h.update(t.detach().to("cpu", dtype).reshape(-1).view(torch.uint8).numpy().tobytes())  # logical order
+        h.update(t.detach().to("cpu", rt.dtype).reshape(-1).view(torch.uint8).numpy().tobytes())  # logical order
     return h.hexdigest()[:32]

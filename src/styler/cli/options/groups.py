@@ -15,6 +15,7 @@ from .vocabulary import (
     PERFORMANCE,
     STYLE,
     WEIGHTS,
+    Backend,
     Device,
     Ext,
     Json,
@@ -37,7 +38,7 @@ class Model:
 
     PANEL: ClassVar[str] = METHOD
     PANELS: ClassVar[dict[str, str]] = {
-        **dict.fromkeys(("device", "precision", "tile"), PERFORMANCE),
+        **dict.fromkeys(("device", "precision", "backend", "calibrate", "tile"), PERFORMANCE),
         **dict.fromkeys(("vgg", "decoder"), WEIGHTS),
     }
 
@@ -66,10 +67,26 @@ class Model:
     precision: Annotated[
         Precision,
         typer.Option(
-            help="auto = bf16 where native and measured faster (CPUs with AVX512-BF16/AMX, Ampere+ GPUs), "
-            "fp16 on older GPUs, else fp32."
+            help="auto = on CPUs the fastest of fp32, bf16 and fp16 (where native) and ONNX Runtime fp32, measured "
+            "once per method (styler info shows it); bf16 on Ampere+ GPUs, fp16 on older ones. int8: the networks "
+            "quantized, run by ONNX Runtime (adain, cin, aesfa; pip install 'styler[onnx]').",
         ),
     ] = Precision.auto
+    backend: Annotated[
+        Backend,
+        typer.Option(
+            help="What runs the networks of adain, cin and aesfa on CPUs: torch, onnx (ONNX Runtime; exported on "
+            "first use and cached; masks and tiling stay on torch) or auto (the faster, measured).",
+        ),
+    ] = Backend.auto
+    calibrate: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="DIR",
+            help="With --precision int8: calibrate on these photos and paintings (up to 8).",
+            show_default="synthetic images",
+        ),
+    ] = None
     tile: Annotated[
         str,
         typer.Option(

@@ -45,6 +45,13 @@ class Precision(str, Enum):
     fp32 = "fp32"
     bf16 = "bf16"
     fp16 = "fp16"
+    int8 = "int8"
+
+
+class Backend(str, Enum):
+    auto = "auto"
+    torch = "torch"
+    onnx = "onnx"
 
 
 class Init(str, Enum):

@@ -24,10 +24,21 @@ from ...errors import InputError
 from ...nets import weights
 from ...nets.vgg import Decoder, Encoder, load_decoder, load_encoder
 from ...runtime import Runtime, runtime
-from ..base import Keys, Method, Mix, OnStart, weights_digest
+from ..base import Graph, Keys, Method, Mix, OnStart, Runner, weights_digest
 from ..base import check_image as check_base
 
 MIN_SIDE = 9  # below this the relu4_1 map is 1 px wide and its reflection padding is undefined
+
+
+class _Relu41(torch.nn.Module):
+    """The encoder's deepest level as a module's forward (what is exported)."""
+
+    def __init__(self, encoder: Encoder) -> None:
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.encoder.relu4_1(x)
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,12 @@ class AdaIN(Method):
     """Encoder and decoder on one runtime; stateless after construction."""
 
     name = "adain"
+    graph_names = ("encoder", "decoder")
+    graph_notes = (
+        "Images are RGB in [0, 1], NCHW. target = AdaIN(encoder(content), mean/std of encoder(style)) per "
+        "channel (std from the unbiased variance + 1e-5), blended alpha * target + (1 - alpha) * content "
+        "features; decoder(target) gives 8x the feature size: crop to the content's size, clamp to [0, 1]."
+    )
 
     def __init__(self, encoder: Encoder, decoder: Decoder, rt: Runtime | None = None) -> None:
         self.runtime = rt if rt is not None else runtime()
@@ -73,6 +90,8 @@ class AdaIN(Method):
         fmt, dev, dtype = torch.channels_last, self.runtime.device, self.runtime.dtype
         self.encoder = encoder.eval().to(dev, dtype, memory_format=fmt)
         self.decoder = decoder.eval().to(dev, dtype, memory_format=fmt)
+        # What encode and decode run: the torch networks, or exported graphs (``use_graphs``).
+        self.nets: dict[str, Runner] = {"encoder": self.encoder.relu4_1, "decoder": self.decoder}
 
     # -- networks ----------------------------------------------------------------------
 
@@ -90,8 +109,8 @@ class AdaIN(Method):
         x = check_image(x)
         size = self.tile_for(tile, x.shape[0], *x.shape[-2:])
         if size is None:
-            return self.encoder.relu4_1(self._to_net(x)).float()
-        return tiling.encode_tiled(lambda t: self.encoder.relu4_1(self._to_net(t)), x.to(self.runtime.device), size)
+            return self.nets["encoder"](self._to_net(x)).float()
+        return tiling.encode_tiled(lambda t: self.nets["encoder"](self._to_net(t)), x.to(self.runtime.device), size)
 
     @torch.inference_mode()
     def decode(
@@ -109,10 +128,11 @@ class AdaIN(Method):
         size = (8 * feat.shape[-2], 8 * feat.shape[-1]) if size is None else (int(size[0]), int(size[1]))
         tile_px = self.tile_for(tile, feat.shape[0], *size)
         if tile_px is not None:
-            return tiling.decode_tiled(lambda f: self.decoder(self._to_net(f)), feat, size, tile_px, prep).clamp_(0, 1)
+            decoder = self.nets["decoder"]
+            return tiling.decode_tiled(lambda f: decoder(self._to_net(f)), feat, size, tile_px, prep).clamp_(0, 1)
         whole = slice(None)
         t = prep(feat, whole, whole) if prep is not None else feat
-        out = self.decoder(self._to_net(t))
+        out = self.nets["decoder"](self._to_net(t))
         return out[..., : size[0], : size[1]].float().clamp_(0, 1).contiguous()
 
     # -- the method --------------------------------------------------------------------
@@ -172,7 +192,39 @@ class AdaIN(Method):
             yield [(i, j) for i in idx], out
 
     def style_key(self) -> str:
-        return weights_digest(self.encoder, self.runtime.dtype, self.runtime.device)
+        return weights_digest(self.encoder, self.runtime)
+
+    # -- exported graphs ---------------------------------------------------------------
+
+    def graphs(self) -> dict[str, Graph]:
+        image = {0: "n", 2: "height", 3: "width"}
+        features = {0: "n", 2: "height_8", 3: "width_8"}  # ceil(H / 8) x ceil(W / 8)
+        x = torch.rand(1, 3, 64, 80)
+        return {
+            "encoder": Graph(
+                _Relu41(self.encoder), (x,), ("image",), ("relu4_1",), {"image": image, "relu4_1": features}
+            ),
+            "decoder": Graph(
+                self.decoder,
+                (torch.rand(1, 512, 8, 10),),
+                ("relu4_1",),
+                ("image",),
+                {"relu4_1": features, "image": image},
+            ),
+        }
+
+    @torch.inference_mode()
+    def calibration(self, contents: Sequence[Tensor], styles: Sequence[Tensor]) -> dict[str, list[tuple[Tensor, ...]]]:
+        """The encoder sees every photo and painting; the decoder every AdaIN target (alpha 1)."""
+        stats = [self.represent(s) for s in styles]
+        targets = []
+        for c in contents:
+            fc = self.encode(c)
+            targets += [(ops.adain_stats(fc, s.mean, s.std),) for s in stats]
+        return {"encoder": [(x,) for x in [*contents, *styles]], "decoder": targets}
+
+    def use_graphs(self, runners: dict[str, Runner]) -> None:
+        self.nets.update(runners)
 
     def pack(self, rep: StyleStats) -> dict[str, Tensor]:
         return {"mean": rep.mean.cpu(), "std": rep.std.cpu()}

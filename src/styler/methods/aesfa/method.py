@@ -45,9 +45,10 @@ from ... import tiling as shared_tiling
 from ...errors import InputError, Param, WeightsError
 from ...nets import weights
 from ...runtime import Runtime, runtime
-from ..base import Bands, Keys, Method, Mix, OnStart, check_image, weights_digest
+from ..base import Bands, Graph, Keys, Method, Mix, OnStart, Runner, check_image, weights_digest
+from . import graphs as aesfa_graphs
 from .modelfile import MODEL_FILE, check_file, read_model
-from .net import STRIDE, AesFANet, BlockKernels, Encoder, Masks, style_code
+from .net import STRIDE, AesFANet, BlockKernels, Masks, style_code
 from .ops import Oct
 from .tiling import code_tiled, encode_tiled, generate_tiled
 
@@ -109,6 +110,12 @@ class AesFA(Method):
 
     name = "aesfa"
     takes_bands = True
+    graph_names = ("netE", "netS", "netG")
+    graph_notes = (
+        "Images are ImageNet-normalised RGB (mean 0.485 0.456 0.406, std 0.229 0.224 0.225), NCHW, sides "
+        "multiples of 8 (reflect-pad, crop after). Style code = netS's (high, low) each adaptive-average-pooled "
+        "to 3 x 3; netG(netE(content), style code) gives the normalised image; netG takes one sample."
+    )
 
     def __init__(self, model: AesFANet, rt: Runtime | None = None, info: dict | None = None) -> None:
         self.runtime = rt if rt is not None else runtime()
@@ -118,6 +125,12 @@ class AesFA(Method):
         shape = (1, 3, 1, 1)
         self._mean = torch.tensor(MEAN, device=dev).view(shape)
         self._std = torch.tensor(STD, device=dev).view(shape)
+        # What runs the encoders (-> their last maps) and the generator: torch, or exported graphs.
+        self.nets: dict[str, Runner] = {
+            "netE": lambda x: self.model.netE(x).stage2,
+            "netS": lambda x: self.model.netS(x).stage2,
+        }
+        self.generator: Runner | None = None  # content code, style code -> image; None: netG on torch
 
     @classmethod
     def load(cls, path: Path, rt: Runtime | None = None) -> AesFA:
@@ -137,18 +150,20 @@ class AesFA(Method):
         x = (x.to(self.runtime.device, torch.float32) - self._mean) / self._std
         return x.to(self.runtime.dtype).contiguous(memory_format=torch.channels_last)
 
-    def encode(self, net: Encoder, x: Tensor, tile: int | None) -> Oct:
-        """An image (N, 3, H, W) in [0, 1], sides multiples of 8 -> its last maps (1/4, 1/8)."""
+    def encode(self, net: str, x: Tensor, tile: int | None) -> Oct:
+        """An image (N, 3, H, W) in [0, 1], sides multiples of 8 -> the last maps (1/4, 1/8) of
+        encoder ``net`` (netE: the content code; netS: the style code before pooling)."""
+        run = self.nets[net]
         if tile is None:
-            return net(self._net_input(x)).stage2
-        return encode_tiled(lambda t: net(self._net_input(t)).stage2, x, tile)
+            return run(self._net_input(x))
+        return encode_tiled(lambda t: run(self._net_input(t)), x, tile)
 
     def code_of(self, image: Tensor, tile: int | None = None) -> Oct:
         """An image (N, 3, h, w) in [0, 1] of any size -> its style code, (N, 128, 3, 3) float32 each."""
         x, size = pad8(image.to(self.runtime.device)), tuple(image.shape[-2:])
         if tile is not None:
-            return code_tiled(lambda t: self.model.netS(self._net_input(t)).stage2, x, tile, size)
-        return Oct(*(c.float() for c in style_code(self.encode(self.model.netS, x, None), size)))
+            return code_tiled(lambda t: self.nets["netS"](self._net_input(t)), x, tile, size)
+        return Oct(*(c.float() for c in style_code(self.encode("netS", x, None), size)))
 
     # -- the method --------------------------------------------------------------------
 
@@ -170,7 +185,7 @@ class AesFA(Method):
 
     def style_key(self) -> str:
         """A code depends on netS only (its weights, dtype and device type)."""
-        return "aesfa-" + weights_digest(self.model.netS, self.runtime.dtype, self.runtime.device)
+        return "aesfa-" + weights_digest(self.model.netS, self.runtime)
 
     def pack(self, rep: StyleCode) -> dict[str, Tensor]:
         return {"high": rep.high.cpu(), "low": rep.low.cpu()}
@@ -206,7 +221,7 @@ class AesFA(Method):
         content = check_image(content, "content", MIN_SIDE, "1/8 code")
         x = pad8(content.to(self.runtime.device))
         tile_px = self.tile_for(tile, x.shape[0], *x.shape[-2:])
-        code = self.encode(self.model.netE, x, tile_px)
+        code = self.encode("netE", x, tile_px)
         own = self.code_of(content, tile_px) if alpha < 1 else None
         return code, own, tile_px
 
@@ -219,12 +234,10 @@ class AesFA(Method):
         codes = self._codes(styles, own, alpha)
         if mix.masks is None:
             mixed = Oct(*(sum(wt * c[band] for wt, c in zip(mix.weights, codes, strict=True)) for band in (0, 1)))
-            kernels, grids = [self.model.netG.predict(mixed)], None  # type: ignore[arg-type]
-        else:
-            kernels = [self.model.netG.predict(c) for c in codes]
-            padded = (code.high.shape[-2] * 4, code.high.shape[-1] * 4)
-            grids = self._grids(mix.masks, padded)
-        return self.generate(code, kernels, grids, size, tile_px)
+            return self.styled(code, mixed, size, tile_px)  # type: ignore[arg-type]
+        kernels = [self.model.netG.predict(c) for c in codes]
+        padded = (code.high.shape[-2] * 4, code.high.shape[-1] * 4)
+        return self.generate(code, kernels, self._grids(mix.masks, padded), size, tile_px)
 
     def stylize_each(
         self, content: Tensor, styles: Sequence[Any], *, alpha: float, tile: shared_tiling.Setting = "auto"
@@ -237,7 +250,7 @@ class AesFA(Method):
         for style in styles:
             with torch.inference_mode():
                 (c,) = self._codes([style], own, alpha)
-                out = self.generate(code, [self.model.netG.predict(c)], None, size, tile_px)
+                out = self.styled(code, c, size, tile_px)
             yield out
 
     def stylize_batch(
@@ -266,8 +279,14 @@ class AesFA(Method):
                 if own is not None:
                     base = own if mine is None else mine
                     stacked = Oct(*(alpha * c + (1 - alpha) * o for c, o in zip(stacked, base, strict=True)))
-                out = self.generate(part, [self.model.netG.predict(stacked)], None, size, tile_px)
+                out = self.styled(part, stacked, size, tile_px)
             yield [(i, j) for i in idx], out
+
+    def styled(self, code: Oct, style: Oct, size: tuple[int, int], tile: int | None) -> Tensor:
+        """Content code + one style code (per sample, or one for all) -> the image (N, 3, *size)."""
+        if self.generator is None or tile is not None:
+            return self.generate(code, [self.model.netG.predict(style)], None, size, tile)
+        return self._finish(self.generator(*code, *style), size)
 
     @torch.inference_mode()
     def generate(
@@ -278,5 +297,24 @@ class AesFA(Method):
             out = self.model.netG.run(code, kernels, grids).float()
         else:
             out = generate_tiled(self.model.netG, code, kernels, grids, tile)
+        return self._finish(out, size)
+
+    def _finish(self, out: Tensor, size: tuple[int, int]) -> Tensor:
+        """The generator's normalised output (N, 3, H', W'), cropped to ``size``, in [0, 1]."""
         out = out[..., : size[0], : size[1]]
         return out.mul_(self._std).add_(self._mean).clamp_(0, 1).contiguous()
+
+    # -- exported graphs (``graphs``) --------------------------------------------------
+
+    def graphs(self) -> dict[str, Graph]:
+        return aesfa_graphs.graphs(self.model)
+
+    def calibration(self, contents: Sequence[Tensor], styles: Sequence[Tensor]) -> dict[str, list[tuple]]:
+        prepared = [[self._net_input(pad8(x)) for x in images] for images in (contents, styles)]
+        return aesfa_graphs.calibration(self.model, *prepared)
+
+    def use_graphs(self, runners: dict[str, Runner]) -> None:
+        for name in ("netE", "netS"):
+            if name in runners:
+                self.nets[name] = lambda x, run=runners[name]: Oct(*run(x))  # (high, low) -> Oct
+        self.generator = runners.get("netG", self.generator)

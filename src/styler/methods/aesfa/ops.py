@@ -122,7 +122,7 @@ def fold(k: Kernels, mean: Tensor, var: Tensor) -> tuple[Tensor, Tensor]:
     rstd = torch.rsqrt(var + EPS).reshape(n, groups, 1, g, 1)
     w = w * rstd  # (N, G, g, g, 9)
     bias = k.bias.float().reshape(nk, groups, g) - (w * mean.reshape(n, groups, 1, g, 1)).sum((3, 4))
-    return w.reshape(n * c, g, 3, 3), bias.reshape(n * c)
+    return w.reshape(int(n * c), int(g), 3, 3), bias.reshape(n * c)  # a known shape when traced (ONNX export)
 
 
 def adaptive_conv(x: Tensor, kernels: Kernels, stats: tuple[Tensor, Tensor] | None = None) -> Tensor:

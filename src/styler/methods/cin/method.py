@@ -26,7 +26,7 @@ from torch import Tensor
 from ... import tiling
 from ...errors import InputError, Param
 from ...runtime import Runtime, runtime
-from ..base import Keys, Method, Mix, OnStart
+from ..base import Graph, Keys, Method, Mix, OnStart, Runner
 from . import tiling as cintiling
 from .modelfile import read_model
 from .net import STRIDE, CINNet
@@ -58,6 +58,11 @@ class CIN(Method):
 
     name = "cin"
     takes_images = False
+    graph_names = ("net",)
+    graph_notes = (
+        "Images are RGB in [0, 1], NCHW, sides multiples of 4 (reflect-pad, crop after). code (n, S): weights "
+        "over the network's S styles (listed in order under styles), summing to 1; one-hot for one style."
+    )
 
     def __init__(self, net: CINNet, styles: Sequence[str], runtime: Runtime, info: dict | None = None) -> None:
         self.runtime = runtime
@@ -66,6 +71,28 @@ class CIN(Method):
         fmt = torch.channels_last
         self.net = net.eval().requires_grad_(False).to(runtime.device, runtime.dtype, memory_format=fmt)
         self.net.prepare_fast()
+        self.graph: Runner | None = None  # the exported net (``use_graphs``): blends of whole styles, untiled
+
+    def graphs(self) -> dict[str, Graph]:
+        x, code = torch.rand(1, 3, 32, 40), torch.full((1, len(self.styles)), 1.0 / len(self.styles))
+        image = {0: "n", 2: "height", 3: "width"}  # sides multiples of 4 (the method pads)
+        dynamic = {"image": image, "code": {0: "n"}, "stylized": image}
+        return {"net": Graph(_Coded(self.net), (x, code), ("image", "code"), ("stylized",), dynamic)}
+
+    @torch.inference_mode()
+    def calibration(self, contents: Sequence[Tensor], styles: Sequence[Tensor]) -> dict[str, list[tuple[Tensor, ...]]]:
+        """Each content with up to four of the network's own styles, in turn (``styles`` are not used)."""
+        eye, per = torch.eye(len(self.styles)), min(4, len(self.styles))
+        return {
+            "net": [
+                (pad_to_stride(c.float())[0], eye[(k * per + j) % len(eye)][None])
+                for k, c in enumerate(contents)
+                for j in range(per)
+            ]
+        }
+
+    def use_graphs(self, runners: dict[str, Runner]) -> None:
+        self.graph = runners["net"]
 
     def represent(self, style: Any) -> int:
         """A style name (file stem) or index (int, or digits) -> its row in the gamma/beta tables."""
@@ -145,7 +172,9 @@ class CIN(Method):
         padded, _, _ = pad_to_stride(x)
         inp = padded.to(rt.dtype).contiguous(memory_format=torch.channels_last)
         size = tiling.choose_tile(tile, n, padded.shape[-2], padded.shape[-1], inp.element_size(), rt.device)
-        if size is None:
+        if size is None and code.dim() == 2 and self.graph is not None:
+            out = self.graph(inp, code)
+        elif size is None:
             out = self.net(inp, code)
         else:
             out = cintiling.forward_tiled(self.net, inp, code, size)
@@ -153,3 +182,14 @@ class CIN(Method):
         if alpha < 1.0:
             out = alpha * out + (1.0 - alpha) * x
         return out.clamp_(0, 1)
+
+
+class _Coded(torch.nn.Module):
+    """``net(image, code)`` with a (n, S) float code: what is exported."""
+
+    def __init__(self, net: CINNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: Tensor, code: Tensor) -> Tensor:
+        return self.net(x, code)

@@ -1,0 +1,77 @@
+"""Exported graphs kept in ``cache_dir("exports")``: built on first use, reused after.
+
+A folder per (method, its weights, precision, calibration, torch and ONNX Runtime versions)
+holds one ``NAME.onnx`` per graph; it is built in a temporary folder and renamed complete, under
+a lock, so concurrent runs build it once and an interrupted build leaves nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from ..methods.base import Method
+from ..paths import cache_dir, lock_path, mark_cache
+from . import graph, quantize
+
+CACHE = "exports"
+VERSION = 1  # of the graphs' layout: bump when what a method exports changes
+LOCK_TIMEOUT = 600  # s: another process building the same graphs
+
+
+def key(method: Method, precision: str, calibration: str) -> str:
+    """What the graphs depend on, as a short hash (the weights' values included)."""
+    import onnxruntime
+
+    h = hashlib.sha256(f"{VERSION}|{torch.__version__}|{onnxruntime.__version__}|{precision}|{calibration}".encode())
+    for name, g in sorted(method.graphs().items()):
+        h.update(name.encode())
+        for k, t in g.module.state_dict().items():
+            h.update(k.encode())
+            h.update(t.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return h.hexdigest()[:20]
+
+
+def graph_files(
+    method: Method, precision: str, files: list[Path], on_build: Callable[[str], None] | None = None
+) -> dict[str, Path]:
+    """Each of ``method``'s graphs as an ONNX file in ``precision`` (fp32 or int8, calibrated on
+    ``files`` or synthetic images), from the cache or built now (``on_build(what)`` first)."""
+    folder = cache_dir(CACHE) / f"{method.name}-{precision}-{key(method, precision, quantize.calibration_id(files))}"
+    wanted = {name: folder / f"{name}.onnx" for name in method.graph_names}
+    if all(p.is_file() for p in wanted.values()):
+        return wanted
+    from filelock import FileLock
+
+    mark_cache(folder.parent)
+    lock = lock_path(folder)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(lock, timeout=LOCK_TIMEOUT):
+        if not all(p.is_file() for p in wanted.values()):
+            if on_build is not None:
+                on_build(f"exporting {method.name} to ONNX ({precision}; once, kept in {folder.parent})")
+            shutil.rmtree(folder, ignore_errors=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+            try:
+                build(method, precision, files, tmp)
+                os.replace(tmp, folder)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+    return wanted
+
+
+def build(method: Method, precision: str, files: list[Path], folder: Path) -> None:
+    """Write every graph of ``method`` into ``folder``: fp32, then int8 from it when asked."""
+    graphs = method.graphs()
+    inputs = method.calibration(*quantize.calibration_images(files)) if precision == "int8" else {}
+    for name, g in graphs.items():
+        path = graph.write(g, folder / f"{name}.onnx")
+        if precision == "int8":
+            fp32 = path.rename(folder / f"{name}.fp32.onnx")
+            quantize.quantize(fp32, path, inputs[name])
+            fp32.unlink()
