@@ -108,8 +108,11 @@ def load(
     method: str = "adain", *, device: str = "auto", precision: str = "auto", tile: str | int = "auto", **options: Any
 ) -> Engine:
     """An engine for ``method`` on ``device`` ("auto": CUDA when available, else CPU) in
-    ``precision`` (auto, fp32, bf16, fp16), its weights resolved (an explicit file, then
-    ``$STYLER_WEIGHTS_DIR``, then the cache) and downloaded on first use.
+    ``precision`` (auto, fp32, bf16, fp16, or int8: quantized ONNX graphs), its weights resolved
+    (an explicit file, then ``$STYLER_WEIGHTS_DIR``, then the cache) and downloaded on first use.
+    ``backend`` (auto, torch, onnx) says what runs adain's, cin's and aesfa's networks on a CPU
+    (onnx: ONNX Runtime, ``pip install 'styler[onnx]'``; auto: the faster, measured once);
+    ``calibrate``: a folder of images int8 is calibrated on (default: synthetic ones).
 
     ``options``: ``vgg``/``decoder`` files (adain, gatys), ``model`` (cin: a trained network file;
     aesfa: a main.pth or its folder, default the weights folder's), ``gatys`` (a ``GatysConfig``),

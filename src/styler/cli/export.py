@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from .console import download_progress, err, guarded, out
-from .options import Vgg
+from .options import Calibrate, Vgg
 
 
 class Exportable(str, Enum):
@@ -48,14 +48,7 @@ def export(
     precision: Annotated[
         GraphPrecision, typer.Option(help="fp32, or int8 (statically quantized convolutions, fp32 elsewhere).")
     ] = GraphPrecision.fp32,
-    calibrate: Annotated[
-        Path | None,
-        typer.Option(
-            metavar="DIR",
-            help="int8: calibrate on these photos and paintings (up to 8; each used as content and as style).",
-            show_default="synthetic images",
-        ),
-    ] = None,
+    calibrate: Calibrate = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", metavar="DIR", show_default="./METHOD-onnx-PRECISION")
     ] = None,

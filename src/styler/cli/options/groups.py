@@ -16,6 +16,7 @@ from .vocabulary import (
     STYLE,
     WEIGHTS,
     Backend,
+    Calibrate,
     Device,
     Ext,
     Json,
@@ -79,14 +80,7 @@ class Model:
             "first use and cached; masks and tiling stay on torch) or auto (the faster, measured).",
         ),
     ] = Backend.auto
-    calibrate: Annotated[
-        Path | None,
-        typer.Option(
-            metavar="DIR",
-            help="With --precision int8: calibrate on these photos and paintings (up to 8).",
-            show_default="synthetic images",
-        ),
-    ] = None
+    calibrate: Calibrate = None
     tile: Annotated[
         str,
         typer.Option(

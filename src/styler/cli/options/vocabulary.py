@@ -173,6 +173,15 @@ Device = Annotated[
         parser=device_arg, metavar="DEVICE", help="auto (CUDA when available, else CPU), cpu, cuda, cuda:N or mps."
     ),
 ]
+Calibrate = Annotated[
+    Path | None,
+    typer.Option(
+        metavar="DIR",
+        help="With --precision int8: calibrate on these photos and paintings (up to 8, each used as content and "
+        "as style).",
+        show_default="synthetic images",
+    ),
+]
 Vgg = Annotated[
     Path | None,
     typer.Option(help="Encoder weights (vgg_normalised.pth).", show_default="the weights folder's"),
