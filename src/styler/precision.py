@@ -10,8 +10,8 @@ corrupt or foreign cache file is a miss: it is measured again, never an error.
 
 The candidates are torch precisions (fp32, bf16, fp16) and, for methods with exportable networks
 when ONNX Runtime is installed (``styler.export``), ``onnx-fp32``: the same networks as ONNX graphs.
-``backend`` limits them to one side. ``onnx-int8`` is never chosen by measurement (it changes the
-result more than ``MIN_PSNR`` allows on real weights' terms that random workloads cannot judge):
+``backend="torch"`` keeps to torch. ``onnx-int8`` is never chosen by measurement (its error depends
+on the trained weights' activation ranges, which a synthetic workload cannot judge):
 ``--precision int8`` asks for it.
 
 CUDA keeps ``runtime.pick_precision``'s rules (native bf16, else fp16), training keeps fp32 on
@@ -145,14 +145,12 @@ def candidates(
 ) -> tuple[str, ...]:
     """What ``auto`` measures for ``method`` on this CPU: the method's ``auto_precisions`` less the
     floating-point ones the CPU lacks (or the one ``precision`` asked for), and ``onnx-fp32`` where
-    its networks export; limited to ``backend``'s side and by ``$STYLER_PRECISIONS`` when set. The
-    first is the reference the others are compared with (fp32 when it is there)."""
+    its networks export (not with ``backend="torch"``); limited by ``$STYLER_PRECISIONS`` when set.
+    The first is the reference the others are compared with (fp32 when it is there)."""
     have = hardware_precisions(flags)
     chosen = [p for p in method.auto_precisions if p in have or p not in ("bf16", "fp16")]
     if precision != "auto":
         chosen = [precision]
-    if backend == "onnx":
-        chosen = []
     if backend != "torch" and precision in ("auto", "fp32") and method.graph_names and export.available():
         chosen.append(GRAPHS + "fp32")
     allowed = os.environ.get(ENV_PRECISIONS)
