@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..errors import DeviceError, InputError, Param
 from ..media.files import atomic_path
-from ..methods.base import Method
+from ..methods.base import Graph, Method
 from . import quantize, store
 from .graph import Session
 
@@ -65,10 +65,7 @@ def attach(
 ) -> Method:
     """Run ``method``'s networks (loaded fp32 on the CPU) as ONNX graphs in ``precision``,
     exported and cached on first use; returns ``method``."""
-    check(method, precision, method.runtime.device.type)
-    files = quantize.calibration_files(calibrate) if precision == "int8" else []
-    paths = store.graph_files(method, precision, files, on_build)
-    graphs = method.graphs()
+    graphs, _, paths = _cached(method, precision, calibrate, on_build)
     method.use_graphs({name: Session(p, batch_one=graphs[name].batch_one) for name, p in paths.items()})
     method.runtime = replace(method.runtime, graphs=f"onnxruntime {precision}")
     return method
@@ -83,23 +80,30 @@ def export(
 ) -> list[Path]:
     """``method``'s graphs as ``folder``/NAME.onnx, with ``graphs.json`` describing their inputs
     and outputs (each file written atomically). Returns the paths written."""
-    check(method, precision, method.runtime.device.type)
-    files = quantize.calibration_files(calibrate) if precision == "int8" else []
-    paths = store.graph_files(method, precision, files, on_build)
+    graphs, files, paths = _cached(method, precision, calibrate, on_build)
     written = []
     for src in paths.values():
         with atomic_path(Path(folder) / src.name) as tmp:
             shutil.copyfile(src, tmp)
         written.append(Path(folder) / src.name)
     with atomic_path(Path(folder) / "graphs.json") as tmp:
-        tmp.write_text(json.dumps(describe(method, precision, files), indent=1))
+        tmp.write_text(json.dumps(describe(method, graphs, precision, files), indent=1))
     return [*written, Path(folder) / "graphs.json"]
 
 
-def describe(method: Method, precision: str, files: list[Path]) -> dict:
+def _cached(
+    method: Method, precision: str, calibrate: Path | None, on_build: Callable[[str], None] | None
+) -> tuple[dict[str, Graph], list[Path], dict[str, Path]]:
+    """``method``'s graphs, the calibration files, and the graphs' ONNX files (built on a miss)."""
+    check(method, precision, method.runtime.device.type)
+    files = quantize.calibration_files(calibrate) if precision == "int8" else []
+    graphs = method.graphs()
+    return graphs, files, store.graph_files(method, graphs, precision, files, on_build)
+
+
+def describe(method: Method, graphs: dict[str, Graph], precision: str, files: list[Path]) -> dict:
     """What a deployer needs to run the graphs: each one's inputs and outputs with their free
     axes, the pixel convention, the method's own styles, and how int8 was calibrated."""
-    graphs = method.graphs()
     return {
         "method": method.name,
         "precision": precision,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from ..methods.base import Method
+from ..methods.base import Graph, Method
 from ..paths import cache_dir, lock_path, mark_cache
 from . import graph, quantize
 
@@ -24,12 +24,12 @@ VERSION = 1  # of the graphs' layout: bump when what a method exports changes
 LOCK_TIMEOUT = 600  # s: another process building the same graphs
 
 
-def key(method: Method, precision: str, calibration: str) -> str:
+def key(graphs: dict[str, Graph], precision: str, calibration: str) -> str:
     """What the graphs depend on, as a short hash (the weights' values included)."""
     import onnxruntime
 
     h = hashlib.sha256(f"{VERSION}|{torch.__version__}|{onnxruntime.__version__}|{precision}|{calibration}".encode())
-    for name, g in sorted(method.graphs().items()):
+    for name, g in sorted(graphs.items()):
         h.update(name.encode())
         for k, t in g.module.state_dict().items():
             h.update(k.encode())
@@ -38,12 +38,16 @@ def key(method: Method, precision: str, calibration: str) -> str:
 
 
 def graph_files(
-    method: Method, precision: str, files: list[Path], on_build: Callable[[str], None] | None = None
+    method: Method,
+    graphs: dict[str, Graph],
+    precision: str,
+    files: list[Path],
+    on_build: Callable[[str], None] | None = None,
 ) -> dict[str, Path]:
-    """Each of ``method``'s graphs as an ONNX file in ``precision`` (fp32 or int8, calibrated on
-    ``files`` or synthetic images), from the cache or built now (``on_build(what)`` first)."""
-    folder = cache_dir(CACHE) / f"{method.name}-{precision}-{key(method, precision, quantize.calibration_id(files))}"
-    wanted = {name: folder / f"{name}.onnx" for name in method.graph_names}
+    """Each of ``method``'s ``graphs`` as an ONNX file in ``precision`` (fp32 or int8, calibrated
+    on ``files`` or synthetic images), from the cache or built now (``on_build(what)`` first)."""
+    folder = cache_dir(CACHE) / f"{method.name}-{precision}-{key(graphs, precision, quantize.calibration_id(files))}"
+    wanted = {name: folder / f"{name}.onnx" for name in graphs}
     if all(p.is_file() for p in wanted.values()):
         return wanted
     from filelock import FileLock
@@ -58,16 +62,16 @@ def graph_files(
             shutil.rmtree(folder, ignore_errors=True)
             tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
             try:
-                build(method, precision, files, tmp)
+                build(method, graphs, precision, files, tmp)
                 os.replace(tmp, folder)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
     return wanted
 
 
-def build(method: Method, precision: str, files: list[Path], folder: Path) -> None:
-    """Write every graph of ``method`` into ``folder``: fp32, then int8 from it when asked."""
-    graphs = method.graphs()
+def build(method: Method, graphs: dict[str, Graph], precision: str, files: list[Path], folder: Path) -> None:
+    """Write each of ``graphs`` into ``folder``: fp32, then int8 from it when asked (calibrated on
+    ``method``'s own intermediate inputs)."""
     inputs = method.calibration(*quantize.calibration_images(files)) if precision == "int8" else {}
     for name, g in graphs.items():
         path = graph.write(g, folder / f"{name}.onnx")
