@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from .console import download_progress, err, guarded, out
 from .options import Calibrate, Vgg
+from .signature import command
 
 
 class Exportable(str, Enum):
@@ -26,6 +27,7 @@ class GraphPrecision(str, Enum):
 
 
 @guarded
+@command
 def export(
     method: Annotated[
         Exportable | None,
@@ -50,7 +52,14 @@ def export(
     ] = GraphPrecision.fp32,
     calibrate: Calibrate = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", metavar="DIR", show_default="./METHOD-onnx-PRECISION")
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="DIR",
+            help="Folder for the graphs and graphs.json.",
+            show_default="./METHOD-onnx-PRECISION",
+        ),
     ] = None,
 ) -> None:
     """Write the method's networks as ONNX graphs (opset 17, free batch, height and width) and

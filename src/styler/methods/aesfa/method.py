@@ -184,7 +184,7 @@ class AesFA(Method):
         return StyleCode(high, low)
 
     def style_key(self) -> str:
-        """A code depends on netS only (its weights, dtype and device type)."""
+        """A code depends on netS only (its weights, dtype, device type and backend)."""
         return "aesfa-" + weights_digest(self.model.netS, self.runtime)
 
     def pack(self, rep: StyleCode) -> dict[str, Tensor]:
