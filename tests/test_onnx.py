@@ -214,3 +214,14 @@ def test_empty_calibration_folder_is_one_line(tmp_path, images):
     result = run_cli("export", "--precision", "int8", "--calibrate", tmp_path / "empty", "-o", tmp_path / "g")
     one_line_error(result, "--calibrate", "no images")
     assert not (tmp_path / "g").exists()
+
+
+def test_unwritable_cache_is_one_line(monkeypatch, images, tmp_path):
+    blocked = tmp_path / "cache"
+    blocked.mkdir()
+    (blocked / "exports").write_text("a file where the exports folder goes")  # unwritable, even for root
+    monkeypatch.setenv("STYLER_CACHE_DIR", str(blocked))
+    out = tmp_path / "x.png"
+    result = run_cli("transfer", images["content"], images["style"], "-o", out, "--backend", "onnx")
+    one_line_error(result, "cannot write exported graphs", "STYLER_CACHE_DIR")
+    assert not out.exists()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from ..errors import OutputError
 from ..methods.base import Graph, Method
 from ..paths import cache_dir, lock_path, mark_cache
 from . import graph, quantize
@@ -57,10 +58,16 @@ def graph_files(
     lock.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(lock, timeout=LOCK_TIMEOUT):
         if not all(p.is_file() for p in wanted.values()):
+            shutil.rmtree(folder, ignore_errors=True)
+            try:
+                tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+            except OSError as e:
+                raise OutputError(
+                    f"cannot write exported graphs to {folder.parent} ({e.strerror or e}); set $STYLER_CACHE_DIR "
+                    "to a writable folder"
+                ) from None
             if on_build is not None:
                 on_build(f"exporting {method.name} to ONNX ({precision}; once, kept in {folder.parent})")
-            shutil.rmtree(folder, ignore_errors=True)
-            tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
             try:
                 build(method, graphs, precision, files, tmp)
                 os.replace(tmp, folder)
