@@ -66,9 +66,10 @@ class Session:
         return outs[0] if len(outs) == 1 else tuple(outs)
 
     def _run(self, xs: list[Tensor]) -> list[Tensor]:
-        feeds = {name: _array(x) for name, x in zip(self.names, xs, strict=True)}
+        feeds = {name: as_array(x) for name, x in zip(self.names, xs, strict=True)}
         return [torch.from_numpy(y) for y in self.session.run(None, feeds)]
 
 
-def _array(x: Tensor) -> np.ndarray:
+def as_array(x: Tensor) -> np.ndarray:
+    """A tensor as ONNX Runtime takes it: a C-ordered float32 array on the host."""
     return x.detach().to("cpu", torch.float32).contiguous().numpy()

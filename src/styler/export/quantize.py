@@ -22,7 +22,7 @@ from torch import Tensor
 from ..errors import InputError, Param
 from ..media.images import IMAGE_SUFFIXES, load_image
 from ..methods.base import sample_image
-from .graph import _array
+from .graph import as_array
 
 SIDE = 256  # calibration images are resized to this short side
 MAX_IMAGES = 8
@@ -81,7 +81,7 @@ def quantize(fp32: Path, int8: Path, inputs: list[tuple[Tensor, ...]]) -> Path:
 
     class Reader(CalibrationDataReader):  # type: ignore[misc]
         def __init__(self) -> None:
-            self.feeds: Iterator[dict] = ({n: _array(x) for n, x in zip(names, xs, strict=True)} for xs in inputs)
+            self.feeds: Iterator[dict] = ({n: as_array(x) for n, x in zip(names, xs, strict=True)} for xs in inputs)
 
         def get_next(self) -> dict | None:
             return next(self.feeds, None)
