@@ -108,7 +108,10 @@ def test_onnx_fp32_backend_equals_torch_with_every_control(name, cin_file, aesfa
 
 def test_int8_graphs_are_quantized_and_close_to_fp32(tmp_path):
     method = fresh("adain")
-    export.attach(method, "int8")
+    steps = []
+    export.attach(method, "int8", on_build=lambda what, done, total: steps.append((done, total)))
+    # progress: 2 graphs written, 4 photos + 4 paintings through the encoder, 16 AdaIN targets through the decoder
+    assert steps[0] == (0, 2) and steps[-1] == (26, 26) and [d for d, _ in steps[1:]] == list(range(1, 27))
     folder = next((export.store.cache_dir("exports")).glob("adain-int8-*"))
     graph = onnx.load(str(folder / "decoder.onnx")).graph
     kinds = [n.op_type for n in graph.node]

@@ -219,7 +219,7 @@ def choose(trials: Sequence[Trial]) -> str:
 
 
 def measure(
-    name: Any, k: str, options: dict[str, Any], cands: Sequence[str], on_build: Callable[[str], None] | None = None
+    name: Any, k: str, options: dict[str, Any], cands: Sequence[str], on_build: export.OnBuild | None = None
 ) -> tuple[Decision, Method]:
     """Load ``name`` as each candidate, run each workload once (warm-up; its output is compared
     with the first candidate's), then time them in ``REPEATS`` interleaved rounds (a load from
@@ -254,7 +254,7 @@ def load_candidate(
     candidate: str,
     options: dict[str, Any],
     calibrate: Path | None = None,
-    on_build: Callable[[str], None] | None = None,
+    on_build: export.OnBuild | None = None,
 ) -> Method:
     """``methods.load`` in a torch precision, or fp32 on the CPU with its networks run as ONNX
     graphs (``onnx-fp32``, ``onnx-int8``: exported and cached on first use)."""
@@ -270,34 +270,35 @@ def load_method(
     backend: str = "auto",
     calibrate: Path | None = None,
     on_measure: Callable[[str], None] | None = None,
+    on_build: export.OnBuild | None = None,
     **options: Any,
 ) -> Method:
     """``methods.load`` with ``precision="auto"`` (and ``backend="auto"``) measured on CPUs (see
     the module docstring); ``backend="onnx"`` or ``precision="int8"`` runs the networks as ONNX
     graphs (int8 calibrated on ``calibrate``'s images, else synthetic ones); every other case
-    goes straight to ``methods.load``. ``on_measure(what)`` is called before a measurement or an
-    export (a few seconds, once), so a command can say why it pauses."""
+    goes straight to ``methods.load``. ``on_measure(what)`` is called before a measurement (a few
+    seconds, once), so a command can say why it pauses; ``on_build`` follows an export (once)."""
     precision = options.pop("precision", None) or "auto"
     if backend not in BACKENDS:
         raise DeviceError(f"unknown backend '{backend}'; use one of {', '.join(BACKENDS)}")
     if calibrate is not None and precision != "int8":
         raise InputError(Param("calibrate"), " calibrates int8 graphs; add ", Param("precision", "int8"), " or drop it")
     if precision == "int8" or backend == "onnx":
-        return load_graphs(name, precision, backend, calibrate, on_measure, options)
+        return load_graphs(name, precision, backend, calibrate, on_build, options)
     device = pick_device(options.get("device") or "auto")
     cls = kind(name)
     if device.type != "cpu" or not cls.auto_precisions or (precision != "auto" and backend == "torch"):
         return load(name, **options, precision=precision)
     cands = candidates(cls, backend=backend, precision=precision)
     if len(cands) < 2:
-        return load_candidate(name, cands[0], options, on_build=on_measure)
+        return load_candidate(name, cands[0], options, on_build=on_build)
     k = f"{key(cls.name, device)} | {','.join(cands)}"
     cached = read_decisions().get(k)
     if cached is not None and cached.candidates == cands and cached.chosen in cands:
-        return load_candidate(name, cached.chosen, options, on_build=on_measure)
+        return load_candidate(name, cached.chosen, options, on_build=on_build)
     if on_measure is not None:
         on_measure(f"measuring how {cls.name} runs fastest on this CPU ({', '.join(cands)}; once)")
-    decision, method = measure(name, k, options, cands, on_measure)
+    decision, method = measure(name, k, options, cands, on_build)
     write_decision(decision)
     return method
 
@@ -307,7 +308,7 @@ def load_graphs(
     precision: str,
     backend: str,
     calibrate: Path | None,
-    on_build: Callable[[str], None] | None,
+    on_build: export.OnBuild | None,
     options: dict[str, Any],
 ) -> Method:
     """The method with its networks as ONNX graphs, as ``--backend onnx`` or ``--precision int8`` ask."""

@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import typer
@@ -30,6 +31,7 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
+from rich.text import Text
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
@@ -235,23 +237,51 @@ def progress_bar(*extra: ProgressColumn | str, show: bool = True) -> Bar:
     )
 
 
-@contextmanager
-def download_progress() -> Iterator[Callable[[int, int | None], None]]:
-    """A callback for ``weights.fetch`` that drives a download bar (plain lines off a terminal)."""
-    bar = Bar(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        transient=True,
-    )
-    tasks: dict[int | None, Any] = {}
+class _Amount(ProgressColumn):
+    """Bytes and their rate for a download, done/total steps for other work."""
 
-    def update(done: int, total: int | None) -> None:
+    def __init__(self) -> None:
+        super().__init__()
+        self.bytes, self.rate, self.steps = DownloadColumn(), TransferSpeedColumn(), MofNCompleteColumn()
+
+    def render(self, task: Any) -> Any:
+        if task.fields.get("unit") != "bytes":
+            return self.steps.render(task)
+        return Text.assemble(self.bytes.render(task), " ", self.rate.render(task))
+
+
+@dataclass(frozen=True)
+class Loading:
+    """The callbacks of loading a method: ``download(done, total)`` bytes of weights (``weights.fetch``)
+    and ``build(what, done, total)`` steps of exporting its graphs (``export.OnBuild``)."""
+
+    download: Callable[[int, int | None], None]
+    build: Callable[[str, int, int], None]
+
+
+@contextmanager
+def loading_progress() -> Iterator[Loading]:
+    """One bar for everything loading a method may do once: downloads, graph exports (plain
+    lines off a terminal)."""
+    bar = Bar(TextColumn("{task.description}"), BarColumn(), _Amount(), TimeRemainingColumn(), transient=True)
+    tasks: dict[Any, Any] = {}
+
+    def download(done: int, total: int | None) -> None:
         if total not in tasks:
             tasks[total] = bar.add_task("downloading weights", total=total, unit="bytes")
         bar.update(tasks[total], completed=done)
 
+    def build(what: str, done: int, total: int) -> None:
+        if what not in tasks:
+            tasks[what] = bar.add_task(what, total=total, unit="steps")
+        bar.update(tasks[what], completed=done, total=total)
+
     with bar:
-        yield update
+        yield Loading(download, build)
+
+
+@contextmanager
+def download_progress() -> Iterator[Callable[[int, int | None], None]]:
+    """A callback for ``weights.fetch`` that drives a download bar (plain lines off a terminal)."""
+    with loading_progress() as loading:
+        yield loading.download

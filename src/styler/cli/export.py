@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from .console import download_progress, err, guarded, out
+from .console import guarded, loading_progress, out
 from .options import Calibrate, Vgg
 from .signature import command
 
@@ -73,7 +73,7 @@ def export(
         aesfa = model is not None and (model.name == MODEL_FILE or (model / MODEL_FILE).is_file())
         method = Exportable.adain if model is None else Exportable.aesfa if aesfa else Exportable.cin
     folder = output or Path(f"{method.value}-onnx-{precision.value}")
-    with download_progress() as cb:
+    with loading_progress() as loading:
         engine = Engine.load(
             method.value,
             device="cpu",
@@ -82,10 +82,8 @@ def export(
             model=model,
             vgg=vgg,
             decoder=decoder,
-            progress=cb,
+            progress=loading.download,
         )
-    paths = write_graphs(
-        engine.method, folder, precision.value, calibrate, on_build=lambda what: err.print(what, markup=False)
-    )
+        paths = write_graphs(engine.method, folder, precision.value, calibrate, on_build=loading.build)
     for p in paths:
         out.print(escape(str(p)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .console import download_progress, err
+from .console import err, loading_progress
 from .options import DiffStyler as DiffStylerOptions
 
 CURVES_TAKES = ("iters", "optimizer", "seed")  # the optimisation options curves shares with gatys
@@ -60,7 +60,7 @@ def load_engine(model, gatys=None, diffstyler=None, *, curves=None, on_step=None
         from . import diffusion
 
         diffusion.before_loading(own["diffstyler"])
-    with download_progress() as cb:
+    with loading_progress() as loading:
         loaded = load_method(
             model.method,
             device=model.device,
@@ -71,8 +71,9 @@ def load_engine(model, gatys=None, diffstyler=None, *, curves=None, on_step=None
             decoder=model.decoder,
             model=model.model,
             on_step=on_step,
-            progress=cb,
+            progress=loading.download,
             on_measure=lambda what: err.print(what, markup=False),
+            on_build=loading.build,
             **own,
         )
     return Engine(loaded, tile=model.tile)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,11 +23,12 @@ from ..media.files import atomic_path
 from ..methods.base import Graph, Method
 from . import quantize, store
 from .graph import Session
+from .store import OnBuild
 
 EXTRA = "pip install 'styler[onnx]'"
 PRECISIONS = ("fp32", "int8")
 
-__all__ = ["EXTRA", "PRECISIONS", "attach", "available", "check", "export"]
+__all__ = ["EXTRA", "PRECISIONS", "OnBuild", "attach", "available", "check", "export"]
 
 
 def available() -> bool:
@@ -60,9 +60,7 @@ def check(method: type[Method] | Method, precision: str, device: str = "cpu") ->
         raise InputError(f"ONNX export needs ONNX Runtime, which is not installed; run {EXTRA}")
 
 
-def attach(
-    method: Method, precision: str, calibrate: Path | None = None, on_build: Callable[[str], None] | None = None
-) -> Method:
+def attach(method: Method, precision: str, calibrate: Path | None = None, on_build: OnBuild | None = None) -> Method:
     """Run ``method``'s networks (loaded fp32 on the CPU) as ONNX graphs in ``precision``,
     exported and cached on first use; returns ``method``."""
     graphs, _, paths = _cached(method, precision, calibrate, on_build)
@@ -76,7 +74,7 @@ def export(
     folder: Path,
     precision: str = "fp32",
     calibrate: Path | None = None,
-    on_build: Callable[[str], None] | None = None,
+    on_build: OnBuild | None = None,
 ) -> list[Path]:
     """``method``'s graphs as ``folder``/NAME.onnx, with ``graphs.json`` describing their inputs
     and outputs (each file written atomically). Returns the paths written."""
@@ -92,7 +90,7 @@ def export(
 
 
 def _cached(
-    method: Method, precision: str, calibrate: Path | None, on_build: Callable[[str], None] | None
+    method: Method, precision: str, calibrate: Path | None, on_build: OnBuild | None
 ) -> tuple[dict[str, Graph], list[Path], dict[str, Path]]:
     """``method``'s graphs, the calibration files, and the graphs' ONNX files (built on a miss)."""
     check(method, precision, method.runtime.device.type)

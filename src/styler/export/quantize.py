@@ -14,7 +14,7 @@ content and style), else ``synthetic`` ones: smooth colour fields with fine text
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from torch import Tensor
@@ -73,8 +73,9 @@ def kept_fp32(path: Path) -> list[str]:
     return sorted({convs[0].name, convs[-1].name, *computed}) if convs else []
 
 
-def quantize(fp32: Path, int8: Path, inputs: list[tuple[Tensor, ...]]) -> Path:
-    """The graph at ``fp32`` statically quantized to ``int8`` (QDQ), calibrated on ``inputs``."""
+def quantize(fp32: Path, int8: Path, inputs: list[tuple[Tensor, ...]], on_input: Callable[[], None]) -> Path:
+    """The graph at ``fp32`` statically quantized to ``int8`` (QDQ), calibrated on ``inputs``
+    (``on_input()`` as each is taken)."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
     names = _input_names(fp32)
@@ -84,7 +85,10 @@ def quantize(fp32: Path, int8: Path, inputs: list[tuple[Tensor, ...]]) -> Path:
             self.feeds: Iterator[dict] = ({n: as_array(x) for n, x in zip(names, xs, strict=True)} for xs in inputs)
 
         def get_next(self) -> dict | None:
-            return next(self.feeds, None)
+            feed = next(self.feeds, None)
+            if feed is not None:
+                on_input()
+            return feed
 
     quantize_static(
         str(fp32),
