@@ -16,8 +16,9 @@ from pathlib import Path
 import torch
 
 from ..errors import OutputError
-from ..methods.base import Graph, Method
+from ..methods.base import Graph, Method, weights_digest
 from ..paths import cache_dir, lock_path, mark_cache
+from ..runtime import Runtime
 from . import graph, quantize
 
 CACHE = "exports"
@@ -32,12 +33,10 @@ def key(graphs: dict[str, Graph], precision: str, calibration: str) -> str:
     """What the graphs depend on, as a short hash (the weights' values included)."""
     import onnxruntime
 
+    fp32 = Runtime(torch.device("cpu"), "fp32")  # what graphs are exported from
     h = hashlib.sha256(f"{VERSION}|{torch.__version__}|{onnxruntime.__version__}|{precision}|{calibration}".encode())
     for name, g in sorted(graphs.items()):
-        h.update(name.encode())
-        for k, t in g.module.state_dict().items():
-            h.update(k.encode())
-            h.update(t.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+        h.update(f"{name}:{weights_digest(g.module, fp32)}".encode())
     return h.hexdigest()[:20]
 
 
@@ -105,6 +104,6 @@ def build(
         path = graph.write(g, folder / f"{name}.onnx")
         if precision == "int8":
             fp32 = path.rename(folder / f"{name}.fp32.onnx")
-            quantize.quantize(fp32, path, inputs[name], advance)
+            quantize.quantize(fp32, path, g.input_names, inputs[name], advance)
             fp32.unlink()
         advance()

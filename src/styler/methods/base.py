@@ -100,6 +100,20 @@ class Graph:
     batch_one: bool = False  # the graph takes one sample: a runner splits batches (per-sample kernels)
 
 
+class Call(nn.Module):
+    """``fn(*inputs)`` as the forward of a module holding ``net`` (whose weights ``fn`` uses): a
+    network's call that is not its own forward (one output of several, tuples in or out) as a
+    ``Graph.module``."""
+
+    def __init__(self, net: nn.Module, fn: Callable[..., Any]) -> None:
+        super().__init__()
+        self.net = net
+        self.fn = fn
+
+    def forward(self, *inputs: Tensor) -> Any:
+        return self.fn(*inputs)
+
+
 class Result(Protocol):
     """A result that writes itself, in a format chosen by the path's extension."""
 

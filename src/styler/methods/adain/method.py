@@ -24,21 +24,10 @@ from ...errors import InputError
 from ...nets import weights
 from ...nets.vgg import Decoder, Encoder, load_decoder, load_encoder
 from ...runtime import Runtime, runtime
-from ..base import Graph, Keys, Method, Mix, OnStart, Runner, weights_digest
+from ..base import Call, Graph, Keys, Method, Mix, OnStart, Runner, weights_digest
 from ..base import check_image as check_base
 
 MIN_SIDE = 9  # below this the relu4_1 map is 1 px wide and its reflection padding is undefined
-
-
-class _Relu41(torch.nn.Module):
-    """The encoder's deepest level as a module's forward (what is exported)."""
-
-    def __init__(self, encoder: Encoder) -> None:
-        super().__init__()
-        self.encoder = encoder
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.encoder.relu4_1(x)
 
 
 @dataclass(frozen=True)
@@ -202,7 +191,11 @@ class AdaIN(Method):
         x = torch.rand(1, 3, 64, 80)
         return {
             "encoder": Graph(
-                _Relu41(self.encoder), (x,), ("image",), ("relu4_1",), {"image": image, "relu4_1": features}
+                Call(self.encoder, self.encoder.relu4_1),
+                (x,),
+                ("image",),
+                ("relu4_1",),
+                {"image": image, "relu4_1": features},
             ),
             "decoder": Graph(
                 self.decoder,

@@ -9,33 +9,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from ..base import Graph
-from .net import AesFANet, Encoder, Generator, style_code
+from ..base import Call, Graph
+from .net import AesFANet, Encoder, style_code
 from .ops import Oct
 
 
-class _Stage2(nn.Module):
+def _stage2(net: Encoder) -> Call:
     """An encoder's last maps (the content code, or the style code before pooling) as a pair."""
-
-    def __init__(self, net: Encoder) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        return tuple(self.net(x).stage2)  # type: ignore[return-value]
-
-
-class _Generate(nn.Module):
-    """Content code and style code, each as (high, low) -> the normalised image."""
-
-    def __init__(self, net: Generator) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, high: Tensor, low: Tensor, style_high: Tensor, style_low: Tensor) -> Tensor:
-        return self.net(Oct(high, low), Oct(style_high, style_low))
+    return Call(net, lambda x: tuple(net(x).stage2))
 
 
 def graphs(model: AesFANet) -> dict[str, Graph]:
@@ -44,14 +27,16 @@ def graphs(model: AesFANet) -> dict[str, Graph]:
     codes = {"high": {0: "n", 2: "height_4", 3: "width_4"}, "low": {0: "n", 2: "height_8", 3: "width_8"}}
     x = torch.rand(1, 3, 64, 80)
     encoders = {
-        name: Graph(_Stage2(getattr(model, name)), (x,), ("image",), ("high", "low"), {"image": image, **codes})
+        name: Graph(_stage2(getattr(model, name)), (x,), ("image",), ("high", "low"), {"image": image, **codes})
         for name in ("netE", "netS")
     }
     high, low = model.netE(x).stage2
     style = torch.rand(1, 128, 3, 3), torch.rand(1, 128, 3, 3)
     names = ("high", "low", "style_high", "style_low")
     one = {name: {k: v for k, v in axes.items() if k} for name, axes in {**codes, "image": image}.items()}  # batch 1
-    generator = Graph(_Generate(model.netG), (high, low, *style), names, ("image",), one, batch_one=True)
+    # content code and style code, each as (high, low) -> the normalised image
+    generate = Call(model.netG, lambda h, lo, sh, sl: model.netG(Oct(h, lo), Oct(sh, sl)))
+    generator = Graph(generate, (high, low, *style), names, ("image",), one, batch_one=True)
     return {**encoders, "netG": generator}
 
 

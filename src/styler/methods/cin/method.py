@@ -77,7 +77,7 @@ class CIN(Method):
         x, code = torch.rand(1, 3, 32, 40), torch.full((1, len(self.styles)), 1.0 / len(self.styles))
         image = {0: "n", 2: "height", 3: "width"}  # sides multiples of 4 (the method pads)
         dynamic = {"image": image, "code": {0: "n"}, "stylized": image}
-        return {"net": Graph(_Coded(self.net), (x, code), ("image", "code"), ("stylized",), dynamic)}
+        return {"net": Graph(self.net, (x, code), ("image", "code"), ("stylized",), dynamic)}  # net(image, code)
 
     @torch.inference_mode()
     def calibration(self, contents: Sequence[Tensor], styles: Sequence[Tensor]) -> dict[str, list[tuple[Tensor, ...]]]:
@@ -182,14 +182,3 @@ class CIN(Method):
         if alpha < 1.0:
             out = alpha * out + (1.0 - alpha) * x
         return out.clamp_(0, 1)
-
-
-class _Coded(torch.nn.Module):
-    """``net(image, code)`` with a (n, S) float code: what is exported."""
-
-    def __init__(self, net: CINNet) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, x: Tensor, code: Tensor) -> Tensor:
-        return self.net(x, code)
